@@ -1,0 +1,182 @@
+# org-operator Makefile (kubebuilder v4 conventions).
+
+# Image URL to use for all building/pushing image targets.
+IMG ?= ghcr.io/org-operator/org-operator:latest
+
+# Get the currently used golang install path (in GOPATH/bin, unless GOBIN is set).
+ifeq (,$(shell go env GOBIN))
+GOBIN=$(shell go env GOPATH)/bin
+else
+GOBIN=$(shell go env GOBIN)
+endif
+
+# CONTAINER_TOOL defines the container tool to be used for building images.
+CONTAINER_TOOL ?= docker
+
+# Setting SHELL to bash allows bash commands to be executed by recipes.
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD, RBAC ClusterRole/Role objects.
+	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	"$(CONTROLLER_GEN)" object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt against code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet against code (including the e2e build tag).
+	go vet -tags e2e ./...
+
+.PHONY: test
+test: manifests generate fmt vet envtest-assets ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out $(TEST_ARGS)
+
+.PHONY: lint-config
+lint-config: ## Placeholder kept for kubebuilder parity; vet is the project's linter.
+	@true
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build manager binary.
+	go build -o bin/manager ./cmd
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager from your host against the cluster in ~/.kube/config (needs MONGODB_URI).
+	go run ./cmd --leader-elect=false
+
+.PHONY: docker-build
+docker-build: ## Build docker image with the manager.
+	$(CONTAINER_TOOL) build -t ${IMG} .
+
+.PHONY: docker-push
+docker-push: ## Push docker image with the manager.
+	$(CONTAINER_TOOL) push ${IMG}
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Generate dist/install.yaml with the CRDs and the deployment.
+	mkdir -p dist
+	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
+	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: install
+install: manifests kustomize ## Install CRDs into the K8s cluster specified in ~/.kube/config.
+	"$(KUSTOMIZE)" build config/crd | $(KUBECTL) apply -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Uninstall CRDs from the K8s cluster. Call with ignore-not-found=true to ignore resource not found errors.
+	"$(KUSTOMIZE)" build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy controller to the K8s cluster specified in ~/.kube/config.
+	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
+	"$(KUSTOMIZE)" build config/default | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Undeploy controller from the K8s cluster. Call with ignore-not-found=true to ignore resource not found errors.
+	"$(KUSTOMIZE)" build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Dependencies
+
+## Location to install dependencies to
+LOCALBIN ?= $(shell pwd)/bin
+$(LOCALBIN):
+	mkdir -p "$(LOCALBIN)"
+
+## Tool Binaries
+KUBECTL ?= kubectl
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+
+## Tool Versions
+KUSTOMIZE_VERSION ?= v5.7.1
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
+$(KUSTOMIZE): $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
+$(CONTROLLER_GEN): $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+##@ Test control plane
+#
+# envtest needs kube-apiserver and etcd binaries. Their usual download site is
+# not reachable everywhere, so they are built from Go modules (hack/envtest/*,
+# each its own module so the main go.mod stays free of replace lines) into the
+# folder where setup-envtest keeps its assets. The build is skipped when the
+# binaries are already there, so every clone on a machine shares one build.
+
+ENVTEST_K8S_VERSION ?= 1.37.2
+ENVTEST_ETCD_VERSION ?= $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "go.etcd.io/etcd/server/v3") {print $$(i+1); exit}}' hack/envtest/etcd/go.mod)
+ENVTEST_DATA_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/kubebuilder-envtest
+ENVTEST_ASSETS ?= $(ENVTEST_DATA_DIR)/k8s/$(ENVTEST_K8S_VERSION)-org-operator-etcd$(ENVTEST_ETCD_VERSION:v%=%)-$(shell go env GOOS)-$(shell go env GOARCH)
+K8S_VERSION_LDFLAGS = -s -w \
+	-X k8s.io/component-base/version.gitVersion=v$(ENVTEST_K8S_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(ENVTEST_K8S_VERSION))) \
+	-X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(ENVTEST_K8S_VERSION))) \
+	-X k8s.io/client-go/pkg/version.gitVersion=v$(ENVTEST_K8S_VERSION)
+
+.PHONY: envtest-assets
+envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for envtest (cached outside the clone).
+	@echo "envtest assets: $(ENVTEST_ASSETS)"
+
+$(ENVTEST_ASSETS)/kube-apiserver:
+	@mkdir -p "$(ENVTEST_ASSETS)"
+	@echo "building kube-apiserver v$(ENVTEST_K8S_VERSION) from k8s.io/kubernetes (cold build: about 8 minutes on 2 cores)..."
+	@start=$$(date +%s); cd hack/envtest/kube-apiserver && \
+		go build -trimpath -ldflags "$(K8S_VERSION_LDFLAGS)" -o "$@.tmp" . && \
+		mv "$@.tmp" "$@" && echo "built $@ in $$(( $$(date +%s) - start ))s"
+
+$(ENVTEST_ASSETS)/etcd:
+	@mkdir -p "$(ENVTEST_ASSETS)"
+	@echo "building etcd $(ENVTEST_ETCD_VERSION) from go.etcd.io/etcd/server/v3..."
+	@start=$$(date +%s); cd hack/envtest/etcd && \
+		go build -trimpath -ldflags "-s -w" -o "$@.tmp" . && \
+		mv "$@.tmp" "$@" && echo "built $@ in $$(( $$(date +%s) - start ))s"
+
+.PHONY: envtest-assets-path
+envtest-assets-path: ## Print the folder holding the envtest binaries.
+	@echo "$(ENVTEST_ASSETS)"
+
+# go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
+# $1 - target path with name of binary
+# $2 - package url which can be installed
+# $3 - specific version of package
+define go-install-tool
+@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$$(realpath "$(1)-$(3)")" ] || { \
+set -e; \
+package=$(2)@$(3) ;\
+echo "Downloading $${package}" ;\
+rm -f "$(1)" ;\
+GOBIN="$(LOCALBIN)" go install $${package} ;\
+mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
+} ;\
+ln -sf "$$(realpath "$(1)-$(3)")" "$(1)"
+endef

@@ -1,0 +1,21 @@
+// Package v1alpha1 contains the v1alpha1 API of the tenancy.org-operator.io group:
+// the cluster-scoped Organization resource that declares one tenant.
+// +kubebuilder:object:generate=true
+// +groupName=tenancy.org-operator.io
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/scheme"
+)
+
+var (
+	// GroupVersion is the group and version of the Organization API.
+	GroupVersion = schema.GroupVersion{Group: "tenancy.org-operator.io", Version: "v1alpha1"}
+
+	// SchemeBuilder registers the types of this package with a runtime.Scheme.
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+
+	// AddToScheme adds the types of this group-version to a scheme.
+	AddToScheme = SchemeBuilder.AddToScheme
+)

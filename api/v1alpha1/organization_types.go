@@ -1,0 +1,189 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Tenancy says where an organization's documents live.
+// +kubebuilder:validation:Enum=Dedicated;Shared
+type Tenancy string
+
+const (
+	// TenancyDedicated gives the organization its own collection, org_<name>.
+	TenancyDedicated Tenancy = "Dedicated"
+	// TenancyShared stores the organization's documents in a collection shared
+	// with other small tenants, keyed by an organization field.
+	TenancyShared Tenancy = "Shared"
+)
+
+// DeletionPolicy says what happens to an organization's data when the
+// Organization is deleted.
+// +kubebuilder:validation:Enum=Retain;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyRetain keeps the tenant's collection and documents; only
+	// the admin account is removed.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicyDelete drops the tenant's data together with the admin account.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+)
+
+// Condition types and the finalizer used by the controller. The condition
+// types follow kstatus (sigs.k8s.io/cli-utils/pkg/kstatus) so kubectl wait,
+// Argo CD and Flux understand them.
+const (
+	// ConditionReady is True when the tenant's collection, credentials Secret and
+	// admin account are all in place for the current generation.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the controller is still working towards
+	// the desired state.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the controller cannot make progress without a
+	// human fixing something (a bad reference, a conflict).
+	ConditionStalled = "Stalled"
+
+	// Finalizer is set on every Organization before anything outside the cluster
+	// is touched, and removed only once the external clean-up succeeded.
+	Finalizer = "tenancy.org-operator.io/finalizer"
+)
+
+// SecretKeyRef points at one key of a Secret in the operator's credentials namespace.
+type SecretKeyRef struct {
+	// name of the Secret, in the operator's credentials namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="name must be a valid Secret name: lowercase letters, digits, '-' and '.'"
+	// +required
+	Name string `json:"name"`
+
+	// key within the Secret whose value is the admin's password.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._a-zA-Z0-9]+$')",message="key must consist of letters, digits, '-', '_' or '.'"
+	// +kubebuilder:default=password
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// AdminSpec describes the organization's administrator account.
+type AdminSpec struct {
+	// email of the organization's administrator; the login name for the REST
+	// API. It must be unique across all organizations.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')",message="email must be an email address such as admin@example.com"
+	// +required
+	Email string `json:"email"`
+
+	// passwordSecretRef names a Secret in the operator's credentials namespace
+	// that holds the admin's initial password (key "password" unless set). The
+	// Secret is read, never copied. When absent, the operator generates a
+	// password and stores it in the Secret <name>-admin, which it owns.
+	// +optional
+	PasswordSecretRef *SecretKeyRef `json:"passwordSecretRef,omitempty"`
+}
+
+// OrganizationSpec is the desired state of a tenant. It never holds a password.
+type OrganizationSpec struct {
+	// displayName is the human-readable name of the organization.
+	// +kubebuilder:validation:MaxLength=200
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+
+	// admin describes the organization's administrator account.
+	// +required
+	Admin AdminSpec `json:"admin"`
+
+	// tenancy says where the organization's documents live: Dedicated (its own
+	// collection org_<name>) or Shared (a collection shared by small tenants,
+	// every document carrying an organization field).
+	// +kubebuilder:default=Dedicated
+	// +optional
+	Tenancy Tenancy `json:"tenancy,omitempty"`
+
+	// deletionPolicy says what happens to the tenant's data when the
+	// Organization is deleted: Retain keeps the collection and its documents
+	// (only the admin account is removed), Delete drops them.
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// SecretReference names a Secret by namespace and name.
+type SecretReference struct {
+	// namespace of the Secret.
+	Namespace string `json:"namespace"`
+	// name of the Secret.
+	Name string `json:"name"`
+}
+
+// OrganizationStatus is the observed state of a tenant, written by the controller.
+type OrganizationStatus struct {
+	// observedGeneration is the metadata.generation of the spec that the last
+	// successful reconcile acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions describe the tenant's state, following kstatus: Ready,
+	// Reconciling and Stalled.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// database is the MongoDB database that holds the tenant's collection.
+	// +optional
+	Database string `json:"database,omitempty"`
+
+	// collection is the MongoDB collection that holds the tenant's documents.
+	// +optional
+	Collection string `json:"collection,omitempty"`
+
+	// credentialsSecretRef names the Secret holding the admin's credentials
+	// (the operator-owned <name>-admin, or the Secret of spec.admin.passwordSecretRef).
+	// +optional
+	CredentialsSecretRef *SecretReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// Organization is one tenant: its MongoDB collection, its admin account and the
+// Secret holding the admin's credentials. metadata.name is the organization's id.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=org;orgs,categories=tenancy
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Tenancy",type=string,JSONPath=`.spec.tenancy`
+// +kubebuilder:printcolumn:name="Collection",type=string,JSONPath=`.status.collection`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit"
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters"
+type Organization struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata; metadata.name is the
+	// organization's id (a DNS-1123 label of at most 63 characters).
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired state of the organization.
+	// +required
+	Spec OrganizationSpec `json:"spec"`
+
+	// status is the observed state of the organization, written by the controller.
+	// +optional
+	Status OrganizationStatus `json:"status,omitempty"`
+}
+
+// OrganizationList is a list of Organizations.
+// +kubebuilder:object:root=true
+type OrganizationList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the Organizations.
+	Items []Organization `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Organization{}, &OrganizationList{})
+}

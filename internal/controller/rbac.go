@@ -1,0 +1,17 @@
+package controller
+
+// RBAC of the manager, least privilege:
+//   - Organizations cluster-wide (they are cluster-scoped);
+//   - Secrets only in the credentials namespace (a Role; the namespace below is
+//     rewritten by kustomize to the namespace the operator is deployed in);
+//   - Events in the namespace "default" only: the apiserver requires events
+//     about a cluster-scoped object such as an Organization to live in
+//     "default", so they cannot be recorded in the credentials namespace. That
+//     Role is config/rbac/event_recorder_role.yaml, written by hand because
+//     kustomize's namespace transformer would move a generated one (see the
+//     replacements in config/default/kustomization.yaml).
+
+// +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",namespace=org-operator-system,resources=secrets,verbs=get;list;watch;create;update;patch;delete

@@ -1,0 +1,170 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// AdminsCollection holds one admin record per organization.
+const AdminsCollection = "admins"
+
+// Admin is an organization's admin record. PasswordHash is a PHC string; the
+// clear password is never stored here.
+type Admin struct {
+	// ID is the admin's stable id (the JWT subject).
+	ID string `bson:"_id"`
+	// Organization is the Organization's metadata.name (unique).
+	Organization string `bson:"organization"`
+	// Email is the normalized login email (unique across organizations).
+	Email string `bson:"email"`
+	// PasswordHash is the argon2id hash in PHC string form.
+	PasswordHash string `bson:"passwordHash"`
+	// CredentialsVersion increases on every password change; tokens carrying
+	// an older version are refused.
+	CredentialsVersion int64 `bson:"credentialsVersion"`
+	// CredentialsFingerprint identifies the credential source the hash was
+	// computed from (Secret UID, resourceVersion and key), so the hash is
+	// recomputed only when the credential changed.
+	CredentialsFingerprint string `bson:"credentialsFingerprint"`
+	// UpdatedAt is the time of the last write.
+	UpdatedAt time.Time `bson:"updatedAt"`
+}
+
+// NormalizeEmail is the canonical form under which emails are stored and looked up.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// adminIndexes makes sure the unique indexes of the admins collection exist
+// before the first admin write; a failure is retried on the next call.
+type adminIndexes struct {
+	mu   sync.Mutex
+	done bool
+}
+
+func (s *Store) ensureAdminIndexes(ctx context.Context) error {
+	s.admins.mu.Lock()
+	defer s.admins.mu.Unlock()
+	if s.admins.done {
+		return nil
+	}
+	for _, field := range []string{"organization", "email"} {
+		if err := s.EnsureUniqueIndex(ctx, AdminsCollection, field); err != nil {
+			return err
+		}
+	}
+	s.admins.done = true
+	return nil
+}
+
+// GetAdmin returns the admin record of an organization, or nil when there is none.
+func (s *Store) GetAdmin(ctx context.Context, organization string) (*Admin, error) {
+	return s.findAdmin(ctx, bson.D{{Key: "organization", Value: organization}})
+}
+
+// GetAdminByEmail returns the admin record holding email, or nil when there is none.
+func (s *Store) GetAdminByEmail(ctx context.Context, email string) (*Admin, error) {
+	return s.findAdmin(ctx, bson.D{{Key: "email", Value: NormalizeEmail(email)}})
+}
+
+func (s *Store) findAdmin(ctx context.Context, filter bson.D) (*Admin, error) {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	var a Admin
+	err := s.db.Collection(AdminsCollection).FindOne(ctx, filter).Decode(&a)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("find admin", err)
+	}
+	return &a, nil
+}
+
+// PutAdmin writes the admin record of a.Organization: it inserts it when
+// missing and otherwise replaces it, keeping the stored ID. Email uniqueness
+// across organizations is checked by reading before the write and, should a
+// concurrent writer win the race, again after a failed write: FerretDB v1
+// reports a unique-index violation caused by an update as an internal error
+// rather than E11000, so the error code alone cannot be trusted.
+// It returns ErrEmailInUse when another organization holds the email; in that
+// case nothing was written.
+func (s *Store) PutAdmin(ctx context.Context, a Admin) error {
+	a.Email = NormalizeEmail(a.Email)
+	if err := s.ensureAdminIndexes(ctx); err != nil {
+		return err
+	}
+	if err := s.checkEmailFree(ctx, a.Email, a.Organization); err != nil {
+		return err
+	}
+	return s.classifyWriteError(ctx, s.writeAdmin(ctx, a), a)
+}
+
+// classifyWriteError turns a failed admin write into ErrEmailInUse when the
+// email turns out to belong to another organization (a concurrent writer won
+// the race between the check and the write); other errors pass unchanged.
+func (s *Store) classifyWriteError(ctx context.Context, err error, a Admin) error {
+	if err == nil || IsUnavailable(err) {
+		return err
+	}
+	if cerr := s.checkEmailFree(ctx, a.Email, a.Organization); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+func (s *Store) checkEmailFree(ctx context.Context, email, organization string) error {
+	holder, err := s.GetAdminByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	if holder != nil && holder.Organization != organization {
+		return ErrEmailInUse
+	}
+	return nil
+}
+
+func (s *Store) writeAdmin(ctx context.Context, a Admin) error {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	if a.UpdatedAt.IsZero() {
+		a.UpdatedAt = time.Now().UTC()
+	}
+	set := bson.D{
+		{Key: "email", Value: a.Email},
+		{Key: "passwordHash", Value: a.PasswordHash},
+		{Key: "credentialsVersion", Value: a.CredentialsVersion},
+		{Key: "credentialsFingerprint", Value: a.CredentialsFingerprint},
+		{Key: "updatedAt", Value: a.UpdatedAt},
+	}
+	update := bson.D{
+		{Key: "$set", Value: set},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: a.ID}}},
+	}
+	_, err := s.db.Collection(AdminsCollection).UpdateOne(ctx,
+		bson.D{{Key: "organization", Value: a.Organization}}, update, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return wrap(fmt.Sprintf("write admin of %s", a.Organization), err)
+	}
+	return nil
+}
+
+// DeleteAdmin removes the admin record of an organization. It reports whether
+// a record existed; deleting a missing record is not an error.
+func (s *Store) DeleteAdmin(ctx context.Context, organization string) (bool, error) {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	res, err := s.db.Collection(AdminsCollection).DeleteOne(ctx, bson.D{{Key: "organization", Value: organization}})
+	if err != nil {
+		return false, wrap("delete admin of "+organization, err)
+	}
+	return res.DeletedCount > 0, nil
+}
