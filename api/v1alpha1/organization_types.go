@@ -121,9 +121,9 @@ type SecretReference struct {
 // OrganizationStatus is the observed state of a tenant, written by the controller.
 type OrganizationStatus struct {
 	// observedGeneration is the metadata.generation of the spec that the last
-	// successful reconcile acted on.
+	// reconcile reaching a verdict (Ready, or Stalled) acted on.
 	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	ObservedGeneration int64 `json:"observedGeneration"`
 
 	// conditions describe the tenant's state, following kstatus: Ready,
 	// Reconciling and Stalled.
@@ -170,6 +170,9 @@ type Organization struct {
 	Spec OrganizationSpec `json:"spec"`
 
 	// status is the observed state of the organization, written by the controller.
+	// It defaults to observedGeneration 0, so a new Organization reads as
+	// in progress (kstatus) until the controller has reconciled it.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status OrganizationStatus `json:"status,omitempty"`
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -48,6 +49,8 @@ type Options struct {
 	// MaxPoolSize and MinPoolSize size the connection pool.
 	MaxPoolSize uint64
 	MinPoolSize uint64
+	// Monitor, when set, observes every command (see CommandCounter).
+	Monitor *event.CommandMonitor
 }
 
 func (o Options) withDefaults() Options {
@@ -110,6 +113,9 @@ func Connect(opts Options) (*Store, error) {
 		SetMaxPoolSize(opts.MaxPoolSize).
 		SetMinPoolSize(opts.MinPoolSize).
 		SetAppName("org-operator")
+	if opts.Monitor != nil {
+		co.SetMonitor(opts.Monitor)
+	}
 	client, err := mongo.Connect(co)
 	if err != nil {
 		return nil, fmt.Errorf("MongoDB client: %s", redactURIError(err, opts.URI))

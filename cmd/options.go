@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// defaultCredentialsNamespace is used when neither the flag nor POD_NAMESPACE is set.
+const defaultCredentialsNamespace = "org-operator-system"
+
+// options is the manager's configuration, from flags and, for connection
+// settings, environment variables (a flag wins over its variable).
+type options struct {
+	metricsAddr   string
+	secureMetrics bool
+	enableHTTP2   bool
+	probeAddr     string
+	leaderElect   bool
+
+	mongo                   mongostore.Options
+	credentialsNamespace    string
+	resyncPeriod            time.Duration
+	maxConcurrentReconciles int
+
+	zap zap.Options
+}
+
+// parseOptions parses args; getenv supplies MONGODB_URI and POD_NAMESPACE.
+// Errors are one line, fit to print as they are.
+func parseOptions(args []string, getenv func(string) string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "0",
+		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
+	fs.BoolVar(&o.secureMetrics, "metrics-secure", true,
+		"Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
+	fs.BoolVar(&o.enableHTTP2, "enable-http2", false,
+		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false,
+		"Enable leader election, so only one replica runs the controller (the deployed manager turns it on).")
+
+	fs.StringVar(&o.mongo.URI, "mongodb-uri", getenv("MONGODB_URI"),
+		"MongoDB connection string (env MONGODB_URI). Required.")
+	fs.StringVar(&o.mongo.Database, "mongodb-database", envOr(getenv, "MONGODB_DATABASE", mongostore.DefaultDatabase),
+		"MongoDB database holding tenant collections and admin records (env MONGODB_DATABASE).")
+	fs.Uint64Var(&o.mongo.MaxPoolSize, "mongodb-max-pool-size", mongostore.DefaultMaxPoolSize, "Maximum MongoDB connections.")
+	fs.Uint64Var(&o.mongo.MinPoolSize, "mongodb-min-pool-size", 0, "Minimum idle MongoDB connections kept open.")
+	fs.DurationVar(&o.mongo.OperationTimeout, "mongodb-operation-timeout", mongostore.DefaultOperationTimeout,
+		"Timeout of each single MongoDB call.")
+	fs.DurationVar(&o.mongo.ServerSelectionTimeout, "mongodb-server-selection-timeout", mongostore.DefaultServerSelectionTimeout,
+		"How long a MongoDB call waits for a reachable server before failing with MongoUnavailable.")
+	fs.DurationVar(&o.mongo.ConnectTimeout, "mongodb-connect-timeout", mongostore.DefaultConnectTimeout,
+		"Timeout for establishing one MongoDB connection.")
+
+	fs.StringVar(&o.credentialsNamespace, "credentials-namespace", envOr(getenv, "POD_NAMESPACE", defaultCredentialsNamespace),
+		"Namespace of the admins' credentials Secrets (default: the pod's namespace from POD_NAMESPACE, else org-operator-system).")
+	fs.DurationVar(&o.resyncPeriod, "resync-period", 10*time.Minute,
+		"How often a Ready Organization is checked for drift (collection dropped, admin record deleted).")
+	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
+		"Organizations reconciled in parallel (each password hash takes 19 MiB of memory).")
+	o.zap.BindFlags(fs)
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return o, o.validate()
+}
+
+func (o *options) validate() error {
+	if err := mongostore.ValidateURI(o.mongo.URI); err != nil {
+		return err
+	}
+	switch {
+	case o.credentialsNamespace == "":
+		return errors.New("--credentials-namespace must not be empty")
+	case o.resyncPeriod < time.Second:
+		return fmt.Errorf("--resync-period must be at least 1s, got %s", o.resyncPeriod)
+	case o.maxConcurrentReconciles < 1:
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.maxConcurrentReconciles)
+	case o.mongo.MinPoolSize > o.mongo.MaxPoolSize:
+		return errors.New("--mongodb-min-pool-size must not exceed --mongodb-max-pool-size")
+	}
+	return nil
+}
+
+func envOr(getenv func(string) string, name, fallback string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}

@@ -1,0 +1,102 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+// reconcileAdmin makes the admin record match the spec and the credentials.
+// It writes nothing when the record already carries the spec's email and the
+// credentials' fingerprint (a plain resync). When the credential source
+// changed, the password is hashed again only if it no longer verifies against
+// the stored hash, and then credentialsVersion increases so that earlier
+// tokens are refused. An email held by another organization stalls the
+// Organization with AdminEmailInUse and changes nothing.
+func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) error {
+	org := t.org
+	email := mongostore.NormalizeEmail(org.Spec.Admin.Email)
+	existing, err := r.Store.GetAdmin(ctx, org.Name)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	if existing != nil && existing.Email == email && existing.CredentialsFingerprint == t.creds.fingerprint {
+		return nil
+	}
+	if err := r.checkEmailFree(ctx, email, org.Name); err != nil {
+		return err
+	}
+	next, event, err := r.nextAdmin(existing, org.Name, email, t.creds)
+	if err != nil {
+		return err
+	}
+	if err := r.Store.PutAdmin(ctx, next); err != nil {
+		if errors.Is(err, mongostore.ErrEmailInUse) {
+			return errEmailInUse(org.Spec.Admin.Email)
+		}
+		return classifyMongo(err)
+	}
+	switch {
+	case event == EventAdminCreated && t.wasReady:
+		r.event(org, corev1.EventTypeWarning, EventAdminRecreated, actionCreate,
+			"Admin record was missing and has been recreated from the credentials Secret; earlier sessions end")
+	case event != "":
+		r.event(org, corev1.EventTypeNormal, event, actionUpdate, adminEventNotes[event])
+	}
+	return nil
+}
+
+var adminEventNotes = map[string]string{
+	EventAdminCreated:         "Created the admin account",
+	EventAdminPasswordChanged: "The admin password changed: credentialsVersion increased, earlier tokens are refused",
+}
+
+func errEmailInUse(email string) error {
+	return stalled(ReasonAdminEmailInUse,
+		"admin email %s is already used by another organization; choose another spec.admin.email", email)
+}
+
+// checkEmailFree stalls before any hashing when another organization holds the email.
+func (r *OrganizationReconciler) checkEmailFree(ctx context.Context, email, organization string) error {
+	holder, err := r.Store.GetAdminByEmail(ctx, email)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	if holder != nil && holder.Organization != organization {
+		return errEmailInUse(email)
+	}
+	return nil
+}
+
+// nextAdmin computes the record to write and the event it deserves ("" for
+// none). The stored hash is reused when the password did not change.
+func (r *OrganizationReconciler) nextAdmin(existing *mongostore.Admin, organization, email string, c credentials) (mongostore.Admin, string, error) {
+	if existing == nil {
+		hash, err := password.Hash(c.password, r.HashParams)
+		return mongostore.Admin{
+			ID: uuid.NewString(), Organization: organization, Email: email, PasswordHash: hash, CredentialsVersion: 1, CredentialsFingerprint: c.fingerprint,
+		}, EventAdminCreated, err
+	}
+	next := *existing
+	next.Email, next.CredentialsFingerprint = email, c.fingerprint
+	next.UpdatedAt = time.Time{} // the store stamps the write
+	if existing.CredentialsFingerprint == c.fingerprint {
+		return next, "", nil
+	}
+	same, err := password.Verify(c.password, existing.PasswordHash)
+	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		return next, "", err
+	}
+	if same {
+		return next, "", nil
+	}
+	hash, err := password.Hash(c.password, r.HashParams)
+	next.PasswordHash, next.CredentialsVersion = hash, existing.CredentialsVersion+1
+	return next, EventAdminPasswordChanged, err
+}

@@ -1,0 +1,197 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+// Keys and labels of the operator-owned credentials Secret <name>-admin.
+const (
+	SecretKeyOrganization = "organization"
+	SecretKeyEmail        = "email"
+	SecretKeyPassword     = "password"
+
+	LabelManagedBy    = "app.kubernetes.io/managed-by"
+	ManagedBy         = "org-operator"
+	LabelOrganization = "tenancy.org-operator.io/organization"
+)
+
+// CredentialsSecretName is the name of the Secret the operator owns for an
+// organization whose spec has no passwordSecretRef.
+func CredentialsSecretName(organization string) string {
+	return organization + "-admin"
+}
+
+// credentials is the admin's current password and the source it came from.
+type credentials struct {
+	password string
+	// fingerprint identifies the source version (Secret UID, resourceVersion
+	// and key): the hash is recomputed only when it changes.
+	fingerprint string
+}
+
+func fingerprint(s *corev1.Secret, key string) string {
+	return fmt.Sprintf("%s/%s/%s", s.UID, s.ResourceVersion, key)
+}
+
+// reconcileCredentials resolves the admin's password, from the Secret named by
+// spec.admin.passwordSecretRef or from the operator-owned Secret, and records
+// the Secret in status.credentialsSecretRef.
+func (r *OrganizationReconciler) reconcileCredentials(ctx context.Context, t *tenant) error {
+	if ref := t.org.Spec.Admin.PasswordSecretRef; ref != nil {
+		return r.readReferencedSecret(ctx, t, ref)
+	}
+	return r.reconcileOwnedSecret(ctx, t)
+}
+
+// readReferencedSecret reads (never copies) the Secret the spec references.
+// A missing Secret or key stalls the Organization with PasswordSecretNotFound;
+// the Secret watch wakes it up as soon as the Secret appears.
+func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *tenant, ref *tenancyv1alpha1.SecretKeyRef) error {
+	key := ref.Key
+	if key == "" {
+		key = SecretKeyPassword
+	}
+	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: r.CredentialsNamespace, Name: ref.Name}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: ref.Name}, secret)
+	if apierrors.IsNotFound(err) {
+		return stalled(ReasonPasswordSecretNotFound,
+			"Secret %s/%s named by spec.admin.passwordSecretRef does not exist", r.CredentialsNamespace, ref.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if len(secret.Data[key]) == 0 {
+		return stalled(ReasonPasswordSecretNotFound,
+			"Secret %s/%s has no non-empty key %q", r.CredentialsNamespace, ref.Name, key)
+	}
+	t.creds = credentials{password: string(secret.Data[key]), fingerprint: fingerprint(secret, key)}
+	return nil
+}
+
+// reconcileOwnedSecret makes sure the Secret <name>-admin exists with the
+// organization, email and password keys. The password is generated once and
+// never regenerated while the Secret holds one; a deleted Secret (or a deleted
+// password key) gets a new password and a Warning event.
+func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *tenant) error {
+	key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: CredentialsSecretName(t.org.Name)}
+	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: key.Namespace, Name: key.Name}
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, key, secret)
+	if apierrors.IsNotFound(err) {
+		// The cache may lag behind a Secret created moments ago: confirm with
+		// the apiserver before generating a password.
+		err = r.APIReader.Get(ctx, key, secret)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return r.createOwnedSecret(ctx, t, key)
+	case err != nil:
+		return err
+	}
+	return r.updateOwnedSecret(ctx, t, secret)
+}
+
+func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenant, key types.NamespacedName) error {
+	pw, err := password.Generate()
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
+		Type:       corev1.SecretTypeOpaque,
+	}
+	if err := r.setOwnedSecretContent(t.org, secret); err != nil {
+		return err
+	}
+	secret.Data[SecretKeyPassword] = []byte(pw)
+	if err := r.Create(ctx, secret); err != nil {
+		return fmt.Errorf("create credentials Secret %s: %w", key, err)
+	}
+	if t.wasReady {
+		r.event(t.org, corev1.EventTypeWarning, EventCredentialsRegenerated, actionCreate,
+			"Credentials Secret %s was missing: generated a new admin password; earlier sessions end", key)
+	} else {
+		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
+			"Generated the admin password in Secret %s", key)
+	}
+	t.creds = credentials{password: pw, fingerprint: fingerprint(secret, SecretKeyPassword)}
+	return nil
+}
+
+func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenant, secret *corev1.Secret) error {
+	if !metav1.IsControlledBy(secret, t.org) && !labelledFor(secret, t.org.Name) {
+		return stalled(ReasonCredentialsSecretConflict,
+			"Secret %s/%s exists but was not created by the operator for this organization; delete or rename it",
+			secret.Namespace, secret.Name)
+	}
+	desired := secret.DeepCopy()
+	if err := r.setOwnedSecretContent(t.org, desired); err != nil {
+		return err
+	}
+	regenerated := len(desired.Data[SecretKeyPassword]) == 0
+	if regenerated {
+		pw, err := password.Generate()
+		if err != nil {
+			return err
+		}
+		desired.Data[SecretKeyPassword] = []byte(pw)
+	}
+	if !equality.Semantic.DeepEqual(secret, desired) {
+		patch := client.MergeFromWithOptions(secret, client.MergeFromWithOptimisticLock{})
+		if err := r.Patch(ctx, desired, patch); err != nil {
+			return fmt.Errorf("update credentials Secret %s/%s: %w", secret.Namespace, secret.Name, err)
+		}
+	}
+	if regenerated {
+		r.event(t.org, corev1.EventTypeWarning, EventCredentialsRegenerated, actionUpdate,
+			"Credentials Secret %s/%s had no password: generated a new one; earlier sessions end",
+			desired.Namespace, desired.Name)
+	}
+	t.creds = credentials{password: string(desired.Data[SecretKeyPassword]), fingerprint: fingerprint(desired, SecretKeyPassword)}
+	return nil
+}
+
+// setOwnedSecretContent sets the labels, the controller reference and the
+// organization and email keys; the password key is left alone.
+func (r *OrganizationReconciler) setOwnedSecretContent(org *tenancyv1alpha1.Organization, s *corev1.Secret) error {
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	s.Labels[LabelManagedBy] = ManagedBy
+	s.Labels[LabelOrganization] = org.Name
+	// Adopt a Secret labelled for this organization whose owner is an earlier
+	// incarnation (for example restored from a backup with new UIDs).
+	owners := s.OwnerReferences[:0:0]
+	for _, o := range s.OwnerReferences {
+		if !(o.Kind == "Organization" && o.Name == org.Name && o.UID != org.UID) {
+			owners = append(owners, o)
+		}
+	}
+	s.OwnerReferences = owners
+	if err := controllerutil.SetControllerReference(org, s, r.Scheme); err != nil {
+		return err
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	s.Data[SecretKeyOrganization] = []byte(org.Name)
+	s.Data[SecretKeyEmail] = []byte(org.Spec.Admin.Email)
+	return nil
+}
+
+func labelledFor(s *corev1.Secret, organization string) bool {
+	return s.Labels[LabelManagedBy] == ManagedBy && s.Labels[LabelOrganization] == organization
+}

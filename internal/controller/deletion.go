@@ -1,0 +1,85 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+)
+
+// reconcileDelete cleans up an Organization being deleted and then releases
+// its finalizer. Retain (the default) removes only the admin record: the
+// collection and every document in it stay. Delete also drops the dedicated
+// collection. The operator-owned credentials Secret is deleted (its owner
+// reference would have the garbage collector do the same). While MongoDB is
+// unreachable the finalizer stays, a DeletionBlocked event says why, and
+// the step is retried with backoff: nothing is lost.
+// It reports whether the finalizer was released.
+func (r *OrganizationReconciler) reconcileDelete(ctx context.Context, t *tenant) (released bool, err error) {
+	org := t.org
+	if !controllerutil.ContainsFinalizer(org, tenancyv1alpha1.Finalizer) {
+		return false, nil
+	}
+	if err := r.deleteTenantData(ctx, org); err != nil {
+		err = classifyMongo(err)
+		r.event(org, corev1.EventTypeWarning, EventDeletionBlocked, actionBlock,
+			"Finalizer kept until MongoDB clean-up succeeds (deletionPolicy %s): %v", org.Spec.DeletionPolicy, err)
+		return false, err
+	}
+	if err := r.deleteOwnedSecret(ctx, org); err != nil {
+		return false, err
+	}
+	base := org.DeepCopy()
+	controllerutil.RemoveFinalizer(org, tenancyv1alpha1.Finalizer)
+	if err := r.Patch(ctx, org, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return true, nil
+}
+
+func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tenancyv1alpha1.Organization) error {
+	removed, err := r.Store.DeleteAdmin(ctx, org.Name)
+	if err != nil {
+		return err
+	}
+	if removed {
+		r.event(org, corev1.EventTypeNormal, EventAdminRemoved, actionDelete, "Removed the admin account")
+	}
+	if org.Spec.DeletionPolicy != tenancyv1alpha1.DeletionPolicyDelete || org.Spec.Tenancy == tenancyv1alpha1.TenancyShared {
+		return nil
+	}
+	name := DedicatedCollection(org.Name)
+	dropped, err := r.Store.DropCollection(ctx, name)
+	if err != nil {
+		return err
+	}
+	if dropped {
+		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
+			"Dropped collection %s.%s (deletionPolicy Delete)", r.Store.Database(), name)
+	}
+	return nil
+}
+
+// deleteOwnedSecret deletes <name>-admin when this Organization controls it.
+func (r *OrganizationReconciler) deleteOwnedSecret(ctx context.Context, org *tenancyv1alpha1.Organization) error {
+	secret := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: CredentialsSecretName(org.Name)}
+	if err := r.Get(ctx, key, secret); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(secret, org) {
+		return nil
+	}
+	err := r.Delete(ctx, secret, client.Preconditions{UID: &secret.UID})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete credentials Secret %s: %w", key, err)
+	}
+	return nil
+}

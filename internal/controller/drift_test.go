@@ -1,0 +1,117 @@
+package controller_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/controller"
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+var _ = Describe("7. Drift repair", func() {
+	It("recreates a collection dropped out of band, with an event", func() {
+		name := uniqueName("dropped")
+		createOrg(newOrg(name))
+		waitReady(name)
+		Expect(mongo.DropCollection(ctx, "org_"+name)).To(BeTrue())
+		Eventually(func() (bool, error) { return mongo.CollectionExists(ctx, "org_"+name) }, timeout, interval).Should(BeTrue())
+		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventCollectionRecreated))
+		waitReady(name)
+	})
+
+	It("regenerates a deleted Secret: a new password, a new credentialsVersion", func() {
+		name := uniqueName("lostsecret")
+		createOrg(newOrg(name))
+		waitReady(name)
+		old := ownedSecret(name)
+		before := admin(name)
+		Expect(k8s.Delete(ctx, old)).To(Succeed())
+
+		Eventually(func() int64 { return admin(name).CredentialsVersion }, timeout, interval).Should(Equal(before.CredentialsVersion + 1))
+		regenerated := ownedSecret(name)
+		Expect(regenerated.UID).NotTo(Equal(old.UID))
+		Expect(regenerated.Data["password"]).NotTo(Equal(old.Data["password"]))
+		ok, _ := password.Verify(string(regenerated.Data["password"]), admin(name).PasswordHash)
+		Expect(ok).To(BeTrue())
+		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventCredentialsRegenerated))
+		waitReady(name)
+	})
+
+	It("recreates a deleted admin record from the Secret", func() {
+		name := uniqueName("lostadmin")
+		createOrg(newOrg(name))
+		waitReady(name)
+		before := admin(name)
+		Expect(mongo.DeleteAdmin(ctx, name)).To(BeTrue())
+
+		Eventually(func() *bool {
+			a, _ := mongo.GetAdmin(ctx, name)
+			if a == nil {
+				return nil
+			}
+			ok, _ := password.Verify(string(ownedSecret(name).Data["password"]), a.PasswordHash)
+			return &ok
+		}, timeout, interval).Should(HaveValue(BeTrue()))
+		Expect(admin(name).ID).NotTo(Equal(before.ID), "a recreated record has a new id, so earlier tokens end")
+		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventAdminRecreated))
+	})
+
+	It("performs zero Kubernetes API writes and zero MongoDB writes when resyncing a Ready organization", func() {
+		name := uniqueName("quiet")
+		createOrg(newOrg(name))
+		waitReady(name)
+		// Let the event broadcaster and any other organization settle.
+		time.Sleep(resyncPeriod)
+		apiBefore, mongoWritesBefore := mgr.APIWrites.Count(), mgr.Commands.Writes()
+		readsBefore := mgr.Commands.Count("find", "listCollections")
+
+		time.Sleep(3 * resyncPeriod)
+		Expect(mgr.Commands.Count("find", "listCollections")).To(BeNumerically(">", readsBefore),
+			"no resync happened during the window, so the test proves nothing")
+		Expect(mgr.APIWrites.Count()).To(Equal(apiBefore), "Kubernetes API writes during resync")
+		Expect(mgr.Commands.Writes()).To(Equal(mongoWritesBefore), "MongoDB writes during resync")
+		org := getOrg(name)
+		Expect(condition(org, tenancyv1alpha1.ConditionReady).Status).To(BeEquivalentTo("True"))
+	})
+})
+
+var _ = Describe("8. MongoDB outage", func() {
+	It("reports MongoUnavailable, retries with backoff, and recovers without losing documents", func() {
+		ready := uniqueName("outage-ready")
+		createOrg(newOrg(ready))
+		waitReady(ready)
+		insertDocs("org_"+ready, 4)
+
+		Expect(mongoSrv.Stop()).To(Succeed())
+		restarted := false
+		DeferCleanup(func() {
+			if !restarted {
+				restartMongo()
+			}
+		})
+		fresh := uniqueName("outage-new")
+		createOrg(newOrg(fresh))
+		org := waitCondition(fresh, tenancyv1alpha1.ConditionReady, "False", controller.ReasonMongoUnavailable)
+		Expect(condition(org, tenancyv1alpha1.ConditionReconciling).Status).To(BeEquivalentTo("True"))
+		Expect(condition(org, tenancyv1alpha1.ConditionStalled)).To(BeNil(), "an outage is not a human's problem")
+		Expect(kstatus(org)).To(Equal(kstatusInProgress))
+		// The Ready organization notices on its next resync.
+		waitCondition(ready, tenancyv1alpha1.ConditionReady, "False", controller.ReasonMongoUnavailable)
+
+		// Backoff, not a hot loop: over 3 seconds only a handful of attempts.
+		attempts := func() int64 { return mgr.Commands.Count("listCollections") }
+		start := attempts()
+		time.Sleep(3 * time.Second)
+		Expect(attempts() - start).To(BeNumerically("<", 15))
+
+		restartMongo()
+		restarted = true
+		waitReady(fresh)
+		waitReady(ready)
+		Expect(mongo.CountDocuments(ctx, "org_"+ready, bson.D{})).To(Equal(int64(4)))
+	})
+})

@@ -1,0 +1,68 @@
+package controller_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+var _ = Describe("9. Footprint", func() {
+	It("caches Secrets only in the credentials namespace", func() {
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "elsewhere"}})).To(Succeed())
+		cached := mgr.Manager.GetClient()
+		err := cached.Get(ctx, client.ObjectKey{Namespace: "default", Name: "elsewhere"}, &corev1.Secret{})
+		Expect(err).To(HaveOccurred(), "a Secret outside the credentials namespace is readable from the cache")
+		var list corev1.SecretList
+		Expect(cached.List(ctx, &list, client.InNamespace(credNS))).To(Succeed())
+	})
+
+	It("strips managedFields from cached objects", func() {
+		name := uniqueName("slim")
+		createOrg(newOrg(name))
+		waitReady(name)
+		Expect(getOrg(name).ManagedFields).NotTo(BeEmpty(), "the apiserver keeps managedFields")
+		cachedOrg := &tenancyv1alpha1.Organization{}
+		Expect(mgr.Manager.GetCache().Get(ctx, client.ObjectKey{Name: name}, cachedOrg)).To(Succeed())
+		Expect(cachedOrg.ManagedFields).To(BeEmpty())
+	})
+
+	It("asks for Secrets only through a namespaced Role", func() {
+		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		sawSecretRole := false
+		for {
+			var obj map[string]any
+			if err := dec.Decode(&obj); err != nil {
+				break
+			}
+			if obj == nil {
+				continue
+			}
+			kind := obj["kind"].(string)
+			var role rbacv1.Role // a ClusterRole has the same rules field
+			Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &role)).To(Succeed())
+			for _, rule := range role.Rules {
+				for _, res := range rule.Resources {
+					if res == "secrets" || res == "events" {
+						Expect(kind).To(Equal("Role"), "%s granted by a %s", res, kind)
+						sawSecretRole = sawSecretRole || res == "secrets"
+					}
+				}
+			}
+		}
+		Expect(sawSecretRole).To(BeTrue())
+	})
+})

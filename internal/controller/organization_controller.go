@@ -1,0 +1,204 @@
+// Package controller reconciles Organizations: each becomes a MongoDB
+// collection, an admin record and a credentials Secret, with kstatus
+// conditions written back to status.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+// conflictRequeue is how soon a reconcile that lost an optimistic-lock race runs again.
+const conflictRequeue = 500 * time.Millisecond
+
+// passwordSecretIndex indexes Organizations by the Secret their spec references.
+const passwordSecretIndex = "spec.admin.passwordSecretRef.name"
+
+// OrganizationReconciler reconciles Organization objects.
+type OrganizationReconciler struct {
+	client.Client
+	// APIReader reads from the apiserver, bypassing the cache.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	// Store is the MongoDB side of every tenant.
+	Store TenantStore
+	// CredentialsNamespace holds credentials Secrets (owned and referenced).
+	CredentialsNamespace string
+	// ResyncPeriod is how often a Ready Organization is checked for drift.
+	ResyncPeriod time.Duration
+	// HashParams are the argon2id parameters for admin passwords.
+	HashParams password.Params
+}
+
+// tenant carries what one reconcile learns from step to step.
+type tenant struct {
+	org *tenancyv1alpha1.Organization
+	// wasReady is true when the Organization was Ready before this reconcile:
+	// a missing resource is then drift, reported with a Warning event.
+	wasReady bool
+	creds    credentials
+}
+
+// Reconcile fetches the Organization, runs the deletion path or the ordered
+// steps (finalizer, collection, credentials, admin record) and writes the
+// status once, through a patch, and only when it changed.
+func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	org := &tenancyv1alpha1.Organization{}
+	if err := r.Get(ctx, req.NamespacedName, org); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	original := org.Status.DeepCopy()
+	t := &tenant{org: org, wasReady: meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)}
+
+	if !org.DeletionTimestamp.IsZero() {
+		released, err := r.reconcileDelete(ctx, t)
+		if released {
+			return ctrl.Result{}, nil // the object is gone: no status to write
+		}
+		return r.finish(ctx, org, original, outcome{err: err, deleting: true})
+	}
+	return r.finish(ctx, org, original, r.reconcileLive(ctx, t))
+}
+
+// reconcileLive runs the steps for an Organization that is not being deleted.
+func (r *OrganizationReconciler) reconcileLive(ctx context.Context, t *tenant) outcome {
+	if err := r.ensureFinalizer(ctx, t.org); err != nil {
+		return outcome{err: err}
+	}
+	steps := []func(context.Context, *tenant) error{r.reconcileCollection, r.reconcileCredentials, r.reconcileAdmin}
+	for _, step := range steps {
+		if err := step(ctx, t); err != nil {
+			return outcome{err: err}
+		}
+	}
+	s := t.org.Status
+	return outcome{readyMessage: fmt.Sprintf("Collection %s.%s, credentials Secret %s/%s and the admin account are in place",
+		s.Database, s.Collection, s.CredentialsSecretRef.Namespace, s.CredentialsSecretRef.Name)}
+}
+
+// ensureFinalizer adds the finalizer before anything outside the cluster is touched.
+func (r *OrganizationReconciler) ensureFinalizer(ctx context.Context, org *tenancyv1alpha1.Organization) error {
+	if controllerutil.ContainsFinalizer(org, tenancyv1alpha1.Finalizer) {
+		return nil
+	}
+	base := org.DeepCopy()
+	controllerutil.AddFinalizer(org, tenancyv1alpha1.Finalizer)
+	return r.Patch(ctx, org, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+// finish writes the status derived from o and turns o into the controller's
+// result: success requeues after the resync period (drift detection), a
+// stalled Organization waits for a watched change, a lost optimistic-lock
+// race is retried quietly, any other error is retried with backoff.
+func (r *OrganizationReconciler) finish(ctx context.Context, org *tenancyv1alpha1.Organization,
+	original *tenancyv1alpha1.OrganizationStatus, o outcome) (ctrl.Result, error) {
+	if apierrors.IsConflict(o.err) {
+		return ctrl.Result{RequeueAfter: conflictRequeue}, nil
+	}
+	applyStatus(org, o)
+	if err := r.patchStatus(ctx, org, original); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return ctrl.Result{RequeueAfter: conflictRequeue}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if se, ok := asStalling(o.err); ok {
+		logf.FromContext(ctx).Info("organization stalled", "reason", se.reason, "message", se.message)
+		return ctrl.Result{}, nil
+	}
+	if o.err != nil {
+		return ctrl.Result{}, o.err
+	}
+	if o.deleting {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+}
+
+// patchStatus sends a merge patch of the status subresource when it changed.
+func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *tenancyv1alpha1.Organization,
+	original *tenancyv1alpha1.OrganizationStatus) error {
+	if equality.Semantic.DeepEqual(*original, org.Status) {
+		return nil
+	}
+	base := org.DeepCopy()
+	base.Status = *original
+	return r.Status().Patch(ctx, org, client.MergeFrom(base))
+}
+
+func (r *OrganizationReconciler) event(org *tenancyv1alpha1.Organization, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(org, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// SetupWithManager registers the controller: it watches Organizations (spec
+// changes), the Secrets it owns (drift) and the Secrets named by
+// spec.admin.passwordSecretRef (password changes, a missing Secret appearing).
+func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts controller.Options) error {
+	err := mgr.GetFieldIndexer().IndexField(ctx, &tenancyv1alpha1.Organization{}, passwordSecretIndex,
+		func(obj client.Object) []string {
+			org := obj.(*tenancyv1alpha1.Organization)
+			if ref := org.Spec.Admin.PasswordSecretRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&tenancyv1alpha1.Organization{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.Secret{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret)).
+		WithOptions(opts).
+		Named("organization").
+		Complete(r)
+}
+
+// organizationsForSecret maps a Secret in the credentials namespace to the
+// Organizations whose passwordSecretRef names it.
+func (r *OrganizationReconciler) organizationsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	if obj.GetNamespace() != r.CredentialsNamespace {
+		return nil
+	}
+	var orgs tenancyv1alpha1.OrganizationList
+	if err := r.List(ctx, &orgs, client.MatchingFields{passwordSecretIndex: obj.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing organizations for a Secret", "secret", obj.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(orgs.Items))
+	for _, o := range orgs.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&o)})
+	}
+	return reqs
+}
+
+// NewRateLimiter is the controller's retry backoff: per Organization,
+// exponential from 500ms to 30s, so an outage of MongoDB neither hot-loops
+// nor delays recovery by more than half a minute.
+func NewRateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](500*time.Millisecond, 30*time.Second)
+}

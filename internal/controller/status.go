@@ -1,0 +1,118 @@
+package controller
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+)
+
+// Condition reasons. They appear in status conditions and, where noted, as
+// event reasons; messages never contain a password or hash.
+const (
+	ReasonSucceeded                 = "Succeeded"
+	ReasonProgressing               = "Progressing"
+	ReasonDeleting                  = "Deleting"
+	ReasonReconcileFailed           = "ReconcileFailed"
+	ReasonMongoUnavailable          = "MongoUnavailable"
+	ReasonPasswordSecretNotFound    = "PasswordSecretNotFound"
+	ReasonAdminEmailInUse           = "AdminEmailInUse"
+	ReasonTenancyNotSupported       = "TenancyNotSupported"
+	ReasonCredentialsSecretConflict = "CredentialsSecretConflict"
+)
+
+// outcome is what one reconcile achieved; the status is derived from it alone.
+type outcome struct {
+	// err is the error the reconcile ended with; nil on success.
+	err error
+	// deleting is true when the Organization is being deleted.
+	deleting bool
+	// readyMessage describes the tenant when the reconcile succeeded.
+	readyMessage string
+}
+
+// applyStatus writes the kstatus conditions and observedGeneration for o.
+func applyStatus(org *tenancyv1alpha1.Organization, o outcome) {
+	setReadyCondition(org, o)
+	setReconcilingCondition(org, o)
+	setStalledCondition(org, o)
+	setObservedGeneration(org, o)
+}
+
+// setReadyCondition: True only after a successful reconcile of a live
+// Organization; otherwise False with the reason that blocks it.
+func setReadyCondition(org *tenancyv1alpha1.Organization, o outcome) {
+	status, reason, message := metav1.ConditionFalse, ReasonReconcileFailed, ""
+	if se, ok := asStalling(o.err); ok {
+		reason, message = se.reason, se.message
+	} else if we, ok := asWaiting(o.err); ok {
+		reason, message = we.reason, we.err.Error()
+	} else if o.err != nil {
+		message = o.err.Error()
+	}
+	switch {
+	case o.err == nil && o.deleting:
+		reason, message = ReasonDeleting, "The organization is being deleted"
+	case o.err == nil:
+		status, reason, message = metav1.ConditionTrue, ReasonSucceeded, o.readyMessage
+	case o.deleting:
+		message = "Deletion blocked: " + message
+	}
+	setCondition(org, tenancyv1alpha1.ConditionReady, status, reason, message)
+}
+
+// setReconcilingCondition: True while work towards the desired state is
+// still going on (including waiting for MongoDB); removed once Ready or Stalled.
+func setReconcilingCondition(org *tenancyv1alpha1.Organization, o outcome) {
+	_, stalling := asStalling(o.err)
+	if stalling || (o.err == nil && !o.deleting) {
+		meta.RemoveStatusCondition(&org.Status.Conditions, tenancyv1alpha1.ConditionReconciling)
+		return
+	}
+	reason, message := ReasonProgressing, "Retrying after an error"
+	if we, ok := asWaiting(o.err); ok {
+		reason, message = we.reason, "Waiting for MongoDB to become reachable"
+	}
+	if o.deleting {
+		reason, message = ReasonDeleting, "Cleaning up the organization's data"
+	}
+	setCondition(org, tenancyv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+}
+
+// setStalledCondition: True only for errors that need a human.
+func setStalledCondition(org *tenancyv1alpha1.Organization, o outcome) {
+	se, ok := asStalling(o.err)
+	if !ok {
+		meta.RemoveStatusCondition(&org.Status.Conditions, tenancyv1alpha1.ConditionStalled)
+		return
+	}
+	setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, se.reason, se.message)
+}
+
+// setObservedGeneration records the generation once a reconcile of it
+// finished with a verdict: Ready, or Stalled (which needs a spec or reference
+// change, so tools such as kstatus must see it as the current generation's
+// final state). Waiting and transient errors leave it unchanged.
+func setObservedGeneration(org *tenancyv1alpha1.Organization, o outcome) {
+	_, stalling := asStalling(o.err)
+	if !o.deleting && (o.err == nil || stalling) {
+		org.Status.ObservedGeneration = org.Generation
+	}
+}
+
+func setCondition(org *tenancyv1alpha1.Organization, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&org.Status.Conditions, metav1.Condition{
+		Type:               typ,
+		Status:             status,
+		Reason:             reason,
+		Message:            truncate(message, 1024),
+		ObservedGeneration: org.Generation,
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,32 @@
+package controller
+
+import (
+	"context"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// TenantStore is everything the controller needs from MongoDB. Every method
+// is idempotent and runs under its own timeout; connectivity failures satisfy
+// mongostore.IsUnavailable. *mongostore.Store implements it.
+type TenantStore interface {
+	// Database is the name of the database holding tenant collections.
+	Database() string
+	// CollectionExists observes a collection (read only).
+	CollectionExists(ctx context.Context, name string) (bool, error)
+	// EnsureCollection creates the collection when missing and reports whether it did.
+	EnsureCollection(ctx context.Context, name string) (created bool, err error)
+	// DropCollection drops the collection when present and reports whether it did.
+	DropCollection(ctx context.Context, name string) (dropped bool, err error)
+	// GetAdmin observes an organization's admin record; nil when there is none.
+	GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error)
+	// GetAdminByEmail observes the admin record holding an email; nil when there is none.
+	GetAdminByEmail(ctx context.Context, email string) (*mongostore.Admin, error)
+	// PutAdmin creates or replaces an organization's admin record; it returns
+	// mongostore.ErrEmailInUse, writing nothing, when another organization holds the email.
+	PutAdmin(ctx context.Context, a mongostore.Admin) error
+	// DeleteAdmin removes an organization's admin record when present.
+	DeleteAdmin(ctx context.Context, organization string) (bool, error)
+}
+
+var _ TenantStore = (*mongostore.Store)(nil)

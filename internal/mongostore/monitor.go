@@ -1,0 +1,70 @@
+package mongostore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.mongodb.org/mongo-driver/v2/event"
+)
+
+// WriteCommands are the command names that change data or schema.
+var WriteCommands = []string{
+	"insert", "update", "delete", "findAndModify",
+	"create", "drop", "createIndexes", "dropIndexes", "renameCollection", "dropDatabase",
+}
+
+// CommandCounter counts the commands a client sends, by command name. It
+// backs the org_operator_mongodb_commands_total metric and lets tests and
+// benchmarks count reads and writes exactly.
+type CommandCounter struct {
+	mu     sync.Mutex
+	counts map[string]int64
+	vec    *prometheus.CounterVec
+}
+
+// NewCommandCounter returns a counter; register Collector() to export it.
+func NewCommandCounter() *CommandCounter {
+	return &CommandCounter{
+		counts: map[string]int64{},
+		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "org_operator_mongodb_commands_total",
+			Help: "MongoDB commands sent by the operator, by command name.",
+		}, []string{"command"}),
+	}
+}
+
+// Monitor is the driver hook to pass in Options.Monitor.
+func (c *CommandCounter) Monitor() *event.CommandMonitor {
+	return &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		c.mu.Lock()
+		c.counts[e.CommandName]++
+		c.mu.Unlock()
+		c.vec.WithLabelValues(e.CommandName).Inc()
+	}}
+}
+
+// Collector exports the counts to Prometheus.
+func (c *CommandCounter) Collector() prometheus.Collector { return c.vec }
+
+// Count returns the number of commands sent with any of the names; with no
+// names, of all commands.
+func (c *CommandCounter) Count(names ...string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(names) == 0 {
+		var n int64
+		for _, v := range c.counts {
+			n += v
+		}
+		return n
+	}
+	var n int64
+	for _, name := range names {
+		n += c.counts[name]
+	}
+	return n
+}
+
+// Writes is the number of write commands sent.
+func (c *CommandCounter) Writes() int64 { return c.Count(WriteCommands...) }
