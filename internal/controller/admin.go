@@ -29,18 +29,16 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 	if existing != nil && existing.Email == email && existing.CredentialsFingerprint == t.creds.fingerprint {
 		return nil
 	}
-	if err := r.checkEmailFree(ctx, email, org.Name); err != nil {
-		return err
+	// Check before hashing: a conflicted email costs no argon2 work.
+	if err := r.Store.CheckEmailFree(ctx, email, org.Name); err != nil {
+		return classifyAdminError(err, org.Spec.Admin.Email)
 	}
 	next, event, err := r.nextAdmin(existing, org.Name, email, t.creds)
 	if err != nil {
 		return err
 	}
 	if err := r.Store.PutAdmin(ctx, next); err != nil {
-		if errors.Is(err, mongostore.ErrEmailInUse) {
-			return errEmailInUse(org.Spec.Admin.Email)
-		}
-		return classifyMongo(err)
+		return classifyAdminError(err, org.Spec.Admin.Email)
 	}
 	switch {
 	case event == EventAdminCreated && t.wasReady:
@@ -57,21 +55,14 @@ var adminEventNotes = map[string]string{
 	EventAdminPasswordChanged: "The admin password changed: credentialsVersion increased, earlier tokens are refused",
 }
 
-func errEmailInUse(email string) error {
-	return stalled(ReasonAdminEmailInUse,
-		"admin email %s is already used by another organization; choose another spec.admin.email", email)
-}
-
-// checkEmailFree stalls before any hashing when another organization holds the email.
-func (r *OrganizationReconciler) checkEmailFree(ctx context.Context, email, organization string) error {
-	holder, err := r.Store.GetAdminByEmail(ctx, email)
-	if err != nil {
-		return classifyMongo(err)
+// classifyAdminError stalls on an email held by another organization and
+// classifies connectivity failures.
+func classifyAdminError(err error, email string) error {
+	if errors.Is(err, mongostore.ErrEmailInUse) {
+		return stalled(ReasonAdminEmailInUse,
+			"admin email %s is already used by another organization; choose another spec.admin.email", email)
 	}
-	if holder != nil && holder.Organization != organization {
-		return errEmailInUse(email)
-	}
-	return nil
+	return classifyMongo(err)
 }
 
 // nextAdmin computes the record to write and the event it deserves ("" for

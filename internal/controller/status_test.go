@@ -18,9 +18,10 @@ func newOrg(generation, observed int64) *tenancyv1alpha1.Organization {
 }
 
 var (
-	errStalled = stalled(ReasonAdminEmailInUse, "email taken by org other")
-	errWaiting = classifyMongo(errors.Join(mongostore.ErrUnavailable, errors.New("server selection timeout")))
-	errOther   = errors.New("apiserver said no")
+	errStalled            = stalled(ReasonAdminEmailInUse, "email taken by org other")
+	errUnavailableForTest = errors.Join(mongostore.ErrUnavailable, errors.New("server selection timeout"))
+	errWaiting            = classifyMongo(errUnavailableForTest)
+	errOther              = errors.New("apiserver said no")
 )
 
 type wantCond struct {

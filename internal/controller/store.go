@@ -20,8 +20,9 @@ type TenantStore interface {
 	DropCollection(ctx context.Context, name string) (dropped bool, err error)
 	// GetAdmin observes an organization's admin record; nil when there is none.
 	GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error)
-	// GetAdminByEmail observes the admin record holding an email; nil when there is none.
-	GetAdminByEmail(ctx context.Context, email string) (*mongostore.Admin, error)
+	// CheckEmailFree returns mongostore.ErrEmailInUse when another
+	// organization's admin holds the email (read only).
+	CheckEmailFree(ctx context.Context, email, organization string) error
 	// PutAdmin creates or replaces an organization's admin record; it returns
 	// mongostore.ErrEmailInUse, writing nothing, when another organization holds the email.
 	PutAdmin(ctx context.Context, a mongostore.Admin) error

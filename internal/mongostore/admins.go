@@ -90,19 +90,16 @@ func (s *Store) findAdmin(ctx context.Context, filter bson.D) (*Admin, error) {
 }
 
 // PutAdmin writes the admin record of a.Organization: it inserts it when
-// missing and otherwise replaces it, keeping the stored ID. Email uniqueness
-// across organizations is checked by reading before the write and, should a
-// concurrent writer win the race, again after a failed write: FerretDB v1
-// reports a unique-index violation caused by an update as an internal error
-// rather than E11000, so the error code alone cannot be trusted.
+// missing and otherwise replaces it, keeping the stored ID. The unique index
+// on email rejects an email held by another organization; a failed write is
+// then classified by reading who holds the email, because FerretDB v1 reports
+// a unique-index violation caused by an update as an internal error rather
+// than E11000, so the error code alone cannot be trusted.
 // It returns ErrEmailInUse when another organization holds the email; in that
 // case nothing was written.
 func (s *Store) PutAdmin(ctx context.Context, a Admin) error {
 	a.Email = NormalizeEmail(a.Email)
 	if err := s.ensureAdminIndexes(ctx); err != nil {
-		return err
-	}
-	if err := s.checkEmailFree(ctx, a.Email, a.Organization); err != nil {
 		return err
 	}
 	return s.classifyWriteError(ctx, s.writeAdmin(ctx, a), a)
@@ -115,13 +112,15 @@ func (s *Store) classifyWriteError(ctx context.Context, err error, a Admin) erro
 	if err == nil || IsUnavailable(err) {
 		return err
 	}
-	if cerr := s.checkEmailFree(ctx, a.Email, a.Organization); cerr != nil {
+	if cerr := s.CheckEmailFree(ctx, a.Email, a.Organization); cerr != nil {
 		return cerr
 	}
 	return err
 }
 
-func (s *Store) checkEmailFree(ctx context.Context, email, organization string) error {
+// CheckEmailFree returns ErrEmailInUse when an organization other than
+// organization holds email (a read; nothing is written).
+func (s *Store) CheckEmailFree(ctx context.Context, email, organization string) error {
 	holder, err := s.GetAdminByEmail(ctx, email)
 	if err != nil {
 		return err

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, o *options)
+	}{
+		{
+			name: "defaults with the URI from the environment",
+			env:  map[string]string{"MONGODB_URI": "mongodb://db:27017/"},
+			check: func(t *testing.T, o *options) {
+				if o.mongo.URI != "mongodb://db:27017/" || o.mongo.Database != "orgs" {
+					t.Errorf("mongo = %+v", o.mongo)
+				}
+				if o.credentialsNamespace != "org-operator-system" || o.resyncPeriod != 10*time.Minute {
+					t.Errorf("namespace %q, resync %s", o.credentialsNamespace, o.resyncPeriod)
+				}
+				if o.leaderElect {
+					t.Error("leader election is on by default for a local run; the deployment turns it on")
+				}
+			},
+		},
+		{
+			name: "the pod's namespace is the default credentials namespace",
+			env:  map[string]string{"MONGODB_URI": "mongodb://db/", "POD_NAMESPACE": "tenants"},
+			check: func(t *testing.T, o *options) {
+				if o.credentialsNamespace != "tenants" {
+					t.Errorf("namespace = %q", o.credentialsNamespace)
+				}
+			},
+		},
+		{
+			name: "flags win over the environment",
+			args: []string{"--mongodb-uri", "mongodb://flag/", "--credentials-namespace", "creds", "--mongodb-database", "t",
+				"--resync-period", "30s", "--max-concurrent-reconciles", "8", "--mongodb-max-pool-size", "50",
+				"--mongodb-operation-timeout", "2s", "--leader-elect"},
+			env: map[string]string{"MONGODB_URI": "mongodb://env/", "POD_NAMESPACE": "tenants"},
+			check: func(t *testing.T, o *options) {
+				if o.mongo.URI != "mongodb://flag/" || o.credentialsNamespace != "creds" || o.mongo.Database != "t" ||
+					o.resyncPeriod != 30*time.Second || o.maxConcurrentReconciles != 8 || o.mongo.MaxPoolSize != 50 ||
+					o.mongo.OperationTimeout != 2*time.Second || !o.leaderElect {
+					t.Errorf("options = %+v", o)
+				}
+			},
+		},
+		{name: "missing URI", wantErr: "MongoDB URI is required"},
+		{name: "unparsable URI", args: []string{"--mongodb-uri", "postgres://x"}, wantErr: "MongoDB URI is not valid"},
+		{name: "zero workers", args: []string{"--mongodb-uri", "mongodb://x/", "--max-concurrent-reconciles", "0"}, wantErr: "at least 1"},
+		{name: "tiny resync", args: []string{"--mongodb-uri", "mongodb://x/", "--resync-period", "1ms"}, wantErr: "--resync-period"},
+		{name: "unknown flag", args: []string{"--mongo-uri", "x"}, wantErr: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseOptions(tt.args, env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, o)
+		})
+	}
+}
+
+// TestBadURIFailsWithOneLine runs the real binary: a configuration mistake is
+// one clear line on stderr and a non-zero exit, never a stack trace.
+func TestBadURIFailsWithOneLine(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "manager")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{nil, "", "org-operator: MongoDB URI is required (set --mongodb-uri or MONGODB_URI)"},
+		{nil, "MONGODB_URI=mongodb://user:hunter2@host:notaport/", "org-operator: MongoDB URI is not valid"},
+		{[]string{"--mongodb-uri", "http://x"}, "", "org-operator: MongoDB URI is not valid"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Env = []string{"HOME=" + os.Getenv("HOME")}
+		if tc.env != "" {
+			cmd.Env = append(cmd.Env, tc.env)
+		}
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%v: exit 0", tc.args)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+			t.Fatalf("%v %s: output %q; want one line starting %q", tc.args, tc.env, out, tc.want)
+		}
+		if strings.Contains(string(out), "hunter2") || strings.Contains(string(out), "goroutine") {
+			t.Fatalf("output leaks a secret or a stack: %q", out)
+		}
+	}
+}

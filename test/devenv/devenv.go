@@ -1,0 +1,366 @@
+// Package devenv runs the whole system locally the way `make dev` shows it:
+// etcd and kube-apiserver (the test control-plane binaries, on loopback), an
+// embedded FerretDB whose data is kept on disk, the CRDs, and the real
+// manager binary as its own process. The e2e suite starts the same
+// environment through this package and then drives it only from outside.
+//
+// It is development and test support: the manager binary never imports it.
+package devenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/org-operator/org-operator/test/ferretdbtest"
+)
+
+// CredentialsNamespace is where the manager keeps credentials Secrets in the
+// local environment (the samples' Secret lives there too).
+const CredentialsNamespace = "org-operator-system"
+
+// Options configures the environment.
+type Options struct {
+	// Root is the repository root (CRDs, samples); default: the working directory.
+	Root string
+	// StateDir keeps the lock, logs, kubeconfig, env file and the data of
+	// etcd and FerretDB; default Root/.dev.
+	StateDir string
+	// ManagerBinary is the manager to run; default Root/bin/manager.
+	ManagerBinary string
+	// APIPort and MongoPort are fixed loopback ports (defaults 8082, 27018).
+	APIPort   int
+	MongoPort int
+	// ManagerArgs are appended to the manager's command line.
+	ManagerArgs []string
+	// Log receives progress lines; default io.Discard.
+	Log io.Writer
+}
+
+// Env is a running environment.
+type Env struct {
+	opts    Options
+	lock    *os.File
+	cp      *envtest.Environment
+	mongo   *ferretdbtest.Server
+	manager *process
+
+	// Kubeconfig is the path of an admin kubeconfig for the apiserver.
+	Kubeconfig string
+	// MongoURI is the FerretDB connection string.
+	MongoURI string
+	// APIURL is the base URL of the manager's REST API.
+	APIURL string
+	// EnvFile is the shell-sourceable file with KUBECONFIG, MONGODB_URI and ORG_API_URL.
+	EnvFile string
+	// ManagerLog is the manager's log file.
+	ManagerLog string
+}
+
+// ErrAlreadyRunning is returned when another environment holds the lock.
+var ErrAlreadyRunning = errors.New("another `make dev` is already running on this state directory")
+
+func (o *Options) defaults() error {
+	if o.Root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		o.Root = wd
+	}
+	if o.StateDir == "" {
+		o.StateDir = filepath.Join(o.Root, ".dev")
+	}
+	if o.ManagerBinary == "" {
+		o.ManagerBinary = filepath.Join(o.Root, "bin", "manager")
+	}
+	if o.APIPort == 0 {
+		o.APIPort = 8082
+	}
+	if o.MongoPort == 0 {
+		o.MongoPort = 27018
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return nil
+}
+
+// Start brings everything up. On error, whatever was started is stopped.
+func Start(ctx context.Context, opts Options) (env *Env, err error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	e := &Env{opts: opts}
+	defer func() {
+		if err != nil {
+			_ = e.Stop()
+		}
+	}()
+	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	if e.lock, err = acquireLock(filepath.Join(opts.StateDir, "lock")); err != nil {
+		return nil, err
+	}
+	if err := checkPorts(map[string]int{"REST API": opts.APIPort, "MongoDB (FerretDB)": opts.MongoPort}); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(opts.ManagerBinary); err != nil {
+		return nil, fmt.Errorf("manager binary %s is missing: run `make build`", opts.ManagerBinary)
+	}
+	if err := e.startControlPlane(); err != nil {
+		return nil, err
+	}
+	if err := e.startMongo(); err != nil {
+		return nil, err
+	}
+	e.APIURL = fmt.Sprintf("http://127.0.0.1:%d", opts.APIPort)
+	if err := e.writeEnvFile(); err != nil {
+		return nil, err
+	}
+	if err := e.StartManager(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Env) logf(format string, args ...any) {
+	fmt.Fprintf(e.opts.Log, format+"\n", args...)
+}
+
+func (e *Env) startControlPlane() error {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		return errors.New("KUBEBUILDER_ASSETS is not set: run through `make dev` (it builds the control plane first)")
+	}
+	e.logf("starting etcd and kube-apiserver (data in %s)", filepath.Join(e.opts.StateDir, "etcd"))
+	e.cp = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(e.opts.Root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	e.cp.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(e.opts.StateDir, "etcd")}
+	if err := os.MkdirAll(e.cp.ControlPlane.Etcd.DataDir, 0o700); err != nil {
+		return err
+	}
+	if _, err := e.cp.Start(); err != nil {
+		e.cp = nil
+		return fmt.Errorf("start control plane: %w", err)
+	}
+	e.Kubeconfig = filepath.Join(e.opts.StateDir, "kubeconfig")
+	if err := os.WriteFile(e.Kubeconfig, e.cp.KubeConfig, 0o600); err != nil {
+		return err
+	}
+	c, err := client.New(e.cp.Config, client.Options{})
+	if err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: CredentialsNamespace}}
+	if err := c.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", CredentialsNamespace, err)
+	}
+	return nil
+}
+
+// Config is a rest.Config for the apiserver (admin).
+func (e *Env) Config() *rest.Config { return e.cp.Config }
+
+func (e *Env) startMongo() error {
+	dir := filepath.Join(e.opts.StateDir, "ferretdb")
+	e.logf("starting FerretDB on 127.0.0.1:%d (data in %s)", e.opts.MongoPort, dir)
+	srv, err := ferretdbtest.Start(ferretdbtest.Options{Addr: fmt.Sprintf("127.0.0.1:%d", e.opts.MongoPort), Dir: dir})
+	if err != nil {
+		return err
+	}
+	e.mongo, e.MongoURI = srv, srv.URI()
+	return nil
+}
+
+// StopMongo stops the FerretDB server (its data stays); StartMongo brings it back.
+func (e *Env) StopMongo() error { return e.mongo.Stop() }
+
+// StartMongo restarts a stopped FerretDB server on the same port and data.
+func (e *Env) StartMongo() error { return e.mongo.Start() }
+
+func (e *Env) writeEnvFile() error {
+	e.EnvFile = filepath.Join(e.opts.StateDir, "env")
+	content := fmt.Sprintf("# Written by `make dev`; source it: . %s\nexport KUBECONFIG=%s\nexport MONGODB_URI=%s\nexport ORG_API_URL=%s\n",
+		e.EnvFile, shellQuote(e.Kubeconfig), shellQuote(e.MongoURI), shellQuote(e.APIURL))
+	return os.WriteFile(e.EnvFile, []byte(content), 0o600)
+}
+
+// StartManager starts the manager binary as its own process and waits until
+// it is ready. It fails if the manager exits first.
+func (e *Env) StartManager(ctx context.Context) error {
+	probePort, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.ManagerLog = filepath.Join(e.opts.StateDir, "manager.log")
+	args := append([]string{
+		"--leader-elect=false",
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(probePort),
+		"--credentials-namespace=" + CredentialsNamespace,
+		"--resync-period=1m",
+	}, e.opts.ManagerArgs...)
+	env := append(os.Environ(), "KUBECONFIG="+e.Kubeconfig, "MONGODB_URI="+e.MongoURI)
+	p, err := startProcess(e.opts.ManagerBinary, args, env, e.ManagerLog)
+	if err != nil {
+		return err
+	}
+	e.manager = p
+	e.logf("started the manager (pid %d, log %s)", p.cmd.Process.Pid, e.ManagerLog)
+	return waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort), p, 60*time.Second)
+}
+
+// KillManager stops the manager with sig (SIGKILL simulates a crash) and waits.
+func (e *Env) KillManager(sig syscall.Signal) error {
+	if e.manager == nil {
+		return nil
+	}
+	err := e.manager.stop(sig, 15*time.Second)
+	e.manager = nil
+	return err
+}
+
+// ManagerPID is the manager's process id, 0 when it is not running.
+func (e *Env) ManagerPID() int {
+	if e.manager == nil {
+		return 0
+	}
+	return e.manager.cmd.Process.Pid
+}
+
+// ControlPlanePIDs are the process ids of etcd and kube-apiserver.
+func (e *Env) ControlPlanePIDs() []int {
+	var pids []int
+	for _, name := range []string{"etcd", "kube-apiserver"} {
+		if pid := pidOfChild(name); pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// Stop stops the manager, FerretDB and the control plane, and releases the lock.
+func (e *Env) Stop() error {
+	var errs []error
+	if e.manager != nil {
+		errs = append(errs, e.KillManager(syscall.SIGTERM))
+	}
+	if e.mongo != nil {
+		errs = append(errs, e.mongo.Stop())
+		e.mongo = nil
+	}
+	if e.cp != nil {
+		errs = append(errs, e.cp.Stop())
+		e.cp = nil
+	}
+	if e.lock != nil {
+		_ = e.lock.Close()
+		_ = os.Remove(e.lock.Name())
+		e.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Kubectl runs kubectl against the environment and returns its combined output.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// acquireLock takes an exclusive, non-blocking lock on path.
+func acquireLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if pid, _ := os.ReadFile(path); len(pid) > 0 {
+			return nil, fmt.Errorf("%w (pid %s)", ErrAlreadyRunning, strings.TrimSpace(string(pid)))
+		}
+		return nil, ErrAlreadyRunning
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	return f, nil
+}
+
+// checkPorts reports the first fixed port already in use, in one line.
+func checkPorts(ports map[string]int) error {
+	for what, port := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return fmt.Errorf("port %d (%s) is already in use; stop whatever listens there or choose another port", port, what)
+		}
+		_ = l.Close()
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitHTTP polls url until it answers 200, the process exits or the timeout passes.
+func waitHTTP(ctx context.Context, url string, p *process, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return fmt.Errorf("the manager exited before becoming ready (%v); see %s", err, p.logPath)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the manager was not ready after %s; see %s", timeout, p.logPath)
+		}
+	}
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ManagerAPIArgs are the manager flags that serve the REST API on the given
+// loopback port with self-service sign-up open, as in `make dev`.
+func ManagerAPIArgs(port int) []string {
+	return nil
+}
