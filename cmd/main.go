@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/api"
 	orgcontroller "github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
@@ -78,6 +79,15 @@ func run(ctx context.Context, opts *options) error {
 	})
 	if err != nil {
 		return fmt.Errorf("set up controller: %w", err)
+	}
+	if opts.api.BindAddress != "0" {
+		server, err := api.New(opts.api, mgr.GetClient(), store, metrics.Registry, ctrl.Log.WithName("api"))
+		if err != nil {
+			return fmt.Errorf("set up REST API: %w", err)
+		}
+		if err := mgr.Add(server); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/org-operator/org-operator/internal/api"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
@@ -27,6 +28,8 @@ type options struct {
 	credentialsNamespace    string
 	resyncPeriod            time.Duration
 	maxConcurrentReconciles int
+
+	api api.Config
 
 	zap zap.Options
 }
@@ -65,6 +68,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 		"How often a Ready Organization is checked for drift (collection dropped, admin record deleted).")
 	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
 		"Organizations reconciled in parallel (each password hash takes 19 MiB of memory).")
+	bindAPIFlags(fs, &o.api)
 	o.zap.BindFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +79,10 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 
 func (o *options) validate() error {
 	if err := mongostore.ValidateURI(o.mongo.URI); err != nil {
+		return err
+	}
+	o.api.CredentialsNamespace = o.credentialsNamespace
+	if err := o.api.Validate(); err != nil {
 		return err
 	}
 	switch {
@@ -88,6 +96,34 @@ func (o *options) validate() error {
 		return errors.New("--mongodb-min-pool-size must not exceed --mongodb-max-pool-size")
 	}
 	return nil
+}
+
+// bindAPIFlags registers the REST API's flags; defaults come from api.DefaultConfig.
+func bindAPIFlags(fs *flag.FlagSet, c *api.Config) {
+	*c = api.DefaultConfig()
+	fs.StringVar(&c.BindAddress, "api-bind-address", c.BindAddress, "Address the tenant-admin REST API binds to; 0 disables it.")
+	fs.StringVar(&c.TLSCertFile, "api-tls-cert-file", "", "TLS certificate for the REST API (with --api-tls-key-file); plain HTTP when unset.")
+	fs.StringVar(&c.TLSKeyFile, "api-tls-key-file", "", "TLS private key for the REST API.")
+	fs.Func("signup", `Self-service sign-up through POST /v1/organizations: "disabled" (default) or "open".`, func(v string) error {
+		c.Signup = api.SignupMode(v)
+		return nil
+	})
+	fs.StringVar(&c.Issuer, "api-issuer", c.Issuer, "Access tokens' iss claim.")
+	fs.StringVar(&c.Audience, "api-audience", c.Audience, "Access tokens' aud claim.")
+	fs.DurationVar(&c.AccessTokenTTL, "api-access-token-ttl", c.AccessTokenTTL, "Access token lifetime.")
+	fs.DurationVar(&c.RefreshTokenTTL, "api-refresh-token-ttl", c.RefreshTokenTTL, "Refresh token lifetime (renewed on each use).")
+	fs.StringVar(&c.SigningKeysSecret, "api-signing-keys-secret", c.SigningKeysSecret,
+		"Secret (in the credentials namespace) holding the Ed25519 signing keys; created on first start.")
+	fs.DurationVar(&c.KeyRotation, "api-signing-key-rotation", c.KeyRotation, "How long a signing key signs before a new one replaces it.")
+	fs.Float64Var(&c.LoginRate, "api-login-rate", c.LoginRate, "Per-IP requests per second on login, refresh and sign-up.")
+	fs.IntVar(&c.LoginBurst, "api-login-burst", c.LoginBurst, "Per-IP burst on login, refresh and sign-up.")
+	fs.IntVar(&c.Lockout.Threshold, "api-lockout-threshold", c.Lockout.Threshold, "Failed logins that lock an account.")
+	fs.DurationVar(&c.Lockout.Base, "api-lockout-base", c.Lockout.Base, "First lockout; doubles with each further failure.")
+	fs.DurationVar(&c.Lockout.Max, "api-lockout-max", c.Lockout.Max, "Longest single lockout.")
+	fs.IntVar(&c.HashConcurrency, "api-hash-concurrency", c.HashConcurrency,
+		"Concurrent password verifications; beyond it login answers 429 with Retry-After (default GOMAXPROCS).")
+	fs.DurationVar(&c.ChangeTimeout, "api-change-timeout", c.ChangeTimeout,
+		"How long PATCH and sign-up wait for a change to take effect before answering 202.")
 }
 
 func envOr(getenv func(string) string, name, fallback string) string {

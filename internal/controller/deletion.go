@@ -17,8 +17,8 @@ import (
 // reconcileDelete cleans up an Organization being deleted and then releases
 // its finalizer. Retain (the default) removes only the admin record: the
 // collection and every document in it stay. Delete also drops the dedicated
-// collection. The operator-owned credentials Secret is deleted (its owner
-// reference would have the garbage collector do the same). While MongoDB is
+// collection. The credentials Secrets the Organization controls are deleted
+// (their owner references would have the garbage collector do the same). While MongoDB is
 // unreachable the finalizer stays, a DeletionBlocked event says why, and
 // the step is retried with backoff: nothing is lost.
 // It reports whether the finalizer was released.
@@ -33,7 +33,7 @@ func (r *OrganizationReconciler) reconcileDelete(ctx context.Context, t *tenant)
 			"Finalizer kept until MongoDB clean-up succeeds (deletionPolicy %s): %v", org.Spec.DeletionPolicy, err)
 		return false, err
 	}
-	if err := r.deleteOwnedSecret(ctx, org); err != nil {
+	if err := r.deleteOwnedSecrets(ctx, org); err != nil {
 		return false, err
 	}
 	base := org.DeepCopy()
@@ -67,19 +67,30 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 	return nil
 }
 
-// deleteOwnedSecret deletes <name>-admin when this Organization controls it.
-func (r *OrganizationReconciler) deleteOwnedSecret(ctx context.Context, org *tenancyv1alpha1.Organization) error {
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: CredentialsSecretName(org.Name)}
-	if err := r.Get(ctx, key, secret); err != nil {
-		return client.IgnoreNotFound(err)
+// deleteOwnedSecrets deletes the credentials Secrets this Organization
+// controls: <name>-admin, and a referenced Secret it owns (created at
+// sign-up). A Secret someone else manages is never touched.
+func (r *OrganizationReconciler) deleteOwnedSecrets(ctx context.Context, org *tenancyv1alpha1.Organization) error {
+	names := []string{CredentialsSecretName(org.Name)}
+	if ref := org.Spec.Admin.PasswordSecretRef; ref != nil {
+		names = append(names, ref.Name)
 	}
-	if !metav1.IsControlledBy(secret, org) {
-		return nil
-	}
-	err := r.Delete(ctx, secret, client.Preconditions{UID: &secret.UID})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete credentials Secret %s: %w", key, err)
+	for _, name := range names {
+		secret := &corev1.Secret{}
+		key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}
+		if err := r.Get(ctx, key, secret); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return err
+		}
+		if !metav1.IsControlledBy(secret, org) {
+			continue
+		}
+		err := r.Delete(ctx, secret, client.Preconditions{UID: &secret.UID})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete credentials Secret %s: %w", key, err)
+		}
 	}
 	return nil
 }

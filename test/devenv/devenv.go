@@ -362,5 +362,5 @@ func shellQuote(s string) string {
 // ManagerAPIArgs are the manager flags that serve the REST API on the given
 // loopback port with self-service sign-up open, as in `make dev`.
 func ManagerAPIArgs(port int) []string {
-	return nil
+	return []string{"--api-bind-address=127.0.0.1:" + strconv.Itoa(port), "--signup=open"}
 }

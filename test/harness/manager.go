@@ -6,10 +6,13 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -20,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/api"
 	orgcontroller "github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
@@ -43,6 +47,9 @@ type Options struct {
 	ServerSelectionTimeout time.Duration
 	// MaxConcurrentReconciles defaults to 4.
 	MaxConcurrentReconciles int
+	// API, when set, also runs the REST API with this configuration on a
+	// free loopback port (BindAddress and CredentialsNamespace are filled in).
+	API *api.Config
 }
 
 // Manager is a running manager and its counters.
@@ -51,6 +58,9 @@ type Manager struct {
 	Store     *mongostore.Store
 	Commands  *mongostore.CommandCounter
 	APIWrites *WriteCounter
+	// APIServer and APIURL are set when Options.API was.
+	APIServer *api.Server
+	APIURL    string
 
 	cancel context.CancelFunc
 	done   chan error
@@ -98,12 +108,57 @@ func StartManager(cfg *rest.Config, o Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{Manager: mgr, Store: store, Commands: commands, APIWrites: writes, cancel: cancel, done: make(chan error, 1)}
+	if o.API != nil {
+		if err := m.addAPI(*o.API, o.CredentialsNamespace); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	go func() { m.done <- mgr.Start(ctx) }()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		cancel()
 		return nil, errors.Join(errors.New("manager cache did not sync"), <-m.done)
 	}
+	if m.APIURL != "" {
+		if err := waitReady(m.APIURL+"/readyz", 30*time.Second); err != nil {
+			_ = m.Stop()
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+func (m *Manager) addAPI(cfg api.Config, credentialsNamespace string) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cfg.BindAddress = l.Addr().String()
+	_ = l.Close()
+	cfg.CredentialsNamespace = credentialsNamespace
+	srv, err := api.New(cfg, m.Manager.GetClient(), m.Store, prometheus.NewRegistry(), ctrl.Log.WithName("api"))
+	if err != nil {
+		return err
+	}
+	m.APIServer, m.APIURL = srv, "http://"+cfg.BindAddress
+	return m.Manager.Add(srv)
+}
+
+func waitReady(url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s (last error %v)", url, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Stop stops the manager and waits for it.

@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/internal/tokens"
+)
+
+// LoginInput is the body of POST /v1/auth/login.
+type LoginInput struct {
+	Body struct {
+		Email    string `json:"email" minLength:"3" maxLength:"254" doc:"The admin's email" example:"admin@acme.example"`
+		Password string `json:"password" minLength:"1" maxLength:"128" doc:"The admin's password"`
+	}
+}
+
+// TokenPair is what login and refresh return.
+type TokenPair struct {
+	AccessToken  string `json:"access_token" doc:"JWT access token (EdDSA, typ at+jwt)"`
+	TokenType    string `json:"token_type" enum:"Bearer" doc:"Always Bearer"`
+	ExpiresIn    int    `json:"expires_in" doc:"Access token lifetime in seconds"`
+	RefreshToken string `json:"refresh_token" doc:"Opaque, single-use refresh token"`
+	Organization string `json:"organization" doc:"The organization the tokens act for"`
+}
+
+// TokenOutput wraps a TokenPair.
+type TokenOutput struct {
+	Body TokenPair
+}
+
+// RefreshInput is the body of POST /v1/auth/refresh.
+type RefreshInput struct {
+	Body struct {
+		RefreshToken string `json:"refresh_token" minLength:"1" maxLength:"256" doc:"The refresh token from login or the last refresh"`
+	}
+}
+
+// AuthHeader carries the Bearer access token.
+type AuthHeader struct {
+	Authorization string `header:"Authorization" doc:"Bearer <access token>"`
+}
+
+func (s *Server) registerAuth() {
+	huma.Register(s.api, huma.Operation{
+		OperationID: "login", Method: http.MethodPost, Path: "/v1/auth/login", Tags: []string{"auth"},
+		Summary:      "Log in as an organization's admin",
+		Description:  "Wrong email and wrong password give the same 401. Repeated failures lock the account for a growing time (429 with Retry-After); so does a saturated password hasher.",
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		Errors:       []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	}, s.login)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "refresh", Method: http.MethodPost, Path: "/v1/auth/refresh", Tags: []string{"auth"},
+		Summary: "Exchange a refresh token for a new token pair",
+		Description: "The refresh token is single-use. Presenting one that was already used revokes its whole session " +
+			"(RFC 9700 4.14.2): of two concurrent refreshes of the same token, one succeeds and the other is reuse, " +
+			"so the session ends and both callers must log in again.",
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		Errors:       []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	}, s.refresh)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "logout", Method: http.MethodPost, Path: "/v1/auth/logout", Tags: []string{"auth"},
+		Summary:       "Log out: the access token and its refresh family stop working",
+		DefaultStatus: http.StatusNoContent, Security: []map[string][]string{{"bearer": {}}},
+		Errors: []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
+	}, s.logout)
+}
+
+func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error) {
+	if err := s.rateLimited(ctx); err != nil {
+		s.metrics.logins.WithLabelValues(loginThrottled).Inc()
+		return nil, err
+	}
+	email := mongostore.NormalizeEmail(in.Body.Email)
+	if err := s.checkLockout(ctx, email); err != nil {
+		return nil, err
+	}
+	release, ok := s.slots.tryAcquire()
+	if !ok {
+		s.metrics.logins.WithLabelValues(loginThrottled).Inc()
+		return nil, errTooManyRequests("the server is busy verifying passwords; retry shortly", time.Second)
+	}
+	admin, err := s.store.GetAdminByEmail(ctx, email)
+	if err != nil {
+		release()
+		return nil, s.storeError(err)
+	}
+	hash := s.dummyHash
+	if admin != nil {
+		hash = admin.PasswordHash
+	}
+	match, _ := password.Verify(in.Body.Password, hash)
+	release()
+	if !match || admin == nil {
+		return nil, s.loginFailed(ctx, email)
+	}
+	org, err := s.liveOrganization(ctx, admin.Organization)
+	if err != nil {
+		return nil, err
+	}
+	if org == nil {
+		return nil, s.loginFailed(ctx, email)
+	}
+	if err := s.store.ResetLoginFailures(ctx, email); err != nil {
+		return nil, s.storeError(err)
+	}
+	sid, err := tokens.NewSessionID()
+	if err != nil {
+		return nil, err
+	}
+	refresh, refreshHash, err := tokens.NewRefreshToken(sid)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	err = s.store.CreateSession(ctx, mongostore.Session{
+		ID: sid, Organization: admin.Organization, AdminID: admin.ID, CredentialsVersion: admin.CredentialsVersion,
+		RefreshHash: refreshHash, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+	})
+	if err != nil {
+		return nil, s.storeError(err)
+	}
+	s.metrics.logins.WithLabelValues(loginSuccess).Inc()
+	return s.tokenPair(ctx, admin, sid, refresh)
+}
+
+// checkLockout refuses a locked account before any password work.
+func (s *Server) checkLockout(ctx context.Context, email string) error {
+	la, err := s.store.GetLoginAttempts(ctx, email)
+	if err != nil {
+		return s.storeError(err)
+	}
+	if la == nil {
+		return nil
+	}
+	until := la.LastFailure.Add(s.cfg.Lockout.LockedFor(la.Failures))
+	if wait := until.Sub(s.now()); wait > 0 {
+		s.metrics.logins.WithLabelValues(loginLocked).Inc()
+		return errTooManyRequests("too many failed logins for this account; retry later", wait)
+	}
+	return nil
+}
+
+// loginFailed counts the failure (for unknown emails too, so lockouts do not
+// reveal which emails exist), logs every lockout, and answers the generic 401.
+func (s *Server) loginFailed(ctx context.Context, email string) error {
+	s.metrics.logins.WithLabelValues(loginFailure).Inc()
+	la, err := s.store.RecordLoginFailure(ctx, email, s.now(), s.cfg.Lockout.Window)
+	if err != nil {
+		return s.storeError(err)
+	}
+	if d := s.cfg.Lockout.LockedFor(la.Failures); d > 0 {
+		ip, _ := ctx.Value(clientIPKey).(string)
+		s.log.Info("account locked after failed logins", "account", accountRef(email), "clientIP", ip,
+			"failures", la.Failures, "lockedFor", d.String())
+	}
+	return errBadCredentials()
+}
+
+// accountRef identifies an account in logs without writing the email.
+func accountRef(email string) string {
+	sum := sha256.Sum256([]byte(email))
+	return hex.EncodeToString(sum[:6])
+}
+
+func (s *Server) refresh(ctx context.Context, in *RefreshInput) (*TokenOutput, error) {
+	if err := s.rateLimited(ctx); err != nil {
+		return nil, err
+	}
+	sid, oldHash, err := tokens.ParseRefreshToken(in.Body.RefreshToken)
+	if err != nil {
+		return nil, errBadRefreshToken()
+	}
+	next, nextHash, err := tokens.NewRefreshToken(sid)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	res, sess, err := s.store.RotateRefresh(ctx, sid, oldHash, nextHash, now, now.Add(s.cfg.RefreshTokenTTL))
+	if err != nil {
+		return nil, s.storeError(err)
+	}
+	switch res {
+	case mongostore.Reused:
+		s.log.Info("refresh token reused: session revoked", "organization", sess.Organization, "session", sid)
+		return nil, errBadRefreshToken()
+	case mongostore.Invalid:
+		return nil, errBadRefreshToken()
+	}
+	admin, err := s.store.GetAdmin(ctx, sess.Organization)
+	if err != nil {
+		return nil, s.storeError(err)
+	}
+	org, err := s.liveOrganization(ctx, sess.Organization)
+	if err != nil {
+		return nil, err
+	}
+	if org == nil || admin == nil || admin.ID != sess.AdminID || admin.CredentialsVersion != sess.CredentialsVersion {
+		if err := s.store.RevokeSession(ctx, sid, "credentials changed", now); err != nil {
+			return nil, s.storeError(err)
+		}
+		return nil, errBadRefreshToken()
+	}
+	return s.tokenPair(ctx, admin, sid, next)
+}
+
+func (s *Server) tokenPair(ctx context.Context, admin *mongostore.Admin, sid, refresh string) (*TokenOutput, error) {
+	ks, err := s.keys.Keys(ctx)
+	if err != nil {
+		s.log.Error(err, "reading signing keys")
+		return nil, errUnavailable()
+	}
+	access, ttl, err := s.issuer.Issue(ks, admin.ID, admin.Organization, sid, admin.CredentialsVersion)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenOutput{Body: TokenPair{AccessToken: access, TokenType: "Bearer", ExpiresIn: int(ttl.Seconds()),
+		RefreshToken: refresh, Organization: admin.Organization}}, nil
+}
+
+func (s *Server) logout(ctx context.Context, in *AuthHeader) (*struct{}, error) {
+	p, err := s.authenticate(ctx, in.Authorization)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.RevokeSession(ctx, p.claims.SessionID, "logout", s.now()); err != nil {
+		return nil, s.storeError(err)
+	}
+	return nil, nil
+}

@@ -1,0 +1,135 @@
+// Package api is the tenant admins' REST API: log in (JWT access token and
+// refresh token), read, update and delete their own organization, log out.
+// It is served by every manager replica. Reads come from the manager's
+// informer cache, writes go through the Kubernetes API (the master record),
+// and sessions, revocations and failed-login counters live in MongoDB.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+// SignupMode says whether anyone may create an organization through the API.
+type SignupMode string
+
+const (
+	// SignupDisabled answers 403 to POST /v1/organizations (the default).
+	SignupDisabled SignupMode = "disabled"
+	// SignupOpen lets anyone create an organization.
+	SignupOpen SignupMode = "open"
+)
+
+// LockoutPolicy locks an account after repeated failed logins.
+type LockoutPolicy struct {
+	// Threshold is the number of failures that triggers the first lock.
+	Threshold int
+	// Base is the first lock's duration; each further failure doubles it.
+	Base time.Duration
+	// Max caps a single lock.
+	Max time.Duration
+	// Window: failures older than this are forgotten.
+	Window time.Duration
+}
+
+// LockedFor is how long an account with failures failed logins stays locked
+// after its last failure: 0 below the threshold, then Base doubling per
+// further failure, capped at Max.
+func (p LockoutPolicy) LockedFor(failures int) time.Duration {
+	if p.Threshold <= 0 || failures < p.Threshold {
+		return 0
+	}
+	d := p.Base
+	for i := p.Threshold; i < failures && d < p.Max; i++ {
+		d *= 2
+	}
+	return min(d, p.Max)
+}
+
+// Config configures the API server.
+type Config struct {
+	// BindAddress is host:port; "0" disables the API.
+	BindAddress string
+	// TLSCertFile and TLSKeyFile enable HTTPS when both are set.
+	TLSCertFile string
+	TLSKeyFile  string
+
+	Signup SignupMode
+
+	// Issuer and Audience are the access tokens' iss and aud.
+	Issuer   string
+	Audience string
+	// AccessTokenTTL and RefreshTokenTTL are token lifetimes.
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+
+	// CredentialsNamespace holds credentials Secrets and the signing keys Secret.
+	CredentialsNamespace string
+	// SigningKeysSecret names the Secret holding the Ed25519 signing keys.
+	SigningKeysSecret string
+	// KeyRotation is how long a signing key signs before a new one replaces it.
+	KeyRotation time.Duration
+
+	// LoginRate and LoginBurst size the per-IP token bucket of the
+	// unauthenticated endpoints (login, refresh, sign-up).
+	LoginRate  float64
+	LoginBurst int
+	Lockout    LockoutPolicy
+	// HashConcurrency caps concurrent password hashing; beyond it login
+	// answers 429 with Retry-After.
+	HashConcurrency int
+	HashParams      password.Params
+
+	// ChangeTimeout bounds how long a write waits until it is in effect.
+	ChangeTimeout time.Duration
+	// MaxBodyBytes caps request bodies.
+	MaxBodyBytes int64
+	// CleanupInterval is how often expired sessions and stale login counters are removed.
+	CleanupInterval time.Duration
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		BindAddress:          ":8082",
+		Signup:               SignupDisabled,
+		Issuer:               "org-operator",
+		Audience:             "org-operator-api",
+		AccessTokenTTL:       15 * time.Minute,
+		RefreshTokenTTL:      7 * 24 * time.Hour,
+		CredentialsNamespace: "org-operator-system",
+		SigningKeysSecret:    "org-operator-jwt-keys",
+		KeyRotation:          7 * 24 * time.Hour,
+		LoginRate:            1,
+		LoginBurst:           10,
+		Lockout:              LockoutPolicy{Threshold: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+		HashConcurrency:      runtime.GOMAXPROCS(0),
+		HashParams:           password.DefaultParams,
+		ChangeTimeout:        15 * time.Second,
+		MaxBodyBytes:         64 << 10,
+		CleanupInterval:      5 * time.Minute,
+	}
+}
+
+// Validate reports the first unusable setting.
+func (c Config) Validate() error {
+	switch {
+	case c.Signup != SignupDisabled && c.Signup != SignupOpen:
+		return fmt.Errorf("--signup must be %q or %q, got %q", SignupDisabled, SignupOpen, c.Signup)
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return errors.New("--api-tls-cert-file and --api-tls-key-file must be set together")
+	case c.AccessTokenTTL < time.Minute || c.RefreshTokenTTL < c.AccessTokenTTL:
+		return errors.New("token lifetimes: access must be at least 1m and refresh at least as long as access")
+	case c.KeyRotation < c.AccessTokenTTL:
+		return errors.New("--api-signing-key-rotation must be at least the access token lifetime")
+	case c.HashConcurrency < 1 || c.LoginBurst < 1 || c.LoginRate <= 0:
+		return errors.New("--api-hash-concurrency, --api-login-burst and --api-login-rate must be positive")
+	case c.Lockout.Threshold < 1 || c.Lockout.Base <= 0 || c.Lockout.Max < c.Lockout.Base:
+		return errors.New("lockout: threshold must be >= 1 and 0 < base <= max")
+	}
+	return nil
+}

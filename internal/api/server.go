@@ -1,0 +1,220 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/internal/tokens"
+)
+
+// Server is the REST API. It is a manager Runnable that does not need
+// leadership: every replica serves.
+type Server struct {
+	cfg     Config
+	client  client.Client
+	store   Store
+	keys    *tokens.SecretKeyStore
+	issuer  *tokens.Issuer
+	limiter *ipLimiter
+	slots   hashSlots
+	// dummyHash is verified for unknown emails, so they cost the same time.
+	dummyHash string
+	metrics   *metrics
+	log       logr.Logger
+	api       huma.API
+	handler   http.Handler
+	now       func() time.Time
+}
+
+type ctxKey int
+
+const clientIPKey ctxKey = iota
+
+// New builds the server. c is the manager's client: cached reads of
+// Organizations and of Secrets in the credentials namespace, direct writes.
+func New(cfg Config, c client.Client, store Store, reg prometheus.Registerer, log logr.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	dummy, err := password.Hash("not a real password, never matches", cfg.HashParams)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, client: c, store: store, metrics: m, log: log, dummyHash: dummy, now: time.Now,
+		keys: &tokens.SecretKeyStore{Client: c, Namespace: cfg.CredentialsNamespace, Name: cfg.SigningKeysSecret,
+			Rotation: cfg.KeyRotation, TokenLifetime: cfg.AccessTokenTTL},
+		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL},
+		limiter: newIPLimiter(cfg.LoginRate, cfg.LoginBurst),
+		slots:   newHashSlots(cfg.HashConcurrency),
+	}
+	s.issuer.Now = func() time.Time { return s.now() }
+	mux := http.NewServeMux()
+	hc := huma.DefaultConfig("org-operator tenant admin API", "v1")
+	hc.Info.Description = "Log in as an organization's admin, read, update and delete your own organization, log out. " +
+		"Errors are RFC 9457 problem documents (application/problem+json)."
+	hc.CreateHooks = nil // no $schema links in bodies
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT (EdDSA, typ at+jwt)"},
+	}
+	s.api = humago.New(mux, hc)
+	s.api.UseMiddleware(s.observe)
+	s.registerAuth()
+	s.registerOrganizations()
+	s.registerMisc()
+	documentValidationAs400(s.api.OpenAPI())
+	s.handler = securityHeaders(mux)
+	return s, nil
+}
+
+// Handler serves the API (for tests and benchmarks).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// OpenAPI is the generated OpenAPI 3.1 document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// SetClock replaces the clock (tests only).
+func (s *Server) SetClock(now func() time.Time) { s.now = now }
+
+// NeedLeaderElection is false: every replica serves the API.
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// Start makes sure the signing keys exist, then serves until ctx is done and
+// shuts down gracefully. It also rotates keys and removes expired sessions
+// and stale login counters periodically.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.ensureKeys(ctx); err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr: s.cfg.BindAddress, Handler: s.handler,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: s.cfg.ChangeTimeout + 15*time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", s.cfg.BindAddress)
+	if err != nil {
+		return fmt.Errorf("REST API: %w", err)
+	}
+	go s.housekeeping(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCertFile != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	s.log.Info("REST API serving", "address", ln.Addr().String(), "tls", s.cfg.TLSCertFile != "", "signup", s.cfg.Signup)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ensureKeys creates or rotates the signing keys, retrying while the
+// apiserver is unreachable.
+func (s *Server) ensureKeys(ctx context.Context) error {
+	for {
+		err := s.keys.Ensure(ctx, s.now())
+		if err == nil {
+			return nil
+		}
+		s.log.Error(err, "signing keys not ready; retrying")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (s *Server) housekeeping(ctx context.Context) {
+	t := time.NewTicker(s.cfg.CleanupInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		if err := s.keys.Ensure(ctx, now); err != nil {
+			s.log.Error(err, "rotating signing keys")
+		}
+		if n, err := s.store.DeleteExpiredSessions(ctx, now.Add(-s.cfg.AccessTokenTTL)); err != nil {
+			s.log.Error(err, "removing expired sessions")
+		} else if n > 0 {
+			s.log.V(1).Info("removed expired sessions", "count", n)
+		}
+		if _, err := s.store.DeleteStaleLoginAttempts(ctx, now.Add(-s.cfg.Lockout.Window-s.cfg.Lockout.Max)); err != nil {
+			s.log.Error(err, "removing stale login counters")
+		}
+	}
+}
+
+// observe records request durations and passes the client IP to handlers.
+func (s *Server) observe(ctx huma.Context, next func(huma.Context)) {
+	start := time.Now()
+	next(huma.WithValue(ctx, clientIPKey, clientIP(ctx.RemoteAddr())))
+	route := "unknown"
+	if op := ctx.Operation(); op != nil {
+		route = op.Path
+	}
+	s.metrics.duration.WithLabelValues(route, ctx.Method(), strconv.Itoa(ctx.Status())).Observe(time.Since(start).Seconds())
+}
+
+// securityHeaders sets conservative headers on every response; the API
+// answers are never cached.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if r.URL.Path != "/docs" {
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+			h.Set("Cache-Control", "no-store")
+		}
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rateLimited applies the per-IP token bucket to an operation.
+func (s *Server) rateLimited(ctx context.Context) error {
+	ip, _ := ctx.Value(clientIPKey).(string)
+	if ok, wait := s.limiter.allow(ip, s.now()); !ok {
+		return errTooManyRequests("too many requests from this address", wait)
+	}
+	return nil
+}

@@ -1,0 +1,30 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// Store is the API's MongoDB side; *mongostore.Store implements it.
+type Store interface {
+	Ping(ctx context.Context) error
+	GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error)
+	GetAdminByEmail(ctx context.Context, email string) (*mongostore.Admin, error)
+	CheckEmailFree(ctx context.Context, email, organization string) error
+
+	CreateSession(ctx context.Context, s mongostore.Session) error
+	GetSession(ctx context.Context, id string) (*mongostore.Session, error)
+	RotateRefresh(ctx context.Context, id, oldHash, newHash string, now, expiresAt time.Time) (mongostore.RotateResult, *mongostore.Session, error)
+	RevokeSession(ctx context.Context, id, reason string, now time.Time) error
+	RevokeOrganizationSessions(ctx context.Context, organization, reason string, now time.Time) error
+	DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int64, error)
+
+	GetLoginAttempts(ctx context.Context, key string) (*mongostore.LoginAttempts, error)
+	RecordLoginFailure(ctx context.Context, key string, now time.Time, window time.Duration) (*mongostore.LoginAttempts, error)
+	ResetLoginFailures(ctx context.Context, key string) error
+	DeleteStaleLoginAttempts(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+var _ Store = (*mongostore.Store)(nil)

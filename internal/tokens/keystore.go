@@ -1,0 +1,116 @@
+package tokens
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// SecretKeyStore keeps the signing key set in one Secret shared by every
+// replica. The first replica to start creates it; rotation is done by
+// whichever replica notices first, with optimistic locking so concurrent
+// replicas never overwrite each other's keys.
+type SecretKeyStore struct {
+	// Client reads (from the cache) and writes the Secret.
+	Client    client.Client
+	Namespace string
+	Name      string
+	// Rotation is how long a key signs before a new one replaces it.
+	Rotation time.Duration
+	// TokenLifetime is how long a retired key keeps verifying.
+	TokenLifetime time.Duration
+
+	mu         sync.Mutex
+	resVersion string
+	keys       *KeySet
+}
+
+// Keys returns the current key set, parsed once per Secret version.
+func (s *SecretKeyStore) Keys(ctx context.Context) (*KeySet, error) {
+	secret := &corev1.Secret{}
+	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, secret)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if apierrors.IsNotFound(err) && s.keys != nil {
+			return s.keys, nil // written by Ensure, not in the cache yet
+		}
+		return nil, fmt.Errorf("read signing keys %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	if secret.ResourceVersion == s.resVersion && s.keys != nil {
+		return s.keys, nil
+	}
+	ks, err := DecodeKeySet(secret.Data)
+	if err != nil {
+		return nil, err
+	}
+	if ks.Len() == 0 {
+		return nil, ErrNoKeys
+	}
+	s.keys, s.resVersion = ks, secret.ResourceVersion
+	return ks, nil
+}
+
+// Ensure creates the Secret when absent and rotates its keys when due.
+// Losing a race to another replica is not an error.
+func (s *SecretKeyStore) Ensure(ctx context.Context, now time.Time) error {
+	secret := &corev1.Secret{}
+	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, secret)
+	if apierrors.IsNotFound(err) {
+		return s.create(ctx, now)
+	}
+	if err != nil {
+		return err
+	}
+	current, err := DecodeKeySet(secret.Data)
+	if err != nil {
+		return err
+	}
+	next, changed, err := current.Rotate(now, s.Rotation, s.TokenLifetime)
+	if err != nil || !changed {
+		return err
+	}
+	updated := secret.DeepCopy()
+	updated.Data = next.Encode()
+	err = s.Client.Patch(ctx, updated, client.MergeFromWithOptions(secret, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	if err == nil {
+		s.remember(updated, next)
+	}
+	return err
+}
+
+func (s *SecretKeyStore) create(ctx context.Context, now time.Time) error {
+	ks, _, err := (&KeySet{}).Rotate(now, s.Rotation, s.TokenLifetime)
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name,
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "org-operator"}},
+		Type: corev1.SecretTypeOpaque,
+		Data: ks.Encode(),
+	}
+	err = s.Client.Create(ctx, secret)
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err == nil {
+		s.remember(secret, ks)
+	}
+	return err
+}
+
+func (s *SecretKeyStore) remember(secret *corev1.Secret, ks *KeySet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys, s.resVersion = ks, secret.ResourceVersion
+}
