@@ -3,16 +3,19 @@ package mongostore
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // SessionsCollection holds login sessions: one refresh-token family each.
 const SessionsCollection = "sessions"
+
+// RefreshUsesCollection records every refresh token exchanged (by hash, as
+// _id): the unique _id makes "first use wins" atomic on MongoDB and on
+// FerretDB alike, whose findAndModify is not atomic under concurrency.
+const RefreshUsesCollection = "refreshTokenUses"
 
 // Session is a login session of an admin. Only hashes of refresh tokens are stored.
 type Session struct {
@@ -23,11 +26,8 @@ type Session struct {
 	// password change ends the session.
 	CredentialsVersion int64 `bson:"credentialsVersion"`
 	// RefreshHash is the hash of the one refresh token that may be used next.
-	RefreshHash string `bson:"refreshHash"`
-	// UsedHashes are hashes of refresh tokens already exchanged: presenting
-	// one again is reuse and revokes the session (RFC 9700 4.14.2).
-	UsedHashes []string  `bson:"usedHashes"`
-	CreatedAt  time.Time `bson:"createdAt"`
+	RefreshHash string    `bson:"refreshHash"`
+	CreatedAt   time.Time `bson:"createdAt"`
 	// ExpiresAt is when the current refresh token expires; expired sessions
 	// are removed by DeleteExpiredSessions (FerretDB has no TTL indexes).
 	ExpiresAt    time.Time `bson:"expiresAt"`
@@ -52,9 +52,6 @@ const (
 func (s *Store) CreateSession(ctx context.Context, sess Session) error {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	if sess.UsedHashes == nil {
-		sess.UsedHashes = []string{}
-	}
 	_, err := s.db.Collection(SessionsCollection).InsertOne(ctx, sess)
 	return wrap("create session", err)
 }
@@ -74,41 +71,54 @@ func (s *Store) GetSession(ctx context.Context, id string) (*Session, error) {
 	return &sess, nil
 }
 
-// RotateRefresh exchanges the refresh token with hash oldHash for newHash in
-// one atomic conditional update, so that of two concurrent exchanges of the
-// same token exactly one succeeds. A token that was already exchanged is
-// reuse: the whole session is revoked and Reused returned.
+// RotateRefresh exchanges the refresh token with hash oldHash for newHash.
+// The exchange first records the use of oldHash under a unique _id, so that
+// of two concurrent exchanges of one token exactly one proceeds; the other,
+// like any later presentation of a used token, is reuse: the whole session is
+// revoked and Reused returned (RFC 9700 4.14.2). A token that is not the
+// session's current one, or a revoked or expired session, is Invalid.
 func (s *Store) RotateRefresh(ctx context.Context, id, oldHash, newHash string, now, expiresAt time.Time) (RotateResult, *Session, error) {
+	if err := s.recordRefreshUse(ctx, id, oldHash, expiresAt); err != nil {
+		if !IsDuplicateKey(err) {
+			return Invalid, nil, err
+		}
+		sess, err := s.GetSession(ctx, id)
+		if err != nil || sess == nil {
+			return Invalid, nil, err
+		}
+		if err := s.RevokeSession(ctx, id, "refresh token reuse", now); err != nil {
+			return Invalid, nil, err
+		}
+		return Reused, sess, nil
+	}
 	cctx, cancel := s.callContext(ctx)
 	defer cancel()
 	filter := bson.D{
 		{Key: "_id", Value: id}, {Key: "refreshHash", Value: oldHash},
 		{Key: "revoked", Value: false}, {Key: "expiresAt", Value: bson.D{{Key: "$gt", Value: now}}},
 	}
-	update := bson.D{
-		{Key: "$set", Value: bson.D{{Key: "refreshHash", Value: newHash}, {Key: "expiresAt", Value: expiresAt}}},
-		{Key: "$push", Value: bson.D{{Key: "usedHashes", Value: oldHash}}},
-	}
-	var sess Session
-	err := s.db.Collection(SessionsCollection).FindOneAndUpdate(cctx, filter, update,
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&sess)
-	if err == nil {
-		return Rotated, &sess, nil
-	}
-	if !errors.Is(err, mongo.ErrNoDocuments) {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "refreshHash", Value: newHash}, {Key: "expiresAt", Value: expiresAt}}}}
+	res, err := s.db.Collection(SessionsCollection).UpdateOne(cctx, filter, update)
+	if err != nil {
 		return Invalid, nil, wrap("rotate refresh token", err)
 	}
-	current, err := s.GetSession(ctx, id)
-	if err != nil || current == nil {
-		return Invalid, nil, err
+	sess, err := s.GetSession(ctx, id)
+	if err != nil || sess == nil || res.ModifiedCount == 0 || sess.Revoked {
+		return Invalid, sess, err
 	}
-	if slices.Contains(current.UsedHashes, oldHash) {
-		if err := s.RevokeSession(ctx, id, "refresh token reuse", now); err != nil {
-			return Invalid, nil, err
-		}
-		return Reused, current, nil
+	return Rotated, sess, nil
+}
+
+func (s *Store) recordRefreshUse(ctx context.Context, session, hash string, expiresAt time.Time) error {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	_, err := s.db.Collection(RefreshUsesCollection).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: hash}, {Key: "session", Value: session}, {Key: "expiresAt", Value: expiresAt},
+	})
+	if IsDuplicateKey(err) {
+		return err
 	}
-	return Invalid, current, nil
+	return wrap("record refresh token use", err)
 }
 
 // RevokeSession marks a session revoked; its tokens stop working.
@@ -135,16 +145,19 @@ func revokeUpdate(reason string, now time.Time) bson.D {
 	}}}
 }
 
-// DeleteExpiredSessions removes sessions whose refresh token expired before
-// cutoff (callers pass now minus the access-token lifetime, so that a
-// revoked session outlives every access token it issued).
+// DeleteExpiredSessions removes sessions, and records of used refresh
+// tokens, that expired before cutoff (callers pass now minus the access-token
+// lifetime, so that a revoked session outlives every access token it issued).
 func (s *Store) DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int64, error) {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	res, err := s.db.Collection(SessionsCollection).DeleteMany(ctx,
-		bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
+	expired := bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: cutoff}}}}
+	res, err := s.db.Collection(SessionsCollection).DeleteMany(ctx, expired)
 	if err != nil {
 		return 0, wrap("delete expired sessions", err)
+	}
+	if _, err := s.db.Collection(RefreshUsesCollection).DeleteMany(ctx, expired); err != nil {
+		return res.DeletedCount, wrap("delete expired refresh token uses", err)
 	}
 	return res.DeletedCount, nil
 }

@@ -1,0 +1,137 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/org-operator/org-operator/internal/api"
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+var _ = Describe("Happy paths", func() {
+	It("logs in, reads its organization, refreshes and logs out", func() {
+		t := newTenant("happy")
+		pair := tokensFor(t)
+		Expect(pair.TokenType).To(Equal("Bearer"))
+		Expect(pair.ExpiresIn).To(Equal(int(apiCfg.AccessTokenTTL.Seconds())))
+		Expect(pair.Organization).To(Equal(t.name))
+		Expect(pair.RefreshToken).NotTo(BeEmpty())
+
+		r := call(http.MethodGet, "/v1/organizations/"+t.name, pair.AccessToken, nil)
+		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+		var org api.Organization
+		Expect(json.Unmarshal(r.body, &org)).To(Succeed())
+		Expect(org.Name).To(Equal(t.name))
+		Expect(org.AdminEmail).To(Equal(t.email))
+		Expect(org.Ready).To(BeTrue())
+		Expect(org.Collection).To(Equal("org_" + t.name))
+		Expect(org.Database).To(Equal("orgs"))
+		Expect(org.Tenancy).To(Equal("Dedicated"))
+		Expect(org.Conditions).NotTo(BeEmpty())
+		Expect(org.CreatedAt).NotTo(BeZero())
+		Expect(r.header.Get("Cache-Control")).To(Equal("no-store"))
+		Expect(r.header.Get("X-Content-Type-Options")).To(Equal("nosniff"))
+
+		r = call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken})
+		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+		var next api.TokenPair
+		Expect(json.Unmarshal(r.body, &next)).To(Succeed())
+		Expect(next.RefreshToken).NotTo(Equal(pair.RefreshToken))
+		Expect(call(http.MethodGet, "/v1/organizations/"+t.name, next.AccessToken, nil).status).To(Equal(http.StatusOK))
+
+		Expect(call(http.MethodPost, "/v1/auth/logout", next.AccessToken, nil).status).To(Equal(http.StatusNoContent))
+		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, next.AccessToken, nil), http.StatusUnauthorized)
+		expectProblem(call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": next.RefreshToken}), http.StatusUnauthorized)
+	})
+
+	It("changes the display name and admin email through the Kubernetes API", func() {
+		t := newTenant("patch")
+		pair := tokensFor(t)
+		newEmail := "boss@" + t.name + ".example"
+		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
+			map[string]string{"displayName": "Renamed Inc", "adminEmail": newEmail})
+		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+		var org api.Organization
+		Expect(json.Unmarshal(r.body, &org)).To(Succeed())
+		Expect(org.DisplayName).To(Equal("Renamed Inc"))
+		Expect(org.Ready).To(BeTrue())
+		got := getOrg(t.name)
+		Expect(got.Spec.DisplayName).To(Equal("Renamed Inc"))
+		Expect(got.Spec.Admin.Email).To(Equal(newEmail))
+		// In effect on return: the new email logs in, the old one does not.
+		Expect(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": newEmail, "password": t.password}).status).To(Equal(http.StatusOK))
+		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password}), http.StatusUnauthorized)
+	})
+
+	It("changes the password: on return the new one works and the old one and earlier tokens do not", func() {
+		t := newTenant("password")
+		pair := tokensFor(t)
+		const newPassword = "a much better password 2026"
+		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"password": newPassword})
+		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+
+		s := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: t.name + "-admin"}, s)).To(Succeed())
+		Expect(string(s.Data["password"])).To(Equal(newPassword), "the password goes to the credentials Secret")
+		a, err := mongo.GetAdmin(ctx, t.name)
+		Expect(err).NotTo(HaveOccurred())
+		ok, _ := password.Verify(newPassword, a.PasswordHash)
+		Expect(ok).To(BeTrue())
+
+		Expect(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": newPassword}).status).To(Equal(http.StatusOK))
+		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password}), http.StatusUnauthorized)
+		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, pair.AccessToken, nil), http.StatusUnauthorized)
+		expectProblem(call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}), http.StatusUnauthorized)
+	})
+
+	It("deletes the organization: 202, its tokens stop at once, the Organization goes", func() {
+		t := newTenant("bye")
+		pair := tokensFor(t)
+		other := tokensFor(t) // a second session of the same admin
+		r := call(http.MethodDelete, "/v1/organizations/"+t.name, pair.AccessToken, nil)
+		Expect(r.status).To(Equal(http.StatusAccepted), string(r.body))
+		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, other.AccessToken, nil), http.StatusUnauthorized)
+		expectProblem(call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": other.RefreshToken}), http.StatusUnauthorized)
+		Eventually(func() bool { return orgGone(t.name) }, timeout, interval).Should(BeTrue())
+		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password}), http.StatusUnauthorized)
+	})
+
+	It("signs up a new organization when sign-up is open", func() {
+		seq++
+		name := "signup-" + strings.Repeat("x", 3) + "-" + time.Now().Format("150405")
+		body := map[string]string{"name": name, "displayName": "Signed Up", "adminEmail": "owner@" + name + ".example", "password": "signup password 123"}
+		r := call(http.MethodPost, "/v1/organizations", "", body)
+		Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+		Expect(r.header.Get("Location")).To(Equal("/v1/organizations/" + name))
+		DeferCleanup(func() { _ = k8s.Delete(ctx, getOrg(name)) })
+		org := waitReady(name)
+		Expect(org.Spec.Admin.PasswordSecretRef.Name).To(Equal(api.SignupSecretName(name)))
+		login := call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]})
+		Expect(login.status).To(Equal(http.StatusOK))
+	})
+
+	It("serves the JWKS, health, OpenAPI and docs", func() {
+		r := call(http.MethodGet, "/.well-known/jwks.json", "", nil)
+		Expect(r.status).To(Equal(http.StatusOK))
+		keys := r.json()["keys"].([]any)
+		Expect(keys).NotTo(BeEmpty())
+		k := keys[0].(map[string]any)
+		Expect(k["kty"]).To(Equal("OKP"))
+		Expect(k["crv"]).To(Equal("Ed25519"))
+		Expect(k["alg"]).To(Equal("EdDSA"))
+		Expect(call(http.MethodGet, "/healthz", "", nil).status).To(Equal(http.StatusOK))
+		Expect(call(http.MethodGet, "/readyz", "", nil).status).To(Equal(http.StatusOK))
+		Expect(call(http.MethodGet, "/openapi.json", "", nil).json()["openapi"]).To(Equal("3.1.0"))
+		y := call(http.MethodGet, "/openapi.yaml", "", nil)
+		Expect(y.status).To(Equal(http.StatusOK))
+		Expect(string(y.body)).To(ContainSubstring("openapi: 3.1.0"))
+		Expect(call(http.MethodGet, "/docs", "", nil).status).To(Equal(http.StatusOK))
+	})
+})

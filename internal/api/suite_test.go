@@ -1,0 +1,249 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/api"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/tokens"
+	"github.com/org-operator/org-operator/test/ferretdbtest"
+	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+const credNS = "org-operator-system"
+
+var (
+	ctx      context.Context
+	env      *envtest.Environment
+	cfg      *rest.Config
+	k8s      client.Client
+	mongoSrv *ferretdbtest.Server
+	mongo    *mongostore.Store
+	mgr      *harness.Manager
+	baseURL  string
+	apiCfg   api.Config
+	timeout  = 30 * time.Second
+	interval = 100 * time.Millisecond
+	seq      int
+)
+
+func TestAPI(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "REST API suite (envtest + FerretDB + controller, real HTTP)")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	ctx = context.Background()
+	var err error
+	env, cfg, err = testenv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(cfg, client.Options{Scheme: harness.Scheme})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: credNS}})).To(Succeed())
+	mongoSrv, err = ferretdbtest.Start(ferretdbtest.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	mongo, err = mongostore.Connect(mongostore.Options{URI: mongoSrv.URI(), Database: "orgs"})
+	Expect(err).NotTo(HaveOccurred())
+
+	apiCfg = api.DefaultConfig()
+	apiCfg.Signup = api.SignupOpen
+	apiCfg.LoginRate, apiCfg.LoginBurst = 1000, 1000
+	apiCfg.Lockout = api.LockoutPolicy{Threshold: 3, Base: 2 * time.Second, Max: 4 * time.Second, Window: time.Minute}
+	apiCfg.HashConcurrency = 2
+	apiCfg.ChangeTimeout = 20 * time.Second
+	mgr, err = harness.StartManager(cfg, harness.Options{
+		MongoURI: mongoSrv.URI(), Database: "orgs", CredentialsNamespace: credNS, API: &apiCfg,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	baseURL = mgr.APIURL
+})
+
+var _ = AfterSuite(func() {
+	if mgr != nil && !CurrentSpecReport().Failed() {
+		checkContract()
+	}
+	if mgr != nil {
+		Expect(mgr.Stop()).To(Succeed())
+	}
+	if mongo != nil {
+		_ = mongo.Close(ctx)
+	}
+	if mongoSrv != nil {
+		Expect(mongoSrv.Close()).To(Succeed())
+	}
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})
+
+// exchange is one HTTP request and response made by a test, kept for the
+// OpenAPI contract test.
+type exchange struct {
+	method, path string
+	status       int
+	contentType  string
+}
+
+var (
+	recordedMu sync.Mutex
+	recorded   []exchange
+)
+
+// response of one call.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json() map[string]any {
+	var m map[string]any
+	Expect(json.Unmarshal(r.body, &m)).To(Succeed(), string(r.body))
+	return m
+}
+
+// call sends one request to base (baseURL when empty). body may be a string
+// (sent as is), nil, or a value marshalled to JSON.
+func callAt(base, method, path, token string, body any) response {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		Expect(err).NotTo(HaveOccurred())
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	Expect(err).NotTo(HaveOccurred())
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	recordedMu.Lock()
+	recorded = append(recorded, exchange{method: method, path: path, status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")})
+	recordedMu.Unlock()
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+func call(method, path, token string, body any) response { return callAt(baseURL, method, path, token, body) }
+
+// expectProblem asserts an RFC 9457 problem with the status.
+func expectProblem(r response, status int) map[string]any {
+	GinkgoHelper()
+	Expect(r.status).To(Equal(status), string(r.body))
+	Expect(r.header.Get("Content-Type")).To(Equal("application/problem+json"))
+	p := r.json()
+	Expect(p["status"]).To(BeEquivalentTo(status))
+	Expect(p["title"]).To(Equal(http.StatusText(status)))
+	return p
+}
+
+// tenantOrg is an organization created for a test, with its admin credentials.
+type tenantOrg struct {
+	name, email, password string
+}
+
+// newTenant creates a Ready organization with a generated password.
+func newTenant(prefix string) tenantOrg {
+	seq++
+	name := fmt.Sprintf("%s-%d", prefix, seq)
+	org := &tenancyv1alpha1.Organization{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: tenancyv1alpha1.OrganizationSpec{DisplayName: "Tenant " + name,
+			Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"}},
+	}
+	Expect(k8s.Create(ctx, org)).To(Succeed())
+	DeferCleanup(func() {
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, org))).To(Succeed())
+	})
+	waitReady(name)
+	s := &corev1.Secret{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: name + "-admin"}, s)).To(Succeed())
+	return tenantOrg{name: name, email: string(s.Data["email"]), password: string(s.Data["password"])}
+}
+
+func waitReady(name string) *tenancyv1alpha1.Organization {
+	var org *tenancyv1alpha1.Organization
+	Eventually(func(g Gomega) {
+		org = &tenancyv1alpha1.Organization{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, org)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)).To(BeTrue())
+		g.Expect(org.Status.ObservedGeneration).To(Equal(org.Generation))
+	}, timeout, interval).Should(Succeed())
+	return org
+}
+
+func getOrg(name string) *tenancyv1alpha1.Organization {
+	org := &tenancyv1alpha1.Organization{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, org)).To(Succeed())
+	return org
+}
+
+func orgGone(name string) bool {
+	return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: name}, &tenancyv1alpha1.Organization{}))
+}
+
+// tokensFor logs in and returns the token pair.
+func tokensFor(t tenantOrg) api.TokenPair {
+	GinkgoHelper()
+	r := call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password})
+	Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+	var p api.TokenPair
+	Expect(json.Unmarshal(r.body, &p)).To(Succeed())
+	return p
+}
+
+// signingKeys reads the API's key set from its Secret.
+func signingKeys() *tokens.KeySet {
+	s := &corev1.Secret{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: apiCfg.SigningKeysSecret}, s)).To(Succeed())
+	ks, err := tokens.DecodeKeySet(s.Data)
+	Expect(err).NotTo(HaveOccurred())
+	return ks
+}
+
+var pathParam = regexp.MustCompile(`^/v1/organizations/[^/]+$`)
+
+// template maps a request path to its OpenAPI path template.
+func template(path string) string {
+	if pathParam.MatchString(path) {
+		return "/v1/organizations/{name}"
+	}
+	return path
+}
