@@ -191,3 +191,7 @@ N ?= 200
 .PHONY: bench-controller
 bench-controller: envtest-assets ## Create N Organizations against envtest + FerretDB and print rates and ratios.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/controller -n $(N)
+
+.PHONY: bench-api
+bench-api: envtest-assets ## Measure login req/s vs the hashing limit and authenticated GET req/s vs a bare handler.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/api

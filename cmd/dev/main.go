@@ -119,4 +119,3 @@ func envInt(name string, fallback int) int {
 	}
 	return fallback
 }
-

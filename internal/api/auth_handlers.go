@@ -79,7 +79,8 @@ func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error
 		return nil, err
 	}
 	email := mongostore.NormalizeEmail(in.Body.Email)
-	if err := s.checkLockout(ctx, email); err != nil {
+	attempts, err := s.checkLockout(ctx, email)
+	if err != nil {
 		return nil, err
 	}
 	release, ok := s.slots.tryAcquire()
@@ -108,8 +109,10 @@ func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error
 	if org == nil {
 		return nil, s.loginFailed(ctx, email)
 	}
-	if err := s.store.ResetLoginFailures(ctx, email); err != nil {
-		return nil, s.storeError(err)
+	if attempts != nil { // forget earlier failures; no write when there were none
+		if err := s.store.ResetLoginFailures(ctx, email); err != nil {
+			return nil, s.storeError(err)
+		}
 	}
 	sid, err := tokens.NewSessionID()
 	if err != nil {
@@ -131,21 +134,22 @@ func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error
 	return s.tokenPair(ctx, admin, sid, refresh)
 }
 
-// checkLockout refuses a locked account before any password work.
-func (s *Server) checkLockout(ctx context.Context, email string) error {
+// checkLockout refuses a locked account before any password work. It
+// returns the account's failure record (nil when there is none).
+func (s *Server) checkLockout(ctx context.Context, email string) (*mongostore.LoginAttempts, error) {
 	la, err := s.store.GetLoginAttempts(ctx, email)
 	if err != nil {
-		return s.storeError(err)
+		return nil, s.storeError(err)
 	}
 	if la == nil {
-		return nil
+		return nil, nil
 	}
 	until := la.LastFailure.Add(s.cfg.Lockout.LockedFor(la.Failures))
 	if wait := until.Sub(s.now()); wait > 0 {
 		s.metrics.logins.WithLabelValues(loginLocked).Inc()
-		return errTooManyRequests("too many failed logins for this account; retry later", wait)
+		return nil, errTooManyRequests("too many failed logins for this account; retry later", wait)
 	}
-	return nil
+	return la, nil
 }
 
 // loginFailed counts the failure (for unknown emails too, so lockouts do not

@@ -105,8 +105,8 @@ func (s *Server) registerOrganizations() {
 	}, s.deleteOrganization)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "signup", Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{"organizations"},
-		Summary:     "Create an organization (self-service sign-up)",
-		Description: "Only when the server runs with --signup=open (otherwise 403). 201 when Ready within the server's bound, else 202 with a Location to poll.",
+		Summary:      "Create an organization (self-service sign-up)",
+		Description:  "Only when the server runs with --signup=open (otherwise 403). 201 when Ready within the server's bound, else 202 with a Location to poll.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes, DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusConflict, http.StatusRequestEntityTooLarge,
 			http.StatusTooManyRequests, http.StatusServiceUnavailable},

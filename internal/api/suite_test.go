@@ -161,7 +161,9 @@ func callAt(base, method, path, token string, body any) response {
 	return response{status: resp.StatusCode, header: resp.Header, body: data}
 }
 
-func call(method, path, token string, body any) response { return callAt(baseURL, method, path, token, body) }
+func call(method, path, token string, body any) response {
+	return callAt(baseURL, method, path, token, body)
+}
 
 // expectProblem asserts an RFC 9457 problem with the status.
 func expectProblem(r response, status int) map[string]any {

@@ -1,0 +1,220 @@
+// Command api-bench measures the REST API against the real test control
+// plane, FerretDB and the controller, over real HTTP on loopback. It prints,
+// in one run: login requests/s beside the hashing limit (cores / the time of
+// one argon2id hash, measured here), and authenticated
+// GET /v1/organizations/{name} requests/s beside a bare net/http handler.
+//
+//	make bench-api
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/api"
+	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/test/ferretdbtest"
+	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "how long each load phase runs")
+	clients := flag.Int("clients", 8, "concurrent HTTP clients")
+	flag.Parse()
+	if err := run(*duration, *clients); err != nil {
+		fmt.Fprintln(os.Stderr, "api-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(d time.Duration, clients int) error {
+	ctx := context.Background()
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+	k8s, err := client.New(cfg, client.Options{Scheme: harness.Scheme})
+	if err != nil {
+		return err
+	}
+	const ns = "org-operator-system"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	srv, err := ferretdbtest.Start(ferretdbtest.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = srv.Close() }()
+	apiCfg := api.DefaultConfig()
+	apiCfg.LoginRate, apiCfg.LoginBurst = 1e6, 1e6 // measure the server, not the limiter
+	mgr, err := harness.StartManager(cfg, harness.Options{MongoURI: srv.URI(), Database: "bench", CredentialsNamespace: ns, API: &apiCfg})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = mgr.Stop() }()
+
+	org := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: "bench"},
+		Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@bench.example"}}}
+	if err := k8s.Create(ctx, org); err != nil {
+		return err
+	}
+	if err := waitReady(ctx, k8s, "bench"); err != nil {
+		return err
+	}
+	secret := &corev1.Secret{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bench-admin"}, secret); err != nil {
+		return err
+	}
+	loginBody, _ := json.Marshal(map[string]string{"email": "admin@bench.example", "password": string(secret.Data["password"])})
+
+	hashTime := medianHashTime(7)
+	hashLimit := float64(runtime.GOMAXPROCS(0)) / hashTime.Seconds()
+
+	loginRate, loginCodes := load(d, clients, func(c *http.Client) int {
+		return post(c, mgr.APIURL+"/v1/auth/login", loginBody)
+	})
+
+	resp := post(http.DefaultClient, mgr.APIURL+"/v1/auth/login", loginBody)
+	if resp != http.StatusOK {
+		return fmt.Errorf("login for the GET phase answered %d", resp)
+	}
+	token, err := loginToken(mgr.APIURL, loginBody)
+	if err != nil {
+		return err
+	}
+	getRate, getCodes := load(d, clients, func(c *http.Client) int {
+		return get(c, mgr.APIURL+"/v1/organizations/bench", token)
+	})
+
+	body := []byte(`{"name":"bench","ready":true}`)
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	defer bare.Close()
+	bareRate, _ := load(d, clients, func(c *http.Client) int { return get(c, bare.URL+"/v1/organizations/bench", token) })
+
+	fmt.Printf("api-bench: GOMAXPROCS=%d, %d clients, %s per phase, FerretDB (SQLite), argon2id 19 MiB t=2 p=1\n",
+		runtime.GOMAXPROCS(0), clients, d)
+	fmt.Printf("  one argon2id hash:                  %8.1f ms (median of 7)\n", float64(hashTime.Microseconds())/1000)
+	fmt.Printf("  hashing limit (cores / hash time):  %8.1f logins/s\n", hashLimit)
+	fmt.Printf("  login:                              %8.1f req/s  (statuses %v)\n", loginRate, loginCodes)
+	fmt.Printf("  ratio login / hashing limit:        %8.3f\n", loginRate/hashLimit)
+	fmt.Printf("  authenticated GET organization:     %8.1f req/s  (statuses %v)\n", getRate, getCodes)
+	fmt.Printf("  bare net/http handler:              %8.1f req/s\n", bareRate)
+	fmt.Printf("  ratio GET / bare handler:           %8.3f\n", getRate/bareRate)
+	return nil
+}
+
+func medianHashTime(n int) time.Duration {
+	times := make([]time.Duration, n)
+	for i := range times {
+		start := time.Now()
+		_, _ = password.Hash("benchmark password", password.DefaultParams)
+		times[i] = time.Since(start)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	return times[n/2]
+}
+
+// load runs f from clients goroutines for d and returns successful requests/s
+// and the count of each status.
+func load(d time.Duration, clients int, f func(*http.Client) int) (float64, map[int]int64) {
+	var ok atomic.Int64
+	var mu sync.Mutex
+	codes := map[int]int64{}
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			local := map[int]int64{}
+			for time.Now().Before(deadline) {
+				code := f(c)
+				local[code]++
+				if code == http.StatusOK {
+					ok.Add(1)
+				}
+			}
+			mu.Lock()
+			for k, v := range local {
+				codes[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return float64(ok.Load()) / time.Since(start).Seconds(), codes
+}
+
+func post(c *http.Client, url string, body []byte) int {
+	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func get(c *http.Client, url, token string) int {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func loginToken(base string, body []byte) (string, error) {
+	resp, err := http.Post(base+"/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var p api.TokenPair
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		return "", err
+	}
+	return p.AccessToken, nil
+}
+
+func waitReady(ctx context.Context, k8s client.Client, name string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		org := &tenancyv1alpha1.Organization{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, org); err == nil &&
+			meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("organization %s not Ready", name)
+}
