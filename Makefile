@@ -52,6 +52,11 @@ test: manifests generate fmt vet envtest-assets ## Run unit and integration test
 lint-config: ## Placeholder kept for kubebuilder parity; vet is the project's linter.
 	@true
 
+.PHONY: test-e2e
+test-e2e: envtest-assets ## Run the end-to-end suite: the make dev environment driven by kubectl and HTTP.
+	go build -o bin/manager ./cmd
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags e2e ./test/e2e/ -timeout 30m -count=1 -v -ginkgo.v $(TEST_ARGS)
+
 ##@ Build
 
 .PHONY: build

@@ -1,0 +1,158 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+// descendants lists the live processes below pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[0] != "Z" {
+			ppid, _ := strconv.Atoi(fields[1])
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		for _, c := range children[p] {
+			out = append(out, c)
+			walk(c)
+		}
+	}
+	walk(pid)
+	return out
+}
+
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil && !isZombie(pid)
+}
+
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(stat)
+	return strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z")
+}
+
+var _ = Describe("The make dev tool", Ordered, func() {
+	var devBin string
+	BeforeAll(func() {
+		devBin = filepath.Join(GinkgoT().TempDir(), "dev")
+		cmd := exec.Command("go", "build", "-o", devBin, "./cmd/dev")
+		cmd.Dir = testenv.RepoRoot()
+		out, err := cmd.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+	})
+
+	startDev := func(stateDir string) (*exec.Cmd, *bufio.Reader) {
+		cmd := exec.Command(devBin, "--api-port", strconv.Itoa(freePort()), "--mongo-port", strconv.Itoa(freePort()))
+		cmd.Dir = testenv.RepoRoot()
+		cmd.Env = append(os.Environ(), "DEV_STATE_DIR="+stateDir)
+		stdout, err := cmd.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		cmd.Stderr = cmd.Stdout
+		Expect(cmd.Start()).To(Succeed())
+		return cmd, bufio.NewReader(stdout)
+	}
+
+	It("brings the samples up, refuses a second instance, and leaves no process behind after Ctrl-C", func() {
+		stateDir := GinkgoT().TempDir()
+		cmd, out := startDev(stateDir)
+		var printed strings.Builder
+		ready := make(chan error, 1)
+		go func() {
+			for {
+				line, err := out.ReadString('\n')
+				printed.WriteString(line)
+				if strings.Contains(line, "Press Ctrl-C to stop") {
+					ready <- nil
+					_, _ = io.Copy(io.Discard, out)
+					return
+				}
+				if err != nil {
+					ready <- fmt.Errorf("dev exited early: %w\n%s", err, printed.String())
+					return
+				}
+			}
+		}()
+		Eventually(ready, "240s").Should(Receive(BeNil()))
+		Expect(printed.String()).To(MatchRegexp(`acme\s+True\s+Dedicated\s+org_acme`))
+		Expect(printed.String()).To(MatchRegexp(`globex\s+True\s+Dedicated\s+org_globex`))
+		Expect(printed.String()).To(ContainSubstring("/v1/auth/login"))
+		envFile, err := os.ReadFile(filepath.Join(stateDir, "env"))
+		Expect(err).NotTo(HaveOccurred())
+		for _, v := range []string{"KUBECONFIG=", "MONGODB_URI=", "ORG_API_URL="} {
+			Expect(string(envFile)).To(ContainSubstring("export " + v))
+		}
+
+		// A second instance on the same state directory says so and fails.
+		second := exec.Command(devBin)
+		second.Dir = testenv.RepoRoot()
+		second.Env = append(os.Environ(), "DEV_STATE_DIR="+stateDir)
+		secondOut, err := second.CombinedOutput()
+		Expect(err).To(HaveOccurred())
+		Expect(string(secondOut)).To(ContainSubstring("already running"))
+
+		procs := descendants(cmd.Process.Pid)
+		Expect(len(procs)).To(BeNumerically(">=", 3), "manager, etcd and kube-apiserver should be children")
+		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var exitErr error
+		Eventually(done, "60s").Should(Receive(&exitErr))
+		Expect(exitErr).NotTo(HaveOccurred(), "make dev must exit 0 after Ctrl-C")
+		for _, p := range procs {
+			Eventually(func() bool { return alive(p) }, "10s").Should(BeFalse(), "process %d survived", p)
+		}
+	})
+
+	It("reports a port in use in one line", func() {
+		l, err := netListen()
+		Expect(err).NotTo(HaveOccurred())
+		defer l.Close()
+		port := l.Addr().(interface{ String() string }).String()
+		cmd := exec.Command(devBin, "--api-port", port[strings.LastIndexByte(port, ':')+1:], "--mongo-port", strconv.Itoa(freePort()))
+		cmd.Dir = testenv.RepoRoot()
+		cmd.Env = append(os.Environ(), "DEV_STATE_DIR="+GinkgoT().TempDir())
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		Expect(errors.As(err, &ee)).To(BeTrue())
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		Expect(lines).To(HaveLen(1), string(out))
+		Expect(lines[0]).To(ContainSubstring("is already in use"))
+	})
+})
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -1,0 +1,98 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// kubectl runs kubectl against the environment and fails the spec on error.
+func kubectl(args ...string) string {
+	GinkgoHelper()
+	out, err := env.Kubectl(ctx, args...)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+// apply writes manifest to a file and runs kubectl apply -f on it.
+func apply(manifest string) (string, error) {
+	f := filepath.Join(GinkgoT().TempDir(), "manifest.yaml")
+	Expect(os.WriteFile(f, []byte(manifest), 0o600)).To(Succeed())
+	return env.Kubectl(ctx, "apply", "-f", f)
+}
+
+func orgManifest(name, spec string) string {
+	return fmt.Sprintf("apiVersion: tenancy.org-operator.io/v1alpha1\nkind: Organization\nmetadata:\n  name: %s\nspec:\n%s", name, spec)
+}
+
+func waitReady(timeout string, names ...string) {
+	GinkgoHelper()
+	args := []string{"wait", "--for=condition=Ready", "--timeout=" + timeout}
+	for _, n := range names {
+		args = append(args, "organization/"+n)
+	}
+	kubectl(args...)
+}
+
+// secretValue reads one key of a Secret in the credentials namespace with kubectl.
+func secretValue(name, key string) string {
+	GinkgoHelper()
+	out := kubectl("get", "secret", "-n", "org-operator-system", name, "-o", "jsonpath={.data."+key+"}")
+	var b []byte
+	Expect(json.Unmarshal([]byte(`"`+strings.TrimSpace(out)+`"`), &b)).To(Succeed())
+	return string(b)
+}
+
+type httpResult struct {
+	status int
+	body   map[string]any
+}
+
+func request(method, path, token string, body any) httpResult {
+	GinkgoHelper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		Expect(err).NotTo(HaveOccurred())
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, env.APIURL+path, rd)
+	Expect(err).NotTo(HaveOccurred())
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	res := httpResult{status: resp.StatusCode}
+	data, _ := io.ReadAll(resp.Body)
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &res.body)
+	}
+	return res
+}
+
+// login returns the access token, failing the spec unless it is 200.
+func login(email, password string) string {
+	GinkgoHelper()
+	r := request(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": email, "password": password})
+	Expect(r.status).To(Equal(http.StatusOK), "%v", r.body)
+	return r.body["access_token"].(string)
+}
+
+func loginStatus(email, password string) int {
+	return request(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": email, "password": password}).status
+}
