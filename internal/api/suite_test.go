@@ -19,9 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -31,15 +29,13 @@ import (
 	"github.com/org-operator/org-operator/internal/tokens"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/testenv"
 )
 
 const credNS = "org-operator-system"
 
 var (
 	ctx      context.Context
-	env      *envtest.Environment
-	cfg      *rest.Config
+	testEnv  *harness.Environment
 	k8s      client.Client
 	mongoSrv *ferretdbtest.Server
 	mongo    *mongostore.Store
@@ -60,15 +56,9 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx = context.Background()
 	var err error
-	env, cfg, err = testenv.Start()
+	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS})
 	Expect(err).NotTo(HaveOccurred())
-	k8s, err = client.New(cfg, client.Options{Scheme: harness.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: credNS}})).To(Succeed())
-	mongoSrv, err = ferretdbtest.Start(ferretdbtest.Options{})
-	Expect(err).NotTo(HaveOccurred())
-	mongo, err = mongostore.Connect(mongostore.Options{URI: mongoSrv.URI(), Database: "orgs"})
-	Expect(err).NotTo(HaveOccurred())
+	k8s, mongoSrv, mongo = testEnv.Client, testEnv.Mongo, testEnv.Store
 
 	apiCfg = api.DefaultConfig()
 	apiCfg.Signup = api.SignupOpen
@@ -76,9 +66,7 @@ var _ = BeforeSuite(func() {
 	apiCfg.Lockout = api.LockoutPolicy{Threshold: 3, Base: 2 * time.Second, Max: 4 * time.Second, Window: time.Minute}
 	apiCfg.HashConcurrency = 2
 	apiCfg.ChangeTimeout = 20 * time.Second
-	mgr, err = harness.StartManager(cfg, harness.Options{
-		MongoURI: mongoSrv.URI(), Database: "orgs", CredentialsNamespace: credNS, API: &apiCfg,
-	})
+	mgr, err = testEnv.StartManager(harness.Options{API: &apiCfg})
 	Expect(err).NotTo(HaveOccurred())
 	baseURL = mgr.APIURL
 })
@@ -90,14 +78,8 @@ var _ = AfterSuite(func() {
 	if mgr != nil {
 		Expect(mgr.Stop()).To(Succeed())
 	}
-	if mongo != nil {
-		_ = mongo.Close(ctx)
-	}
-	if mongoSrv != nil {
-		Expect(mongoSrv.Close()).To(Succeed())
-	}
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 

@@ -14,9 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -25,7 +23,6 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/testenv"
 )
 
 const (
@@ -36,8 +33,7 @@ const (
 
 var (
 	ctx       context.Context
-	env       *envtest.Environment
-	cfg       *rest.Config
+	testEnv   *harness.Environment
 	k8s       client.Client // uncached, for assertions
 	mongoSrv  *ferretdbtest.Server
 	mongo     *mongostore.Store // the test's own connection, for assertions
@@ -56,20 +52,10 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx = context.Background()
 	var err error
-	env, cfg, err = testenv.Start()
+	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{Database: database, CredentialsNamespace: credNS})
 	Expect(err).NotTo(HaveOccurred())
-	k8s, err = client.New(cfg, client.Options{Scheme: harness.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: credNS}})).To(Succeed())
-
-	mongoSrv, err = ferretdbtest.Start(ferretdbtest.Options{})
-	Expect(err).NotTo(HaveOccurred())
-	mongo, err = mongostore.Connect(mongostore.Options{URI: mongoSrv.URI(), Database: database, ServerSelectionTimeout: time.Second})
-	Expect(err).NotTo(HaveOccurred())
-
-	mgr, err = harness.StartManager(cfg, harness.Options{
-		MongoURI: mongoSrv.URI(), Database: database, CredentialsNamespace: credNS, ResyncPeriod: resyncPeriod,
-	})
+	k8s, mongoSrv, mongo = testEnv.Client, testEnv.Mongo, testEnv.Store
+	mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod})
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -77,14 +63,8 @@ var _ = AfterSuite(func() {
 	if mgr != nil {
 		Expect(mgr.Stop()).To(Succeed())
 	}
-	if mongo != nil {
-		_ = mongo.Close(ctx)
-	}
-	if mongoSrv != nil {
-		Expect(mongoSrv.Close()).To(Succeed())
-	}
-	if env != nil {
-		Expect(env.Stop()).To(Succeed())
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 

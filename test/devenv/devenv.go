@@ -248,17 +248,6 @@ func (e *Env) ManagerPID() int {
 	return e.manager.cmd.Process.Pid
 }
 
-// ControlPlanePIDs are the process ids of etcd and kube-apiserver.
-func (e *Env) ControlPlanePIDs() []int {
-	var pids []int
-	for _, name := range []string{"etcd", "kube-apiserver"} {
-		if pid := pidOfChild(name); pid > 0 {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // Stop stops the manager, FerretDB and the control plane, and releases the lock.
 func (e *Env) Stop() error {
 	var errs []error

@@ -61,29 +61,49 @@ func exitErr(err error, sig syscall.Signal) error {
 	return err
 }
 
-// pidOfChild finds a direct child process of this process by command name.
-func pidOfChild(name string) int {
+// Descendants lists the live (non-zombie) processes below pid, read from /proc.
+func Descendants(pid int) []int {
+	children := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
-	self := os.Getpid()
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		open, closeIdx := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closeIdx < 0 {
-			continue
-		}
-		fields := strings.Fields(s[closeIdx+1:])
-		if len(fields) > 1 && s[open+1:closeIdx] == name && fields[1] == strconv.Itoa(self) {
-			return pid
+		if state, ppid, ok := procStat(p); ok && state != "Z" {
+			children[ppid] = append(children[ppid], p)
 		}
 	}
-	return 0
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		for _, c := range children[p] {
+			out = append(out, c)
+			walk(c)
+		}
+	}
+	walk(pid)
+	return out
+}
+
+// Alive reports whether pid is a live, non-zombie process.
+func Alive(pid int) bool {
+	state, _, ok := procStat(pid)
+	return ok && state != "Z"
+}
+
+// procStat reads a process's state and parent from /proc/<pid>/stat
+// ("pid (comm) state ppid ...").
+func procStat(pid int) (state string, ppid int, ok bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return "", 0, false
+	}
+	ppid, err = strconv.Atoi(fields[1])
+	return fields[0], ppid, err == nil
 }

@@ -13,58 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/org-operator/org-operator/test/devenv"
 	"github.com/org-operator/org-operator/test/testenv"
 )
-
-// descendants lists the live processes below pid.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) > 1 && fields[0] != "Z" {
-			ppid, _ := strconv.Atoi(fields[1])
-			children[ppid] = append(children[ppid], p)
-		}
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, c := range children[p] {
-			out = append(out, c)
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
-}
-
-func alive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil && !isZombie(pid)
-}
-
-func isZombie(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(stat)
-	return strings.HasPrefix(strings.TrimSpace(s[strings.LastIndexByte(s, ')')+1:]), "Z")
-}
 
 var _ = Describe("The make dev tool", Ordered, func() {
 	var devBin string
@@ -125,7 +80,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Expect(err).To(HaveOccurred())
 		Expect(string(secondOut)).To(ContainSubstring("already running"))
 
-		procs := descendants(cmd.Process.Pid)
+		procs := devenv.Descendants(cmd.Process.Pid)
 		Expect(len(procs)).To(BeNumerically(">=", 3), "manager, etcd and kube-apiserver should be children")
 		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
 		done := make(chan error, 1)
@@ -134,7 +89,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Eventually(done, "60s").Should(Receive(&exitErr))
 		Expect(exitErr).NotTo(HaveOccurred(), "make dev must exit 0 after Ctrl-C")
 		for _, p := range procs {
-			Eventually(func() bool { return alive(p) }, "10s").Should(BeFalse(), "process %d survived", p)
+			Eventually(func() bool { return devenv.Alive(p) }, "10s").Should(BeFalse(), "process %d survived", p)
 		}
 	})
 

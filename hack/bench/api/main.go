@@ -31,9 +31,7 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/api"
 	"github.com/org-operator/org-operator/internal/password"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/testenv"
 )
 
 func main() {
@@ -48,27 +46,15 @@ func main() {
 
 func run(d time.Duration, clients int) error {
 	ctx := context.Background()
-	env, cfg, err := testenv.Start()
+	env, err := harness.StartEnvironment(harness.EnvironmentOptions{Database: "bench"})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = env.Stop() }()
-	k8s, err := client.New(cfg, client.Options{Scheme: harness.Scheme})
-	if err != nil {
-		return err
-	}
-	const ns = "org-operator-system"
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		return err
-	}
-	srv, err := ferretdbtest.Start(ferretdbtest.Options{})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = srv.Close() }()
+	k8s, ns := env.Client, env.CredentialsNamespace
 	apiCfg := api.DefaultConfig()
 	apiCfg.LoginRate, apiCfg.LoginBurst = 1e6, 1e6 // measure the server, not the limiter
-	mgr, err := harness.StartManager(cfg, harness.Options{MongoURI: srv.URI(), Database: "bench", CredentialsNamespace: ns, API: &apiCfg})
+	mgr, err := env.StartManager(harness.Options{API: &apiCfg})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ import (
 	"github.com/org-operator/org-operator/internal/password"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/testenv"
 )
 
 func main() {
@@ -43,24 +42,13 @@ func main() {
 
 func run(n, workers int, backend ferretdbtest.Backend, pgURL string) error {
 	ctx := context.Background()
-	env, cfg, err := testenv.Start()
+	env, err := harness.StartEnvironment(harness.EnvironmentOptions{Database: "bench",
+		Mongo: ferretdbtest.Options{Backend: backend, PostgreSQLURL: pgURL}})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = env.Stop() }()
-	k8s, err := client.New(cfg, client.Options{Scheme: harness.Scheme})
-	if err != nil {
-		return err
-	}
-	const ns = "org-operator-system"
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		return err
-	}
-	srv, err := ferretdbtest.Start(ferretdbtest.Options{Backend: backend, PostgreSQLURL: pgURL})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = srv.Close() }()
+	k8s, ns := env.Client, env.CredentialsNamespace
 
 	rawRate, err := rawWriteRate(ctx, k8s, ns, n, workers)
 	if err != nil {
@@ -68,10 +56,7 @@ func run(n, workers int, backend ferretdbtest.Backend, pgURL string) error {
 	}
 	hashRate := hashingRate(workers)
 
-	mgr, err := harness.StartManager(cfg, harness.Options{
-		MongoURI: srv.URI(), Database: "bench", CredentialsNamespace: ns, MaxConcurrentReconciles: workers,
-		ServerSelectionTimeout: 5 * time.Second,
-	})
+	mgr, err := env.StartManager(harness.Options{MaxConcurrentReconciles: workers, ServerSelectionTimeout: 5 * time.Second})
 	if err != nil {
 		return err
 	}

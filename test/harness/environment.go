@@ -1,0 +1,93 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/test/ferretdbtest"
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+// Environment is a real apiserver (envtest) with the CRDs and the
+// credentials namespace, and a FerretDB server, plus uncached clients for
+// assertions. Suites and benchmarks start one and then a Manager on it.
+type Environment struct {
+	Env    *envtest.Environment
+	Config *rest.Config
+	// Client talks to the apiserver directly (no cache).
+	Client client.Client
+	Mongo  *ferretdbtest.Server
+	// Store is an assertion connection to Database on Mongo.
+	Store                *mongostore.Store
+	Database             string
+	CredentialsNamespace string
+}
+
+// EnvironmentOptions configures StartEnvironment.
+type EnvironmentOptions struct {
+	// Database defaults to "orgs", CredentialsNamespace to "org-operator-system".
+	Database             string
+	CredentialsNamespace string
+	// Mongo configures the FerretDB server (default: SQLite in a temp dir).
+	Mongo ferretdbtest.Options
+}
+
+// StartEnvironment starts everything; Stop undoes it.
+func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
+	if o.Database == "" {
+		o.Database = "orgs"
+	}
+	if o.CredentialsNamespace == "" {
+		o.CredentialsNamespace = "org-operator-system"
+	}
+	e := &Environment{Database: o.Database, CredentialsNamespace: o.CredentialsNamespace}
+	var err error
+	if e.Env, e.Config, err = testenv.Start(); err != nil {
+		return nil, err
+	}
+	if e.Client, err = client.New(e.Config, client.Options{Scheme: Scheme}); err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.CredentialsNamespace}}
+	if err := e.Client.Create(context.Background(), ns); err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	if e.Mongo, err = ferretdbtest.Start(o.Mongo); err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	e.Store, err = mongostore.Connect(mongostore.Options{URI: e.Mongo.URI(), Database: o.Database, ServerSelectionTimeout: time.Second})
+	if err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	return e, nil
+}
+
+// StartManager starts a manager on this environment; o's connection fields
+// (MongoURI, Database, CredentialsNamespace) are filled in.
+func (e *Environment) StartManager(o Options) (*Manager, error) {
+	o.MongoURI, o.Database, o.CredentialsNamespace = e.Mongo.URI(), e.Database, e.CredentialsNamespace
+	return StartManager(e.Config, o)
+}
+
+// Stop stops FerretDB and the control plane.
+func (e *Environment) Stop() error {
+	var errs []error
+	if e.Store != nil {
+		errs = append(errs, e.Store.Close(context.Background()))
+	}
+	if e.Mongo != nil {
+		errs = append(errs, e.Mongo.Close())
+	}
+	if e.Env != nil {
+		errs = append(errs, e.Env.Stop())
+	}
+	return errors.Join(errs...)
+}
