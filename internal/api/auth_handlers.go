@@ -207,7 +207,8 @@ func (s *Server) refresh(ctx context.Context, in *RefreshInput) (*TokenOutput, e
 		return nil, err
 	}
 	if org == nil || admin == nil || admin.ID != sess.AdminID || admin.CredentialsVersion != sess.CredentialsVersion {
-		if err := s.store.RevokeSession(ctx, sid, "credentials changed", now); err != nil {
+		s.log.Info("session ended: credentials changed", "organization", sess.Organization, "session", sid)
+		if err := s.store.RevokeSession(ctx, sid); err != nil {
 			return nil, s.storeError(err)
 		}
 		return nil, errBadRefreshToken()
@@ -234,7 +235,7 @@ func (s *Server) logout(ctx context.Context, in *AuthHeader) (*struct{}, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.RevokeSession(ctx, p.claims.SessionID, "logout", s.now()); err != nil {
+	if err := s.store.RevokeSession(ctx, p.claims.SessionID); err != nil {
 		return nil, s.storeError(err)
 	}
 	return nil, nil

@@ -254,7 +254,7 @@ func (s *Server) deleteOrganization(ctx context.Context, in *NameInput) (*struct
 		return nil, err
 	}
 	// Revoke first, so no token of the organization works once we answer.
-	if err := s.store.RevokeOrganizationSessions(ctx, p.org.Name, "organization deleted", s.now()); err != nil {
+	if err := s.store.RevokeOrganizationSessions(ctx, p.org.Name); err != nil {
 		return nil, s.storeError(err)
 	}
 	if err := s.client.Delete(ctx, p.org, client.Preconditions{UID: &p.org.UID}); err != nil && !apierrors.IsNotFound(err) {

@@ -17,8 +17,8 @@ type Store interface {
 	CreateSession(ctx context.Context, s mongostore.Session) error
 	GetSession(ctx context.Context, id string) (*mongostore.Session, error)
 	RotateRefresh(ctx context.Context, id, oldHash, newHash string, now, expiresAt time.Time) (mongostore.RotateResult, *mongostore.Session, error)
-	RevokeSession(ctx context.Context, id, reason string, now time.Time) error
-	RevokeOrganizationSessions(ctx context.Context, organization, reason string, now time.Time) error
+	RevokeSession(ctx context.Context, id string) error
+	RevokeOrganizationSessions(ctx context.Context, organization string) error
 	DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int64, error)
 
 	GetLoginAttempts(ctx context.Context, key string) (*mongostore.LoginAttempts, error)

@@ -19,15 +19,24 @@ import (
 	"github.com/org-operator/org-operator/internal/password"
 )
 
-// kstatus computes the kstatus of the organization as the apiserver serves it
-// (unstructured, as kubectl, Argo CD and Flux see it).
-func kstatus(org *tenancyv1alpha1.Organization) status.Status {
+// served fetches the organization as the apiserver serves it (unstructured,
+// as kubectl, Argo CD and Flux see it).
+func served(name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(tenancyv1alpha1.GroupVersion.WithKind("Organization"))
-	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(org), u)).To(Succeed())
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, u)).To(Succeed())
+	return u
+}
+
+func kstatusOf(u *unstructured.Unstructured) status.Status {
 	res, err := status.Compute(u)
 	Expect(err).NotTo(HaveOccurred())
 	return res.Status
+}
+
+// kstatus computes the kstatus of the organization as served now.
+func kstatus(org *tenancyv1alpha1.Organization) status.Status {
+	return kstatusOf(served(org.Name))
 }
 
 var kstatusInProgress = status.InProgressStatus
@@ -250,9 +259,10 @@ var _ = Describe("5. Status", func() {
 		// A new generation is InProgress until it is reconciled.
 		org.Spec.DisplayName = "changed"
 		Expect(k8s.Update(ctx, org)).To(Succeed())
-		org = getOrg(name)
-		if org.Status.ObservedGeneration != org.Generation {
-			Expect(kstatus(org)).To(Equal(status.InProgressStatus))
+		u := served(name)
+		observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+		if observed != u.GetGeneration() { // not reconciled yet when we looked
+			Expect(kstatusOf(u)).To(Equal(status.InProgressStatus))
 		}
 		org = waitReady(name)
 		Expect(kstatus(org)).To(Equal(status.CurrentStatus))

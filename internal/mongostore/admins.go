@@ -43,25 +43,35 @@ func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
-// adminIndexes makes sure the unique indexes of the admins collection exist
-// before the first admin write; a failure is retried on the next call.
-type adminIndexes struct {
+// indexes are created once per process, before the first write that needs
+// them; a failure is retried on the next call.
+var indexes = []struct {
+	collection, field string
+	unique            bool
+}{
+	{AdminsCollection, "organization", true},
+	{AdminsCollection, "email", true},
+	{SessionsCollection, "organization", false},
+	{RefreshUsesCollection, "next", false},
+}
+
+type indexState struct {
 	mu   sync.Mutex
 	done bool
 }
 
-func (s *Store) ensureAdminIndexes(ctx context.Context) error {
-	s.admins.mu.Lock()
-	defer s.admins.mu.Unlock()
-	if s.admins.done {
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	s.indexes.mu.Lock()
+	defer s.indexes.mu.Unlock()
+	if s.indexes.done {
 		return nil
 	}
-	for _, field := range []string{"organization", "email"} {
-		if err := s.EnsureUniqueIndex(ctx, AdminsCollection, field); err != nil {
+	for _, ix := range indexes {
+		if err := s.ensureIndex(ctx, ix.collection, ix.field, ix.unique); err != nil {
 			return err
 		}
 	}
-	s.admins.done = true
+	s.indexes.done = true
 	return nil
 }
 
@@ -99,7 +109,7 @@ func (s *Store) findAdmin(ctx context.Context, filter bson.D) (*Admin, error) {
 // case nothing was written.
 func (s *Store) PutAdmin(ctx context.Context, a Admin) error {
 	a.Email = NormalizeEmail(a.Email)
-	if err := s.ensureAdminIndexes(ctx); err != nil {
+	if err := s.ensureIndexes(ctx); err != nil {
 		return err
 	}
 	return s.classifyWriteError(ctx, s.writeAdmin(ctx, a), a)

@@ -94,10 +94,10 @@ func redactURIError(err error, uri string) string {
 
 // Store is a connected MongoDB client bound to one database.
 type Store struct {
-	client *mongo.Client
-	db     *mongo.Database
-	opts   Options
-	admins adminIndexes
+	client  *mongo.Client
+	db      *mongo.Database
+	opts    Options
+	indexes indexState
 }
 
 // Connect validates the URI and creates a client. It does not wait for the

@@ -55,9 +55,13 @@ func (s *Store) DropCollection(ctx context.Context, name string) (dropped bool, 
 // EnsureUniqueIndex creates a unique ascending index on field (idempotent:
 // creating an identical index again is a no-op on the server).
 func (s *Store) EnsureUniqueIndex(ctx context.Context, collection, field string) error {
+	return s.ensureIndex(ctx, collection, field, true)
+}
+
+func (s *Store) ensureIndex(ctx context.Context, collection, field string, unique bool) error {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	_, err := s.db.Collection(collection).Indexes().CreateOne(ctx, mongoIndex(field, true))
+	_, err := s.db.Collection(collection).Indexes().CreateOne(ctx, mongoIndex(field, unique))
 	return wrap("create index "+collection+"."+field, err)
 }
 
