@@ -55,7 +55,8 @@ func TestConcurrentRotationHasOneWinner(t *testing.T) {
 	week := now.Add(time.Hour)
 	for round := range 5 {
 		id := "c" + string(rune('a'+round))
-		if err := s.CreateSession(ctx, mongostore.Session{ID: id, Organization: "acme", RefreshHash: "t0", ExpiresAt: week}); err != nil {
+		first := id + "-t0" // token hashes are unique (SHA-256 of 256 random bits)
+		if err := s.CreateSession(ctx, mongostore.Session{ID: id, Organization: "acme", RefreshHash: first, ExpiresAt: week}); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
@@ -64,7 +65,7 @@ func TestConcurrentRotationHasOneWinner(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i], _, _ = s.RotateRefresh(ctx, id, "t0", "t1-"+string(rune('a'+i)), now, week)
+				results[i], _, _ = s.RotateRefresh(ctx, id, first, id+"-t1-"+string(rune('a'+i)), now, week)
 			}()
 		}
 		wg.Wait()
