@@ -76,6 +76,8 @@ func run(ctx context.Context, opts *options) error {
 		CredentialsNamespace:    opts.credentialsNamespace,
 		ResyncPeriod:            opts.resyncPeriod,
 		MaxConcurrentReconciles: opts.maxConcurrentReconciles,
+		SharedCollection:        opts.sharedCollection,
+		MaxDedicatedCollections: opts.maxDedicatedCollections,
 	})
 	if err != nil {
 		return fmt.Errorf("set up controller: %w", err)

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/org-operator/org-operator/internal/api"
+	orgcontroller "github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
@@ -28,6 +29,8 @@ type options struct {
 	credentialsNamespace    string
 	resyncPeriod            time.Duration
 	maxConcurrentReconciles int
+	sharedCollection        string
+	maxDedicatedCollections int
 
 	api api.Config
 
@@ -68,6 +71,10 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 		"How often a Ready Organization is checked for drift (collection dropped, admin record deleted).")
 	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
 		"Organizations reconciled in parallel (each password hash takes 19 MiB of memory).")
+	fs.StringVar(&o.sharedCollection, "shared-collection", orgcontroller.DefaultSharedCollection,
+		"Collection holding the documents of every Shared organization (each carries an organization field).")
+	fs.IntVar(&o.maxDedicatedCollections, "max-dedicated-collections", 5000,
+		"Most dedicated collections (org_*) in the database; a new Dedicated organization beyond it is Stalled (0: unlimited).")
 	bindAPIFlags(fs, &o.api)
 	o.zap.BindFlags(fs)
 
@@ -92,6 +99,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--resync-period must be at least 1s, got %s", o.resyncPeriod)
 	case o.maxConcurrentReconciles < 1:
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.maxConcurrentReconciles)
+	case o.maxDedicatedCollections < 0:
+		return errors.New("--max-dedicated-collections must not be negative")
 	case o.mongo.MinPoolSize > o.mongo.MaxPoolSize:
 		return errors.New("--mongodb-min-pool-size must not exceed --mongodb-max-pool-size")
 	}

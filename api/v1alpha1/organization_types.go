@@ -42,6 +42,9 @@ const (
 	// ConditionStalled is True when the controller cannot make progress without a
 	// human fixing something (a bad reference, a conflict).
 	ConditionStalled = "Stalled"
+	// ConditionMigrating is True while the tenant's documents are being moved
+	// (a tenancy switch or a rename); its message counts copied documents.
+	ConditionMigrating = "Migrating"
 
 	// Finalizer is set on every Organization before anything outside the cluster
 	// is touched, and removed only once the external clean-up succeeded.
@@ -108,6 +111,76 @@ type OrganizationSpec struct {
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// renamedFrom names the Organization whose data, admin account and
+	// password this one takes over (a rename). The old Organization's data is
+	// never dropped while the move runs, even with deletionPolicy Delete; it
+	// may be deleted before, during or after the move. Cannot be changed.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="renamedFrom must be an organization name (a DNS-1123 label)"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="renamedFrom cannot be changed"
+	// +optional
+	RenamedFrom string `json:"renamedFrom,omitempty"`
+}
+
+// DocumentLocation is where a tenant's documents live: a whole collection
+// (Dedicated) or the documents of a shared collection whose organization
+// field holds the tenant's name (Shared).
+type DocumentLocation struct {
+	// collection is the MongoDB collection.
+	Collection string `json:"collection"`
+	// organization, when set, selects the tenant's documents in a shared
+	// collection: {"organization": <this value>}.
+	// +optional
+	Organization string `json:"organization,omitempty"`
+}
+
+// MigrationPhase is the step a document move is at.
+// +kubebuilder:validation:Enum=Copying;Switched
+type MigrationPhase string
+
+const (
+	// MigrationCopying: documents are copied from source to target; the
+	// source is still the tenant's collection.
+	MigrationCopying MigrationPhase = "Copying"
+	// MigrationSwitched: the target is the tenant's collection; the source's
+	// copy is being removed.
+	MigrationSwitched MigrationPhase = "Switched"
+)
+
+// MigrationMethod is how documents are moved.
+type MigrationMethod string
+
+const (
+	// MigrationCopy copies documents in batches, verifies, then removes the source.
+	MigrationCopy MigrationMethod = "Copy"
+	// MigrationRenameCollection renames a dedicated collection in place.
+	MigrationRenameCollection MigrationMethod = "RenameCollection"
+)
+
+// MigrationStatus is a document move in progress, kept in status so that it
+// resumes after a restart of the manager.
+type MigrationStatus struct {
+	// source is where the documents are moved from.
+	Source DocumentLocation `json:"source"`
+	// target is where the documents are moved to.
+	Target DocumentLocation `json:"target"`
+	// phase is Copying (the source is current) or Switched (the target is
+	// current and the source is being removed).
+	Phase MigrationPhase `json:"phase"`
+	// method is Copy (documents copied in batches, then the source removed)
+	// or RenameCollection (a dedicated collection renamed within the database).
+	// +kubebuilder:validation:Enum=Copy;RenameCollection
+	Method MigrationMethod `json:"method"`
+	// copied is the number of the tenant's documents found in the target.
+	// +optional
+	Copied int64 `json:"copied,omitempty"`
+	// total is the number of the tenant's documents in the source.
+	// +optional
+	Total int64 `json:"total,omitempty"`
+	// startedAt is when the move started.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
 }
 
 // SecretReference names a Secret by namespace and name.
@@ -140,6 +213,22 @@ type OrganizationStatus struct {
 	// +optional
 	Collection string `json:"collection,omitempty"`
 
+	// documentFilter says how to scope queries to this tenant's documents in
+	// collection: empty for a Dedicated organization (the whole collection),
+	// {"organization":"<name>"} for a Shared one; every document a Shared
+	// tenant writes must carry that field.
+	// +optional
+	DocumentFilter string `json:"documentFilter,omitempty"`
+
+	// migration is the document move in progress, if any.
+	// +optional
+	Migration *MigrationStatus `json:"migration,omitempty"`
+
+	// renamedFrom is set once this organization has taken over the data of
+	// spec.renamedFrom.
+	// +optional
+	RenamedFrom string `json:"renamedFrom,omitempty"`
+
 	// credentialsSecretRef names the Secret holding the admin's credentials
 	// (the operator-owned <name>-admin, or the Secret of spec.admin.passwordSecretRef).
 	// +optional
@@ -157,6 +246,7 @@ type OrganizationStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit"
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.renamedFrom) || self.spec.renamedFrom != self.metadata.name",message="spec.renamedFrom must name a different organization"
 type Organization struct {
 	metav1.TypeMeta `json:",inline"`
 

@@ -2,41 +2,127 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 
 	corev1 "k8s.io/api/core/v1"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
 )
+
+// DedicatedPrefix starts the name of every dedicated collection.
+const DedicatedPrefix = "org_"
+
+// DefaultSharedCollection holds the documents of every Shared organization.
+const DefaultSharedCollection = "shared_tenants"
 
 // DedicatedCollection is the collection of a Dedicated organization.
 func DedicatedCollection(organization string) string {
-	return "org_" + organization
+	return DedicatedPrefix + organization
 }
 
-// reconcileCollection makes sure the tenant's dedicated collection exists and
-// records it in status. A collection dropped out of band is recreated (empty)
-// with a Warning event. Shared tenancy is not implemented yet: such an
-// Organization is stalled with TenancyNotSupported.
+// targetLocation is where the spec says the tenant's documents belong.
+func (r *OrganizationReconciler) targetLocation(org *tenancyv1alpha1.Organization) mongostore.Location {
+	if org.Spec.Tenancy == tenancyv1alpha1.TenancyShared {
+		return mongostore.Location{Collection: r.SharedCollection, Organization: org.Name}
+	}
+	return mongostore.Location{Collection: DedicatedCollection(org.Name)}
+}
+
+// currentLocation is where status says the documents are; false for a new org.
+func currentLocation(org *tenancyv1alpha1.Organization) (mongostore.Location, bool) {
+	if org.Status.Collection == "" {
+		return mongostore.Location{}, false
+	}
+	l := mongostore.Location{Collection: org.Status.Collection}
+	if org.Status.DocumentFilter != "" {
+		l.Organization = org.Name
+	}
+	return l, true
+}
+
+func (r *OrganizationReconciler) setLocation(org *tenancyv1alpha1.Organization, l mongostore.Location) {
+	org.Status.Database, org.Status.Collection, org.Status.DocumentFilter = r.Store.Database(), l.Collection, documentFilter(l)
+}
+
+// documentFilter is the query filter that scopes a location to its tenant.
+func documentFilter(l mongostore.Location) string {
+	if !l.Shared() {
+		return ""
+	}
+	b, _ := json.Marshal(map[string]string{mongostore.TenantField: l.Organization})
+	return string(b)
+}
+
+// reconcileCollection puts the tenant's documents where the spec says: it
+// creates the location of a new organization (within the dedicated-collection
+// budget), moves the documents when spec.tenancy changed or a rename is
+// pending, and recreates a dedicated collection dropped out of band. An
+// organization another one was renamed from is left alone: its data belongs
+// to the new one.
 func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *tenant) error {
 	org := t.org
-	if org.Spec.Tenancy == tenancyv1alpha1.TenancyShared {
-		return stalled(ReasonTenancyNotSupported,
-			"spec.tenancy Shared is not supported by this version of the operator yet; use Dedicated")
+	if heir, err := r.renamedTo(ctx, org.Name); err != nil || heir != nil {
+		if err != nil {
+			return err
+		}
+		return stalled(ReasonRenamed, "organization %s took over this organization's data (spec.renamedFrom); delete this Organization", heir.Name)
 	}
-	name := DedicatedCollection(org.Name)
-	created, err := r.Store.EnsureCollection(ctx, name)
+	if org.Spec.RenamedFrom != "" && org.Status.RenamedFrom == "" {
+		return r.reconcileRename(ctx, t)
+	}
+	if org.Status.Migration != nil {
+		return r.runMigration(ctx, t)
+	}
+	target := r.targetLocation(org)
+	current, exists := currentLocation(org)
+	if exists && current != target {
+		return r.startMigration(ctx, t, current, target, tenancyv1alpha1.MigrationCopy)
+	}
+	return r.ensureLocation(ctx, t, target, !exists)
+}
+
+// ensureLocation creates the location when missing. A new dedicated
+// collection must fit the budget; an existing organization's collection
+// dropped out of band is recreated regardless (with a Warning event).
+func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, l mongostore.Location, isNew bool) error {
+	if isNew {
+		if err := r.checkBudget(ctx, l); err != nil {
+			return err
+		}
+	}
+	created, err := r.Store.EnsureLocation(ctx, l)
 	if err != nil {
 		return classifyMongo(err)
 	}
-	if created {
-		if org.Status.Collection == name {
-			r.event(org, corev1.EventTypeWarning, EventCollectionRecreated, actionCreate,
-				"Collection %s.%s was missing and has been recreated empty", r.Store.Database(), name)
-		} else {
-			r.event(org, corev1.EventTypeNormal, EventCollectionCreated, actionCreate,
-				"Created collection %s.%s", r.Store.Database(), name)
-		}
+	switch {
+	case created && !isNew && !l.Shared():
+		r.event(t.org, corev1.EventTypeWarning, EventCollectionRecreated, actionCreate,
+			"Collection %s.%s was missing and has been recreated empty", r.Store.Database(), l.Collection)
+	case created:
+		r.event(t.org, corev1.EventTypeNormal, EventCollectionCreated, actionCreate,
+			"Created collection %s.%s", r.Store.Database(), l.Collection)
 	}
-	org.Status.Database, org.Status.Collection = r.Store.Database(), name
+	r.setLocation(t.org, l)
 	return nil
+}
+
+// checkBudget stalls a new dedicated collection beyond --max-dedicated-collections.
+func (r *OrganizationReconciler) checkBudget(ctx context.Context, l mongostore.Location) error {
+	if l.Shared() || r.MaxDedicatedCollections <= 0 {
+		return nil
+	}
+	n, err := r.Store.CountCollectionsWithPrefix(ctx, DedicatedPrefix)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	if n < r.MaxDedicatedCollections {
+		return nil
+	}
+	if exists, err := r.Store.CollectionExists(ctx, l.Collection); err == nil && exists {
+		return nil // its collection is already there (counted in n)
+	}
+	return stalled(ReasonCollectionBudgetExceeded,
+		"the database already has %d dedicated collections, the budget of --max-dedicated-collections; use spec.tenancy: Shared for this organization, or raise the budget",
+		n)
 }

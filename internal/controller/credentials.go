@@ -105,9 +105,13 @@ func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *te
 }
 
 func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenant, key types.NamespacedName) error {
-	pw, err := password.Generate()
-	if err != nil {
-		return err
+	pw := r.inheritedPassword(ctx, t.org) // a rename keeps the admin's password
+	if pw == "" {
+		generated, err := password.Generate()
+		if err != nil {
+			return err
+		}
+		pw = generated
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
@@ -120,10 +124,14 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 	if err := r.Create(ctx, secret); err != nil {
 		return fmt.Errorf("create credentials Secret %s: %w", key, err)
 	}
-	if t.wasReady {
+	switch {
+	case t.org.Spec.RenamedFrom != "" && !t.wasReady:
+		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
+			"Wrote the admin credentials to Secret %s (password kept from organization %s when it had one)", key, t.org.Spec.RenamedFrom)
+	case t.wasReady:
 		r.event(t.org, corev1.EventTypeWarning, EventCredentialsRegenerated, actionCreate,
 			"Credentials Secret %s was missing: generated a new admin password; earlier sessions end", key)
-	} else {
+	default:
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
 			"Generated the admin password in Secret %s", key)
 	}

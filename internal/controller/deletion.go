@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
 // reconcileDelete cleans up an Organization being deleted and then releases
@@ -27,12 +28,28 @@ func (r *OrganizationReconciler) reconcileDelete(ctx context.Context, t *tenant)
 	if !controllerutil.ContainsFinalizer(org, tenancyv1alpha1.Finalizer) {
 		return false, nil
 	}
+	handedOver, err := r.renameHandover(ctx, org)
+	if err != nil {
+		r.event(org, corev1.EventTypeWarning, EventDeletionBlocked, actionBlock, "Finalizer kept: %v", err)
+		return false, err
+	}
+	if handedOver {
+		// The data now belongs to the organization renamed from this one:
+		// release without touching it, whatever the deletionPolicy.
+		return r.releaseFinalizer(ctx, org)
+	}
 	if err := r.deleteTenantData(ctx, org); err != nil {
 		err = classifyMongo(err)
 		r.event(org, corev1.EventTypeWarning, EventDeletionBlocked, actionBlock,
 			"Finalizer kept until MongoDB clean-up succeeds (deletionPolicy %s): %v", org.Spec.DeletionPolicy, err)
 		return false, err
 	}
+	return r.releaseFinalizer(ctx, org)
+}
+
+// releaseFinalizer deletes the Secrets the organization controls and
+// removes its finalizer.
+func (r *OrganizationReconciler) releaseFinalizer(ctx context.Context, org *tenancyv1alpha1.Organization) (bool, error) {
 	if err := r.deleteOwnedSecrets(ctx, org); err != nil {
 		return false, err
 	}
@@ -44,6 +61,24 @@ func (r *OrganizationReconciler) reconcileDelete(ctx context.Context, t *tenant)
 	return true, nil
 }
 
+// renameHandover reports whether another organization has taken over this
+// one's data (spec.renamedFrom). While a claimant has not finished, or
+// several claim it, deletion waits: the data being moved is never dropped.
+func (r *OrganizationReconciler) renameHandover(ctx context.Context, org *tenancyv1alpha1.Organization) (bool, error) {
+	heirs, err := r.claimants(ctx, org.Name)
+	if err != nil || len(heirs) == 0 {
+		return false, err
+	}
+	if len(heirs) == 1 && heirs[0].Status.RenamedFrom == org.Name {
+		return true, nil
+	}
+	return false, &waitingError{reason: ReasonRenameInProgress,
+		err: fmt.Errorf("organization %s is taking over this organization's data; deletion waits for the move", heirs[0].Name)}
+}
+
+// deleteTenantData removes the admin record and, with deletionPolicy
+// Delete, the tenant's documents wherever they are (both ends of an
+// unfinished move included; in a shared collection only this tenant's).
 func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tenancyv1alpha1.Organization) error {
 	removed, err := r.Store.DeleteAdmin(ctx, org.Name)
 	if err != nil {
@@ -52,19 +87,53 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 	if removed {
 		r.event(org, corev1.EventTypeNormal, EventAdminRemoved, actionDelete, "Removed the admin account")
 	}
-	if org.Spec.DeletionPolicy != tenancyv1alpha1.DeletionPolicyDelete || org.Spec.Tenancy == tenancyv1alpha1.TenancyShared {
+	if org.Spec.DeletionPolicy != tenancyv1alpha1.DeletionPolicyDelete {
 		return nil
 	}
-	name := DedicatedCollection(org.Name)
-	dropped, err := r.Store.DropCollection(ctx, name)
-	if err != nil {
-		return err
-	}
-	if dropped {
-		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-			"Dropped collection %s.%s (deletionPolicy Delete)", r.Store.Database(), name)
+	for _, l := range r.tenantLocations(org) {
+		n, err := r.Store.RemoveTenant(ctx, l)
+		if err != nil {
+			return err
+		}
+		switch {
+		case n < 0:
+			r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
+				"Dropped collection %s.%s (deletionPolicy Delete)", r.Store.Database(), l.Collection)
+		case n > 0:
+			r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
+				"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, r.Store.Database(), l.Collection)
+		}
 	}
 	return nil
+}
+
+// tenantLocations lists every place the tenant's documents may be: the
+// current location, both ends of a move, and the spec's target.
+func (r *OrganizationReconciler) tenantLocations(org *tenancyv1alpha1.Organization) []mongostore.Location {
+	var out []mongostore.Location
+	add := func(l mongostore.Location) {
+		for _, o := range out {
+			if o == l {
+				return
+			}
+		}
+		out = append(out, l)
+	}
+	if l, ok := currentLocation(org); ok {
+		add(l)
+	}
+	renaming := org.Spec.RenamedFrom != "" && org.Status.RenamedFrom == ""
+	if m := org.Status.Migration; m != nil {
+		if !renaming { // a rename's source is the old organization's data
+			add(fromDocLocation(m.Source))
+		}
+		add(fromDocLocation(m.Target))
+	}
+	if renaming && org.Status.Collection == "" {
+		return out // a rename that never started: the target holds nothing of ours
+	}
+	add(r.targetLocation(org))
+	return out
 }
 
 // deleteOwnedSecrets deletes the credentials Secrets this Organization

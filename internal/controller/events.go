@@ -14,6 +14,9 @@ const (
 	EventAdminPasswordChanged   = "AdminPasswordChanged"
 	EventAdminRemoved           = "AdminRemoved"
 	EventDeletionBlocked        = "DeletionBlocked"
+	EventMigrationStarted       = "MigrationStarted"
+	EventMigrationCompleted     = "MigrationCompleted"
+	EventRenamed                = "Renamed"
 )
 
 // Event actions (events.k8s.io/v1 "action": what the controller did).

@@ -76,21 +76,6 @@ var _ = Describe("2. Collection", func() {
 			ContainElements(controller.EventCollectionCreated, controller.EventCredentialsGenerated, controller.EventAdminCreated))
 	})
 
-	It("stalls a Shared organization with TenancyNotSupported and creates nothing", func() {
-		name := uniqueName("shared")
-		org := newOrg(name)
-		org.Spec.Tenancy = tenancyv1alpha1.TenancyShared
-		createOrg(org)
-		org = waitCondition(name, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonTenancyNotSupported)
-		Expect(condition(org, tenancyv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
-		Expect(condition(org, tenancyv1alpha1.ConditionReady).Reason).To(Equal(controller.ReasonTenancyNotSupported))
-		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring("Shared is not supported"))
-		Expect(kstatus(org)).To(Equal(status.FailedStatus))
-		exists, err := mongo.CollectionExists(ctx, "org_"+name)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(exists).To(BeFalse())
-		Expect(admin(name)).To(BeNil())
-	})
 })
 
 var _ = Describe("3. Credentials Secret", func() {

@@ -50,6 +50,16 @@ type OrganizationReconciler struct {
 	ResyncPeriod time.Duration
 	// HashParams are the argon2id parameters for admin passwords.
 	HashParams password.Params
+	// SharedCollection holds the documents of Shared organizations.
+	SharedCollection string
+	// MaxDedicatedCollections caps dedicated collections (0: unlimited);
+	// new Dedicated organizations beyond it are Stalled.
+	MaxDedicatedCollections int
+	// MigrationBatchSize is how many documents a move copies per batch.
+	MigrationBatchSize int
+	// MigrationHook, when set, is called after each step of a document move;
+	// an error aborts the reconcile there (tests use it to simulate crashes).
+	MigrationHook func(ctx context.Context, organization string, step MigrationStep) error
 }
 
 // tenant carries what one reconcile learns from step to step.
@@ -59,6 +69,8 @@ type tenant struct {
 	// a missing resource is then drift, reported with a Warning event.
 	wasReady bool
 	creds    credentials
+	// persisted is the status as last written to the apiserver.
+	persisted *tenancyv1alpha1.OrganizationStatus
 }
 
 // Reconcile fetches the Organization, runs the deletion path or the ordered
@@ -69,17 +81,17 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Get(ctx, req.NamespacedName, org); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	original := org.Status.DeepCopy()
-	t := &tenant{org: org, wasReady: meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)}
+	t := &tenant{org: org, persisted: org.Status.DeepCopy(),
+		wasReady: meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)}
 
 	if !org.DeletionTimestamp.IsZero() {
 		released, err := r.reconcileDelete(ctx, t)
 		if released {
 			return ctrl.Result{}, nil // the object is gone: no status to write
 		}
-		return r.finish(ctx, org, original, outcome{err: err, deleting: true})
+		return r.finish(ctx, t, outcome{err: err, deleting: true})
 	}
-	return r.finish(ctx, org, original, r.reconcileLive(ctx, t))
+	return r.finish(ctx, t, r.reconcileLive(ctx, t))
 }
 
 // reconcileLive runs the steps for an Organization that is not being deleted.
@@ -112,13 +124,15 @@ func (r *OrganizationReconciler) ensureFinalizer(ctx context.Context, org *tenan
 // result: success requeues after the resync period (drift detection), a
 // stalled Organization waits for a watched change, a lost optimistic-lock
 // race is retried quietly, any other error is retried with backoff.
-func (r *OrganizationReconciler) finish(ctx context.Context, org *tenancyv1alpha1.Organization,
-	original *tenancyv1alpha1.OrganizationStatus, o outcome) (ctrl.Result, error) {
+func (r *OrganizationReconciler) finish(ctx context.Context, t *tenant, o outcome) (ctrl.Result, error) {
 	if apierrors.IsConflict(o.err) {
 		return ctrl.Result{RequeueAfter: conflictRequeue}, nil
 	}
-	applyStatus(org, o)
-	if err := r.patchStatus(ctx, org, original); err != nil {
+	if t.org.Status.Migration != nil && o.err == nil {
+		o.migrating = true
+	}
+	applyStatus(t.org, o)
+	if err := r.patchStatus(ctx, t.org, t.persisted); err != nil {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return ctrl.Result{RequeueAfter: conflictRequeue}, nil
 		}
@@ -158,7 +172,8 @@ func (r *OrganizationReconciler) event(org *tenancyv1alpha1.Organization, eventT
 // changes), the Secrets it owns (drift) and the Secrets named by
 // spec.admin.passwordSecretRef (password changes, a missing Secret appearing).
 func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts controller.Options) error {
-	err := mgr.GetFieldIndexer().IndexField(ctx, &tenancyv1alpha1.Organization{}, passwordSecretIndex,
+	indexer := mgr.GetFieldIndexer()
+	err := indexer.IndexField(ctx, &tenancyv1alpha1.Organization{}, passwordSecretIndex,
 		func(obj client.Object) []string {
 			org := obj.(*tenancyv1alpha1.Organization)
 			if ref := org.Spec.Admin.PasswordSecretRef; ref != nil {
@@ -169,13 +184,43 @@ func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	if err != nil {
 		return err
 	}
+	err = indexer.IndexField(ctx, &tenancyv1alpha1.Organization{}, renamedFromIndex, func(obj client.Object) []string {
+		if old := obj.(*tenancyv1alpha1.Organization).Spec.RenamedFrom; old != "" {
+			return []string{old}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&tenancyv1alpha1.Organization{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.Secret{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret)).
+		Watches(&tenancyv1alpha1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.renameRelatives)).
 		WithOptions(opts).
 		Named("organization").
 		Complete(r)
+}
+
+// renameRelatives maps an Organization to the ones a rename ties it to: the
+// organization it is renamed from (whose deletion waits for the take-over,
+// and which must stop claiming the data) and those renamed from it (which
+// wait for it to finish a move or to go away). Status changes count here.
+func (r *OrganizationReconciler) renameRelatives(ctx context.Context, obj client.Object) []reconcile.Request {
+	org := obj.(*tenancyv1alpha1.Organization)
+	var reqs []reconcile.Request
+	if old := org.Spec.RenamedFrom; old != "" {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: old}})
+	}
+	heirs, err := r.claimants(ctx, org.Name)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "listing organizations renamed from", "organization", org.Name)
+	}
+	for _, h := range heirs {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&h)})
+	}
+	return reqs
 }
 
 // organizationsForSecret maps a Secret in the credentials namespace to the

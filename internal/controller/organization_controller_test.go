@@ -15,7 +15,7 @@ func TestFinishRetriesConflictsQuietly(t *testing.T) {
 	for _, err := range []error{conflict, fmt.Errorf("update credentials Secret: %w", conflict)} {
 		r := &OrganizationReconciler{} // no client: finish must not write anything
 		org := newOrg(2, 1)
-		res, gotErr := r.finish(context.Background(), org, org.Status.DeepCopy(), outcome{err: err})
+		res, gotErr := r.finish(context.Background(), &tenant{org: org, persisted: org.Status.DeepCopy()}, outcome{err: err})
 		if gotErr != nil {
 			t.Fatalf("finish returned %v; a conflict must be retried without an error", gotErr)
 		}

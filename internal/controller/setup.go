@@ -21,6 +21,14 @@ type Config struct {
 	MaxConcurrentReconciles int
 	// HashParams default to password.DefaultParams.
 	HashParams *password.Params
+	// SharedCollection defaults to DefaultSharedCollection.
+	SharedCollection string
+	// MaxDedicatedCollections caps dedicated collections; 0 is unlimited.
+	MaxDedicatedCollections int
+	// MigrationBatchSize defaults to DefaultMigrationBatchSize.
+	MigrationBatchSize int
+	// MigrationHook is for tests: called after each step of a document move.
+	MigrationHook func(ctx context.Context, organization string, step MigrationStep) error
 }
 
 // CacheOptions caches Secrets only in the credentials namespace and strips
@@ -42,14 +50,21 @@ func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		params = *cfg.HashParams
 	}
 	r := &OrganizationReconciler{
-		Client:               mgr.GetClient(),
-		APIReader:            mgr.GetAPIReader(),
-		Scheme:               mgr.GetScheme(),
-		Recorder:             mgr.GetEventRecorder("org-operator"),
-		Store:                cfg.Store,
-		CredentialsNamespace: cfg.CredentialsNamespace,
-		ResyncPeriod:         cfg.ResyncPeriod,
-		HashParams:           params,
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder("org-operator"),
+		Store:                   cfg.Store,
+		CredentialsNamespace:    cfg.CredentialsNamespace,
+		ResyncPeriod:            cfg.ResyncPeriod,
+		HashParams:              params,
+		SharedCollection:        cfg.SharedCollection,
+		MaxDedicatedCollections: cfg.MaxDedicatedCollections,
+		MigrationBatchSize:      cfg.MigrationBatchSize,
+		MigrationHook:           cfg.MigrationHook,
+	}
+	if r.SharedCollection == "" {
+		r.SharedCollection = DefaultSharedCollection
 	}
 	return r.SetupWithManager(ctx, mgr, controller.Options{
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -17,8 +19,14 @@ const (
 	ReasonMongoUnavailable          = "MongoUnavailable"
 	ReasonPasswordSecretNotFound    = "PasswordSecretNotFound"
 	ReasonAdminEmailInUse           = "AdminEmailInUse"
-	ReasonTenancyNotSupported       = "TenancyNotSupported"
 	ReasonCredentialsSecretConflict = "CredentialsSecretConflict"
+	ReasonMigrating                 = "Migrating"
+	ReasonMigrationConflict         = "MigrationConflict"
+	ReasonCollectionBudgetExceeded  = "CollectionBudgetExceeded"
+	ReasonRenamed                   = "Renamed"
+	ReasonRenameConflict            = "RenameConflict"
+	ReasonRenameTargetTaken         = "RenameTargetTaken"
+	ReasonRenameInProgress          = "RenameInProgress"
 )
 
 // outcome is what one reconcile achieved; the status is derived from it alone.
@@ -29,6 +37,9 @@ type outcome struct {
 	deleting bool
 	// readyMessage describes the tenant when the reconcile succeeded.
 	readyMessage string
+	// migrating is true while a document move is under way (status written
+	// between its steps).
+	migrating bool
 }
 
 // applyStatus writes the kstatus conditions and observedGeneration for o.
@@ -36,6 +47,7 @@ func applyStatus(org *tenancyv1alpha1.Organization, o outcome) {
 	setReadyCondition(org, o)
 	setReconcilingCondition(org, o)
 	setStalledCondition(org, o)
+	setMigratingCondition(org)
 	setObservedGeneration(org, o)
 }
 
@@ -53,6 +65,8 @@ func setReadyCondition(org *tenancyv1alpha1.Organization, o outcome) {
 	switch {
 	case o.err == nil && o.deleting:
 		reason, message = ReasonDeleting, "The organization is being deleted"
+	case o.err == nil && o.migrating:
+		reason, message = ReasonMigrating, migrationMessage(org.Status.Migration)
 	case o.err == nil:
 		status, reason, message = metav1.ConditionTrue, ReasonSucceeded, o.readyMessage
 	case o.deleting:
@@ -65,11 +79,14 @@ func setReadyCondition(org *tenancyv1alpha1.Organization, o outcome) {
 // still going on (including waiting for MongoDB); removed once Ready or Stalled.
 func setReconcilingCondition(org *tenancyv1alpha1.Organization, o outcome) {
 	_, stalling := asStalling(o.err)
-	if stalling || (o.err == nil && !o.deleting) {
+	if stalling || (o.err == nil && !o.deleting && !o.migrating) {
 		meta.RemoveStatusCondition(&org.Status.Conditions, tenancyv1alpha1.ConditionReconciling)
 		return
 	}
 	reason, message := ReasonProgressing, "Retrying after an error"
+	if o.migrating {
+		reason, message = ReasonMigrating, "Moving the tenant's documents"
+	}
 	if we, ok := asWaiting(o.err); ok {
 		reason, message = we.reason, "Waiting for MongoDB to become reachable"
 	}
@@ -95,9 +112,30 @@ func setStalledCondition(org *tenancyv1alpha1.Organization, o outcome) {
 // final state). Waiting and transient errors leave it unchanged.
 func setObservedGeneration(org *tenancyv1alpha1.Organization, o outcome) {
 	_, stalling := asStalling(o.err)
-	if !o.deleting && (o.err == nil || stalling) {
+	if !o.deleting && !o.migrating && (o.err == nil || stalling) {
 		org.Status.ObservedGeneration = org.Generation
 	}
+}
+
+// setMigratingCondition: True with progress while status.migration is set.
+func setMigratingCondition(org *tenancyv1alpha1.Organization) {
+	m := org.Status.Migration
+	if m == nil {
+		meta.RemoveStatusCondition(&org.Status.Conditions, tenancyv1alpha1.ConditionMigrating)
+		return
+	}
+	setCondition(org, tenancyv1alpha1.ConditionMigrating, metav1.ConditionTrue, string(m.Phase), migrationMessage(m))
+}
+
+func migrationMessage(m *tenancyv1alpha1.MigrationStatus) string {
+	if m == nil {
+		return ""
+	}
+	src, dst := fromDocLocation(m.Source), fromDocLocation(m.Target)
+	if m.Phase == tenancyv1alpha1.MigrationSwitched {
+		return fmt.Sprintf("Documents moved to %s (%d); removing the copy at %s", dst, m.Copied, src)
+	}
+	return fmt.Sprintf("Copying documents from %s to %s: %d of %d copied", src, dst, m.Copied, m.Total)
 }
 
 func setCondition(org *tenancyv1alpha1.Organization, typ string, status metav1.ConditionStatus, reason, message string) {

@@ -116,7 +116,7 @@ func TestSetStalledCondition(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			org := newOrg(1, 0)
-			setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, ReasonTenancyNotSupported, "before")
+			setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, ReasonRenameConflict, "before")
 			setStalledCondition(org, tt.o)
 			checkCond(t, org, tenancyv1alpha1.ConditionStalled, tt.want)
 		})

@@ -28,6 +28,22 @@ type TenantStore interface {
 	PutAdmin(ctx context.Context, a mongostore.Admin) error
 	// DeleteAdmin removes an organization's admin record when present.
 	DeleteAdmin(ctx context.Context, organization string) (bool, error)
+	// RehomeAdmin moves an admin record to another organization (rename),
+	// increasing its credentialsVersion.
+	RehomeAdmin(ctx context.Context, from, to string) (bool, error)
+
+	// EnsureLocation creates a tenant location's collection (and index).
+	EnsureLocation(ctx context.Context, l mongostore.Location) (created bool, err error)
+	// CountTenant counts a tenant's documents at a location.
+	CountTenant(ctx context.Context, l mongostore.Location) (int64, error)
+	// CopyTenant copies a tenant's documents idempotently, in batches.
+	CopyTenant(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(read int64) error) error
+	// RemoveTenant removes a tenant's documents at a location.
+	RemoveTenant(ctx context.Context, l mongostore.Location) (int64, error)
+	// RenameCollection renames a collection within the database.
+	RenameCollection(ctx context.Context, from, to string) error
+	// CountCollectionsWithPrefix counts collections by name prefix.
+	CountCollectionsWithPrefix(ctx context.Context, prefix string) (int, error)
 }
 
 var _ TenantStore = (*mongostore.Store)(nil)

@@ -47,6 +47,11 @@ type Options struct {
 	ServerSelectionTimeout time.Duration
 	// MaxConcurrentReconciles defaults to 4.
 	MaxConcurrentReconciles int
+	// MaxDedicatedCollections, MigrationBatchSize and MigrationHook are
+	// passed to the controller (see controller.Config).
+	MaxDedicatedCollections int
+	MigrationBatchSize      int
+	MigrationHook           func(ctx context.Context, organization string, step orgcontroller.MigrationStep) error
 	// API, when set, also runs the REST API with this configuration on a
 	// free loopback port (BindAddress and CredentialsNamespace are filled in).
 	API *api.Config
@@ -102,6 +107,8 @@ func StartManager(cfg *rest.Config, o Options) (*Manager, error) {
 	err = orgcontroller.Add(ctx, mgr, orgcontroller.Config{
 		Store: store, CredentialsNamespace: o.CredentialsNamespace, ResyncPeriod: o.ResyncPeriod,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		MaxDedicatedCollections: o.MaxDedicatedCollections, MigrationBatchSize: o.MigrationBatchSize,
+		MigrationHook: o.MigrationHook,
 	})
 	if err != nil {
 		cancel()

@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// MigrationStep names a point of a document move where MigrationHook is called.
+type MigrationStep string
+
+// Steps after which a move can be interrupted; the next reconcile resumes it.
+const (
+	StepBatchCopied         MigrationStep = "BatchCopied"
+	StepSwitched            MigrationStep = "Switched"
+	StepBeforeSourceRemoval MigrationStep = "BeforeSourceRemoval"
+)
+
+// DefaultMigrationBatchSize is how many documents are copied per batch.
+const DefaultMigrationBatchSize = 100
+
+func toDocLocation(l mongostore.Location) tenancyv1alpha1.DocumentLocation {
+	return tenancyv1alpha1.DocumentLocation{Collection: l.Collection, Organization: l.Organization}
+}
+
+func fromDocLocation(l tenancyv1alpha1.DocumentLocation) mongostore.Location {
+	return mongostore.Location{Collection: l.Collection, Organization: l.Organization}
+}
+
+// startMigration records the intent to move documents in status, before
+// touching any data, so that a crash at any later point resumes the move.
+func (r *OrganizationReconciler) startMigration(ctx context.Context, t *tenant, from, to mongostore.Location,
+	method tenancyv1alpha1.MigrationMethod) error {
+	if err := r.checkBudget(ctx, to); err != nil {
+		return err
+	}
+	now := metav1.Now()
+	t.org.Status.Migration = &tenancyv1alpha1.MigrationStatus{
+		Source: toDocLocation(from), Target: toDocLocation(to),
+		Phase: tenancyv1alpha1.MigrationCopying, Method: method, StartedAt: &now,
+	}
+	if err := r.persistStatus(ctx, t); err != nil {
+		return err
+	}
+	r.event(t.org, corev1.EventTypeNormal, EventMigrationStarted, actionUpdate, "Moving documents from %s to %s", from, to)
+	return r.runMigration(ctx, t)
+}
+
+// runMigration drives the move recorded in status.migration to its end:
+//
+//	Copying:  copy in batches (idempotent by _id; progress in status), verify
+//	          that source and target hold the same number of the tenant's
+//	          documents, then switch status.collection to the target;
+//	Switched: remove the source (drop the dedicated collection, or delete the
+//	          tenant's documents from the shared one), then clear the move.
+//
+// Every step is safe to repeat, so an interruption anywhere resumes here
+// with every document present exactly once at the end.
+func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) error {
+	m := t.org.Status.Migration
+	src, dst := fromDocLocation(m.Source), fromDocLocation(m.Target)
+	if m.Phase == tenancyv1alpha1.MigrationCopying {
+		var err error
+		if m.Method == tenancyv1alpha1.MigrationRenameCollection {
+			err = r.renameCollection(ctx, t, src, dst)
+		} else {
+			err = r.copyAndVerify(ctx, t, src, dst)
+		}
+		if err != nil {
+			return err
+		}
+		r.setLocation(t.org, dst)
+		m.Phase = tenancyv1alpha1.MigrationSwitched
+		if err := r.persistStatus(ctx, t); err != nil {
+			return err
+		}
+		if err := r.hook(ctx, t, StepSwitched); err != nil {
+			return err
+		}
+	}
+	if err := r.hook(ctx, t, StepBeforeSourceRemoval); err != nil {
+		return err
+	}
+	if m.Method == tenancyv1alpha1.MigrationCopy {
+		if _, err := r.Store.RemoveTenant(ctx, src); err != nil {
+			return classifyMongo(err)
+		}
+	}
+	r.event(t.org, corev1.EventTypeNormal, EventMigrationCompleted, actionUpdate,
+		"Moved %d documents from %s to %s", m.Copied, src, dst)
+	t.org.Status.Migration = nil
+	return nil
+}
+
+func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, src, dst mongostore.Location) error {
+	m := t.org.Status.Migration
+	if _, err := r.Store.EnsureLocation(ctx, dst); err != nil {
+		return classifyMongo(err)
+	}
+	total, err := r.Store.CountTenant(ctx, src)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	m.Total = total
+	err = r.Store.CopyTenant(ctx, src, dst, r.batchSize(), func(read int64) error {
+		m.Copied = read
+		if err := r.persistStatus(ctx, t); err != nil {
+			return err
+		}
+		return r.hook(ctx, t, StepBatchCopied)
+	})
+	if errors.Is(err, mongostore.ErrDocumentConflict) {
+		return stalled(ReasonMigrationConflict, "cannot move documents to %s: %v; nothing was removed from %s", dst, err, src)
+	}
+	if err != nil {
+		return classifyMongo(err)
+	}
+	srcN, err := r.Store.CountTenant(ctx, src)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	dstN, err := r.Store.CountTenant(ctx, dst)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	if srcN != dstN {
+		return fmt.Errorf("verification failed: %s holds %d of the tenant's documents and %s holds %d; "+
+			"the move is retried (applications must not write the tenant's documents while Migrating is True)", src, srcN, dst, dstN)
+	}
+	m.Copied, m.Total = dstN, srcN
+	return nil
+}
+
+// renameCollection moves a dedicated collection in place. After a crash the
+// rename may already have happened: a missing source with an existing
+// target means done.
+func (r *OrganizationReconciler) renameCollection(ctx context.Context, t *tenant, src, dst mongostore.Location) error {
+	srcExists, err := r.Store.CollectionExists(ctx, src.Collection)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	if srcExists {
+		if err := r.Store.RenameCollection(ctx, src.Collection, dst.Collection); err != nil {
+			return classifyMongo(err)
+		}
+	}
+	n, err := r.Store.CountTenant(ctx, dst)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	t.org.Status.Migration.Copied, t.org.Status.Migration.Total = n, n
+	return nil
+}
+
+func (r *OrganizationReconciler) batchSize() int {
+	if r.MigrationBatchSize > 0 {
+		return r.MigrationBatchSize
+	}
+	return DefaultMigrationBatchSize
+}
+
+func (r *OrganizationReconciler) hook(ctx context.Context, t *tenant, step MigrationStep) error {
+	if r.MigrationHook == nil {
+		return nil
+	}
+	return r.MigrationHook(ctx, t.org.Name, step)
+}
+
+// persistStatus writes the status now, in the middle of a reconcile: a move
+// records each step before taking the next, and shows its progress.
+func (r *OrganizationReconciler) persistStatus(ctx context.Context, t *tenant) error {
+	applyStatus(t.org, outcome{migrating: true})
+	if err := r.patchStatus(ctx, t.org, t.persisted); err != nil {
+		return err
+	}
+	t.persisted = t.org.Status.DeepCopy()
+	return nil
+}

@@ -1,0 +1,434 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/controller"
+	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/test/harness"
+)
+
+const shared = controller.DefaultSharedCollection
+
+// rawDB is a plain driver handle on the test database, to seed and read documents.
+func rawDB() *mongodrv.Database {
+	c, err := mongodrv.Connect(options.Client().ApplyURI(mongoSrv.URI()))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c.Database(database)
+}
+
+// seed inserts n varied documents into a dedicated collection. Their _id
+// values are unique across tenants (prefixed by the collection), as ObjectIds
+// are: a shared collection holds one _id space for every tenant.
+func seed(db *mongodrv.Database, collection string, n int) {
+	docs := make([]any, n)
+	for i := range n {
+		docs[i] = bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%04d", collection, i)}, {Key: "n", Value: i},
+			{Key: "text", Value: fmt.Sprintf("document number %d", i)}, {Key: "tags", Value: bson.A{"a", i % 7}},
+			{Key: "nested", Value: bson.D{{Key: "even", Value: i%2 == 0}}}}
+	}
+	_, err := db.Collection(collection).InsertMany(ctx, docs)
+	Expect(err).NotTo(HaveOccurred())
+}
+
+// contents reads a tenant's documents sorted by _id, without the tenant field.
+func contents(db *mongodrv.Database, collection string, filter bson.D) []bson.D {
+	cur, err := db.Collection(collection).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	Expect(err).NotTo(HaveOccurred())
+	var docs []bson.D
+	Expect(cur.All(ctx, &docs)).To(Succeed())
+	for i, d := range docs {
+		out := bson.D{}
+		for _, e := range d {
+			if e.Key != "organization" {
+				out = append(out, e)
+			}
+		}
+		docs[i] = out
+	}
+	return docs
+}
+
+func byOrg(name string) bson.D { return bson.D{{Key: "organization", Value: name}} }
+
+func setTenancy(name string, tenancy tenancyv1alpha1.Tenancy) {
+	Eventually(func() error {
+		org := getOrg(name)
+		org.Spec.Tenancy = tenancy
+		return k8s.Update(ctx, org)
+	}, timeout, interval).Should(Succeed())
+}
+
+// waitMoved waits until the org is Ready with its documents at collection and no move pending.
+func waitMoved(name, collection string) *tenancyv1alpha1.Organization {
+	var org *tenancyv1alpha1.Organization
+	Eventually(func(g Gomega) {
+		org = getOrg(name)
+		g.Expect(org.Status.Collection).To(Equal(collection))
+		g.Expect(org.Status.Migration).To(BeNil())
+		g.Expect(condition(org, tenancyv1alpha1.ConditionMigrating)).To(BeNil())
+	}, 60*time.Second, interval).Should(Succeed())
+	return waitReady(name)
+}
+
+// swapManager replaces the suite's manager (tests that crash it or change
+// its settings), and puts a plain one back afterwards.
+func swapManager(o harness.Options) {
+	Expect(mgr.Stop()).To(Succeed())
+	var err error
+	mgr, err = testEnv.StartManager(o)
+	Expect(err).NotTo(HaveOccurred())
+}
+
+func restoreManager() {
+	swapManager(harness.Options{ResyncPeriod: resyncPeriod})
+}
+
+// crashAt returns a hook that, the first time organization reaches step,
+// reports it and then blocks until the manager is stopped, like a crash
+// right after that step.
+func crashAt(organization string, step controller.MigrationStep) (func(context.Context, string, controller.MigrationStep) error, <-chan struct{}) {
+	reached := make(chan struct{})
+	var once sync.Once
+	return func(ctx context.Context, org string, s controller.MigrationStep) error {
+		if org != organization || s != step {
+			return nil
+		}
+		crashed := false
+		once.Do(func() { close(reached); crashed = true })
+		if !crashed {
+			return nil
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}, reached
+}
+
+var _ = Describe("10. Shared tenancy", func() {
+	It("keeps a Shared org's documents in the shared collection and says how to scope queries", func() {
+		name := uniqueName("small")
+		org := newOrg(name)
+		org.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+		createOrg(org)
+		org = waitReady(name)
+		Expect(org.Status.Collection).To(Equal(shared))
+		Expect(org.Status.DocumentFilter).To(Equal(`{"organization":"` + name + `"}`))
+		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse())
+		Expect(mongo.CollectionExists(ctx, shared)).To(BeTrue())
+	})
+
+	It("deletes only its own documents from the shared collection (Delete), and none with Retain", func() {
+		db := rawDB()
+		a, b, keep := uniqueName("tenant-a"), uniqueName("tenant-b"), uniqueName("tenant-keep")
+		for _, n := range []string{a, b, keep} {
+			o := newOrg(n)
+			o.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+			o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
+			if n == keep {
+				o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyRetain
+			}
+			createOrg(o)
+			waitReady(n)
+		}
+		for i := range 6 {
+			for _, n := range []string{a, b, keep} {
+				_, err := db.Collection(shared).InsertOne(ctx, bson.D{{Key: "organization", Value: n}, {Key: "i", Value: i}})
+				Expect(err).NotTo(HaveOccurred())
+			}
+		}
+		deleteOrgAndWait(a)
+		deleteOrgAndWait(keep)
+		Expect(db.Collection(shared).CountDocuments(ctx, byOrg(a))).To(BeZero())
+		Expect(db.Collection(shared).CountDocuments(ctx, byOrg(b))).To(Equal(int64(6)), "another tenant's documents were touched")
+		Expect(db.Collection(shared).CountDocuments(ctx, byOrg(keep))).To(Equal(int64(6)), "Retain removed documents")
+	})
+})
+
+var _ = Describe("11. Switching tenancy", func() {
+	It("moves 500 documents Dedicated -> Shared -> Dedicated with counts and contents identical", func() {
+		db := rawDB()
+		name := uniqueName("mover")
+		createOrg(newOrg(name))
+		waitReady(name)
+		seed(db, "org_"+name, 500)
+		before := contents(db, "org_"+name, bson.D{})
+		Expect(before).To(HaveLen(500))
+
+		setTenancy(name, tenancyv1alpha1.TenancyShared)
+		org := waitMoved(name, shared)
+		Expect(org.Status.DocumentFilter).To(ContainSubstring(name))
+		Expect(contents(db, shared, byOrg(name))).To(Equal(before))
+		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse(), "the source collection was not dropped")
+
+		setTenancy(name, tenancyv1alpha1.TenancyDedicated)
+		waitMoved(name, "org_"+name)
+		Expect(contents(db, "org_"+name, bson.D{})).To(Equal(before))
+		Expect(db.Collection(shared).CountDocuments(ctx, byOrg(name))).To(BeZero(), "the shared copy was not removed")
+		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(
+			ContainElements(controller.EventMigrationStarted, controller.EventMigrationCompleted))
+	})
+
+	DescribeTable("resumes after a crash at any step, with every document exactly once",
+		func(step controller.MigrationStep) {
+			db := rawDB()
+			name := uniqueName("crash")
+			createOrg(newOrg(name))
+			waitReady(name)
+			seed(db, "org_"+name, 250)
+			before := contents(db, "org_"+name, bson.D{})
+
+			hook, reached := crashAt(name, step)
+			swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, MigrationHook: hook})
+			DeferCleanup(restoreManager)
+			setTenancy(name, tenancyv1alpha1.TenancyShared)
+			Eventually(reached, 60*time.Second).Should(BeClosed())
+
+			// The move is visible while it is interrupted.
+			org := getOrg(name)
+			Expect(org.Status.Migration).NotTo(BeNil())
+			migrating := condition(org, tenancyv1alpha1.ConditionMigrating)
+			Expect(migrating).NotTo(BeNil())
+			Expect(condition(org, tenancyv1alpha1.ConditionReady).Reason).To(Equal(controller.ReasonMigrating))
+			if step == controller.StepBatchCopied {
+				Expect(migrating.Message).To(MatchRegexp(`copied 50 of 250|50 of 250 copied`))
+			}
+
+			restoreManager() // the crash: the next manager starts from what is stored
+			waitMoved(name, shared)
+			Expect(contents(db, shared, byOrg(name))).To(Equal(before), "documents lost or duplicated")
+			Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse())
+		},
+		Entry("after a batch copy", controller.StepBatchCopied),
+		Entry("after the status switch", controller.StepSwitched),
+		Entry("before the source is removed", controller.StepBeforeSourceRemoval),
+	)
+
+	It("stalls a move that would overwrite another tenant's document, touching nothing", func() {
+		db := rawDB()
+		owner, mover := uniqueName("owner"), uniqueName("clash")
+		o := newOrg(owner)
+		o.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+		createOrg(o)
+		waitReady(owner)
+		clash := "org_" + mover + "-0001" // the _id the mover's second document will have
+		_, err := db.Collection(shared).InsertOne(ctx, bson.D{{Key: "_id", Value: clash}, {Key: "organization", Value: owner}, {Key: "mine", Value: true}})
+		Expect(err).NotTo(HaveOccurred())
+		createOrg(newOrg(mover))
+		waitReady(mover)
+		seed(db, "org_"+mover, 3)
+		setTenancy(mover, tenancyv1alpha1.TenancyShared)
+		waitCondition(mover, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonMigrationConflict)
+		Expect(db.Collection("org_"+mover).CountDocuments(ctx, bson.D{})).To(Equal(int64(3)), "the source lost documents")
+		var doc bson.M
+		Expect(db.Collection(shared).FindOne(ctx, bson.D{{Key: "_id", Value: clash}}).Decode(&doc)).To(Succeed())
+		Expect(doc["organization"]).To(Equal(owner))
+		Expect(doc["mine"]).To(BeTrue())
+	})
+})
+
+var _ = Describe("12. Dedicated-collection budget", func() {
+	It("stalls a new Dedicated org beyond --max-dedicated-collections and never affects existing ones", func() {
+		n, err := mongo.CountCollectionsWithPrefix(ctx, controller.DedicatedPrefix)
+		Expect(err).NotTo(HaveOccurred())
+		swapManager(harness.Options{ResyncPeriod: resyncPeriod, MaxDedicatedCollections: n + 1})
+		DeferCleanup(restoreManager)
+
+		last := uniqueName("last-slot")
+		createOrg(newOrg(last))
+		waitReady(last)
+		over := uniqueName("over-budget")
+		createOrg(newOrg(over))
+		org := waitCondition(over, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonCollectionBudgetExceeded)
+		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring("spec.tenancy: Shared"))
+		Expect(mongo.CollectionExists(ctx, "org_"+over)).To(BeFalse())
+
+		// An existing organization keeps its collection, even recreated after a drop.
+		Expect(mongo.DropCollection(ctx, "org_"+last)).To(BeTrue())
+		Eventually(func() (bool, error) { return mongo.CollectionExists(ctx, "org_"+last) }, timeout, interval).Should(BeTrue())
+
+		// The suggested way out works.
+		setTenancy(over, tenancyv1alpha1.TenancyShared)
+		Expect(waitReady(over).Status.Collection).To(Equal(shared))
+	})
+})
+
+var _ = Describe("13. Rename", func() {
+	// oldTenant creates an organization with documents and returns its password.
+	oldTenant := func(db *mongodrv.Database, name string, policy tenancyv1alpha1.DeletionPolicy) string {
+		o := newOrg(name)
+		o.Spec.DeletionPolicy = policy
+		createOrg(o)
+		waitReady(name)
+		seed(db, "org_"+name, 40)
+		return string(ownedSecret(name).Data["password"])
+	}
+	renamed := func(newName, old string) *tenancyv1alpha1.Organization {
+		o := newOrg(newName)
+		o.Spec.Admin.Email = "admin@" + old + ".example"
+		o.Spec.RenamedFrom = old
+		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
+		return o
+	}
+	// checkTakenOver verifies the new organization holds the data, the admin
+	// and the password of the old one.
+	checkTakenOver := func(db *mongodrv.Database, newName, old, pw string, before []bson.D, oldVersion int64) {
+		org := waitReady(newName)
+		Expect(org.Status.RenamedFrom).To(Equal(old))
+		Expect(org.Status.Collection).To(Equal("org_" + newName))
+		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
+		Expect(mongo.CollectionExists(ctx, "org_"+old)).To(BeFalse())
+		a := admin(newName)
+		Expect(a).NotTo(BeNil())
+		Expect(a.CredentialsVersion).To(Equal(oldVersion+1), "old tokens must end")
+		Expect(string(ownedSecret(newName).Data["password"])).To(Equal(pw))
+		ok, _ := password.Verify(pw, a.PasswordHash)
+		Expect(ok).To(BeTrue())
+		Expect(admin(old)).To(BeNil())
+	}
+
+	It("takes over an old organization that is never deleted; the old one stands aside", func() {
+		db := rawDB()
+		old, newName := uniqueName("oldname"), uniqueName("newname")
+		pw := oldTenant(db, old, tenancyv1alpha1.DeletionPolicyDelete)
+		before, version := contents(db, "org_"+old, bson.D{}), admin(old).CredentialsVersion
+		createOrg(renamed(newName, old))
+		checkTakenOver(db, newName, old, pw, before, version)
+		org := waitCondition(old, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonRenamed)
+		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring(newName))
+		Consistently(func() (bool, error) { return mongo.CollectionExists(ctx, "org_"+old) }, "2s", interval).Should(BeFalse(),
+			"the old organization recreated its collection")
+		// Deleting the old one afterwards (deletionPolicy Delete) leaves the moved data alone.
+		deleteOrgAndWait(old)
+		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
+		Expect(admin(newName)).NotTo(BeNil())
+	})
+
+	It("keeps the data when the old organization is deleted before the move", func() {
+		db := rawDB()
+		old, newName := uniqueName("prune-first"), uniqueName("pruned-to")
+		pw := oldTenant(db, old, tenancyv1alpha1.DeletionPolicyDelete)
+		before, version := contents(db, "org_"+old, bson.D{}), admin(old).CredentialsVersion
+		// As Argo CD may do: the new object and the prune of the old one land
+		// while no reconcile has run yet.
+		Expect(mgr.Stop()).To(Succeed())
+		DeferCleanup(func() {
+			if mgr == nil {
+				restoreManager()
+			}
+		})
+		createOrg(renamed(newName, old))
+		Expect(k8s.Delete(ctx, getOrg(old))).To(Succeed())
+		var err error
+		mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod})
+		Expect(err).NotTo(HaveOccurred())
+		checkTakenOver(db, newName, old, pw, before, version)
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: old}, &tenancyv1alpha1.Organization{})) },
+			timeout, interval).Should(BeTrue())
+		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
+	})
+
+	It("keeps the data when the old organization is deleted during the move", func() {
+		db := rawDB()
+		old, newName := uniqueName("mid-move"), uniqueName("moved-to")
+		o := newOrg(old)
+		o.Spec.Tenancy = tenancyv1alpha1.TenancyShared // shared -> dedicated: the copy path, interruptible
+		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
+		createOrg(o)
+		waitReady(old)
+		for i := range 120 {
+			_, err := db.Collection(shared).InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%03d", old, i)}, {Key: "organization", Value: old}, {Key: "i", Value: i}})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		before := contents(db, shared, byOrg(old))
+		pw := string(ownedSecret(old).Data["password"])
+		version := admin(old).CredentialsVersion
+
+		hook, reached := crashAt(newName, controller.StepBatchCopied)
+		swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, MigrationHook: hook})
+		DeferCleanup(restoreManager)
+		createOrg(renamed(newName, old))
+		Eventually(reached, 60*time.Second).Should(BeClosed())
+		Expect(k8s.Delete(ctx, getOrg(old))).To(Succeed())
+		restoreManager() // resume the move with the old organization being deleted
+		Expect(getOrg(old).DeletionTimestamp).NotTo(BeNil())
+
+		org := waitReady(newName)
+		Expect(org.Status.RenamedFrom).To(Equal(old))
+		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
+		Expect(db.Collection(shared).CountDocuments(ctx, byOrg(old))).To(BeZero())
+		Expect(string(ownedSecret(newName).Data["password"])).To(Equal(pw))
+		Expect(admin(newName).CredentialsVersion).To(Equal(version + 1))
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: old}, &tenancyv1alpha1.Organization{})) },
+			timeout, interval).Should(BeTrue())
+		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
+	})
+
+	It("stalls conflicting claims and a taken target, touching no data", func() {
+		db := rawDB()
+		old := uniqueName("contested")
+		oldTenant(db, old, tenancyv1alpha1.DeletionPolicyRetain)
+		before := contents(db, "org_"+old, bson.D{})
+		first, second := uniqueName("claim-a"), uniqueName("claim-b")
+		a, b := renamed(first, old), renamed(second, old)
+		a.Spec.Admin.Email, b.Spec.Admin.Email = "a@"+first+".example", "b@"+second+".example"
+		// Both claims land before any reconcile (a later claim on data
+		// already taken over is refused the same way).
+		Expect(mgr.Stop()).To(Succeed())
+		createOrg(a)
+		createOrg(b)
+		var err error
+		mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod})
+		Expect(err).NotTo(HaveOccurred())
+		for _, n := range []string{first, second} {
+			org := waitCondition(n, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonRenameConflict)
+			Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring(old))
+		}
+		Expect(contents(db, "org_"+old, bson.D{})).To(Equal(before))
+		Expect(admin(old)).NotTo(BeNil())
+
+		// A target collection that already holds documents.
+		taken, src := uniqueName("taken"), uniqueName("src")
+		oldTenant(db, src, tenancyv1alpha1.DeletionPolicyRetain)
+		srcBefore := contents(db, "org_"+src, bson.D{})
+		seed(db, "org_"+taken, 2)
+		t := renamed(taken, src)
+		t.Spec.Admin.Email = "t@" + taken + ".example"
+		createOrg(t)
+		waitCondition(taken, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonRenameTargetTaken)
+		Expect(contents(db, "org_"+src, bson.D{})).To(Equal(srcBefore))
+		Expect(db.Collection("org_"+taken).CountDocuments(ctx, bson.D{})).To(Equal(int64(2)))
+	})
+
+	It("rejects renamedFrom naming the organization itself, and changes to it", func() {
+		self := newOrg("selfish")
+		self.Spec.RenamedFrom = "selfish"
+		err := k8s.Create(ctx, self)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.renamedFrom must name a different organization"))
+
+		name := uniqueName("fixed")
+		o := renamed(name, "nobody-"+name)
+		createOrg(o)
+		waitReady(name)
+		o = getOrg(name)
+		o.Spec.RenamedFrom = "someone-else"
+		err = k8s.Update(ctx, o)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("renamedFrom cannot be changed"))
+	})
+})
+

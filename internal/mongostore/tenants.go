@@ -1,0 +1,236 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// TenantField marks a document of a shared collection with its organization.
+const TenantField = "organization"
+
+// Location is where a tenant's documents live: a whole collection
+// (Organization empty) or the documents of a shared collection whose
+// TenantField equals Organization.
+type Location struct {
+	Collection   string
+	Organization string
+}
+
+// Shared reports whether the location is a slice of a shared collection.
+func (l Location) Shared() bool { return l.Organization != "" }
+
+func (l Location) filter() bson.D {
+	if l.Shared() {
+		return bson.D{{Key: TenantField, Value: l.Organization}}
+	}
+	return bson.D{}
+}
+
+func (l Location) String() string {
+	if l.Shared() {
+		return fmt.Sprintf("%s{%s:%q}", l.Collection, TenantField, l.Organization)
+	}
+	return l.Collection
+}
+
+// ErrDocumentConflict is returned when a document cannot be copied because
+// a document with the same _id already belongs to another tenant.
+var ErrDocumentConflict = errors.New("a document with the same _id belongs to another tenant in the target collection")
+
+// EnsureLocation creates the collection (and, for a shared one, the index on
+// TenantField). It reports whether the collection was created.
+func (s *Store) EnsureLocation(ctx context.Context, l Location) (bool, error) {
+	created, err := s.EnsureCollection(ctx, l.Collection)
+	if err != nil || !l.Shared() {
+		return created, err
+	}
+	return created, s.ensureIndex(ctx, l.Collection, TenantField, false)
+}
+
+// CountTenant counts the tenant's documents at l (0 when the collection is missing).
+func (s *Store) CountTenant(ctx context.Context, l Location) (int64, error) {
+	return s.CountDocuments(ctx, l.Collection, l.filter())
+}
+
+// RemoveTenant removes the tenant's documents at l: drops a dedicated
+// collection, deletes only the tenant's documents from a shared one. It
+// reports how many documents it removed from a shared collection (-1 for a drop).
+func (s *Store) RemoveTenant(ctx context.Context, l Location) (int64, error) {
+	if !l.Shared() {
+		_, err := s.DropCollection(ctx, l.Collection)
+		return -1, err
+	}
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	res, err := s.db.Collection(l.Collection).DeleteMany(ctx, l.filter())
+	if err != nil {
+		return 0, wrap("delete tenant documents from "+l.Collection, err)
+	}
+	return res.DeletedCount, nil
+}
+
+// CopyTenant copies every tenant document from src to dst, batch documents
+// at a time, keeping each _id. It is idempotent: a document already in dst
+// (same _id, same tenant) is left as it is, so an interrupted copy is simply
+// run again. Documents copied into a shared collection get TenantField set;
+// documents copied into a dedicated one lose it. afterBatch, when set, is
+// called after every batch with the number of documents read so far.
+func (s *Store) CopyTenant(ctx context.Context, src, dst Location, batch int, afterBatch func(read int64) error) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*s.opts.OperationTimeout)
+	defer cancel()
+	cur, err := s.db.Collection(src.Collection).Find(cctx, src.filter(),
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(batch)))
+	if err != nil {
+		return wrap("read "+src.String(), err)
+	}
+	defer cur.Close(cctx)
+	var read int64
+	docs := make([]any, 0, batch)
+	flush := func() error {
+		if len(docs) == 0 {
+			return nil
+		}
+		if err := s.insertTenantDocs(ctx, dst, docs); err != nil {
+			return err
+		}
+		read += int64(len(docs))
+		docs = docs[:0]
+		if afterBatch != nil {
+			return afterBatch(read)
+		}
+		return nil
+	}
+	for cur.Next(cctx) {
+		var doc bson.D
+		if err := cur.Decode(&doc); err != nil {
+			return wrap("decode "+src.String(), err)
+		}
+		docs = append(docs, retag(doc, dst))
+		if len(docs) == batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return wrap("read "+src.String(), err)
+	}
+	return flush()
+}
+
+// retag sets or removes TenantField for the destination.
+func retag(doc bson.D, dst Location) bson.D {
+	out := make(bson.D, 0, len(doc)+1)
+	for _, e := range doc {
+		if e.Key != TenantField {
+			out = append(out, e)
+		}
+	}
+	if dst.Shared() {
+		out = append(out, bson.E{Key: TenantField, Value: dst.Organization})
+	}
+	return out
+}
+
+// insertTenantDocs inserts unordered; duplicates of the tenant's own
+// documents are ignored, a duplicate owned by another tenant is a conflict.
+func (s *Store) insertTenantDocs(ctx context.Context, dst Location, docs []any) error {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	_, err := s.db.Collection(dst.Collection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return nil
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		return wrap("copy into "+dst.String(), err)
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Code != 11000 && !strings.Contains(we.Message, "E11000") {
+			return wrap("copy into "+dst.String(), err)
+		}
+		if dst.Shared() {
+			if err := s.checkOwner(ctx, dst, idOf(docs[we.Index].(bson.D))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func idOf(doc bson.D) any {
+	for _, e := range doc {
+		if e.Key == "_id" {
+			return e.Value
+		}
+	}
+	return nil
+}
+
+// checkOwner verifies that the document with _id id in a shared collection
+// belongs to dst's tenant.
+func (s *Store) checkOwner(ctx context.Context, dst Location, id any) error {
+	var existing bson.M
+	err := s.db.Collection(dst.Collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&existing)
+	if err != nil {
+		return wrap("check duplicate in "+dst.Collection, err)
+	}
+	if existing[TenantField] != dst.Organization {
+		return fmt.Errorf("%w (_id %v in %s)", ErrDocumentConflict, id, dst.Collection)
+	}
+	return nil
+}
+
+// RenameCollection renames a collection within the database (no target
+// drop: an existing target is an error).
+func (s *Store) RenameCollection(ctx context.Context, from, to string) error {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	db := s.opts.Database
+	err := s.client.Database("admin").RunCommand(ctx, bson.D{
+		{Key: "renameCollection", Value: db + "." + from}, {Key: "to", Value: db + "." + to},
+	}).Err()
+	return wrap(fmt.Sprintf("rename collection %s to %s", from, to), err)
+}
+
+// CountCollectionsWithPrefix counts the collections whose name starts with prefix.
+func (s *Store) CountCollectionsWithPrefix(ctx context.Context, prefix string) (int, error) {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return 0, wrap("list collections", err)
+	}
+	n := 0
+	for _, name := range names {
+		if strings.HasPrefix(name, prefix) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// RehomeAdmin moves the admin record of organization from to organization
+// to, keeping the password hash and increasing credentialsVersion so that
+// tokens issued for the old organization end. It reports whether a record
+// was moved; it does nothing when to already has a record.
+func (s *Store) RehomeAdmin(ctx context.Context, from, to string) (bool, error) {
+	existing, err := s.GetAdmin(ctx, to)
+	if err != nil || existing != nil {
+		return false, err
+	}
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	res, err := s.db.Collection(AdminsCollection).UpdateOne(ctx, bson.D{{Key: "organization", Value: from}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "organization", Value: to}}}, {Key: "$inc", Value: bson.D{{Key: "credentialsVersion", Value: 1}}}})
+	if err != nil {
+		return false, wrap("re-home admin of "+from, err)
+	}
+	return res.ModifiedCount > 0, nil
+}
