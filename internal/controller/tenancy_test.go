@@ -336,7 +336,9 @@ var _ = Describe("13. Rename", func() {
 		mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod})
 		Expect(err).NotTo(HaveOccurred())
 		checkTakenOver(db, newName, old, pw, before, version)
-		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: old}, &tenancyv1alpha1.Organization{})) },
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: old}, &tenancyv1alpha1.Organization{}))
+		},
 			timeout, interval).Should(BeTrue())
 		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
 	})
@@ -372,7 +374,9 @@ var _ = Describe("13. Rename", func() {
 		Expect(db.Collection(shared).CountDocuments(ctx, byOrg(old))).To(BeZero())
 		Expect(string(ownedSecret(newName).Data["password"])).To(Equal(pw))
 		Expect(admin(newName).CredentialsVersion).To(Equal(version + 1))
-		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: old}, &tenancyv1alpha1.Organization{})) },
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: old}, &tenancyv1alpha1.Organization{}))
+		},
 			timeout, interval).Should(BeTrue())
 		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
 	})
@@ -431,4 +435,3 @@ var _ = Describe("13. Rename", func() {
 		Expect(err.Error()).To(ContainSubstring("renamedFrom cannot be changed"))
 	})
 })
-
