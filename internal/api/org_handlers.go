@@ -62,6 +62,7 @@ type PatchInput struct {
 	AuthHeader
 	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
 	Body struct {
+		Name        *string `json:"name,omitempty" minLength:"1" maxLength:"63" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"New name: the organization is renamed (its data, admin account and password move to the new name); log in again afterwards"`
 		DisplayName *string `json:"displayName,omitempty" maxLength:"200" doc:"New display name"`
 		AdminEmail  *string `json:"adminEmail,omitempty" format:"email" maxLength:"254" doc:"New admin email (the login name)"`
 		Password    *string `json:"password,omitempty" minLength:"12" maxLength:"128" doc:"New admin password; ends every earlier session"`
@@ -89,10 +90,12 @@ func (s *Server) registerOrganizations() {
 	}, s.getOrganization)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "patchOrganization", Method: http.MethodPatch, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},
-		Summary: "Change your organization's display name, admin email or password", Security: bearer,
+		Summary: "Rename your organization or change its display name, admin email or password", Security: bearer,
 		Description: "Writes the Organization spec or the credentials Secret through the Kubernetes API. A 200 means the " +
 			"change is in effect: after a password change the new password works and the old one and every earlier " +
-			"token do not. 202 means it was accepted but did not take effect within the server's bound.",
+			"token do not. A new name creates the Organization under that name taking over the data (spec.renamedFrom) " +
+			"and deletes the old one; it answers when the new one is Ready, with its Location; every earlier token ends. " +
+			"202 means it was accepted but did not take effect within the server's bound.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
 			http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
@@ -147,8 +150,11 @@ func (s *Server) patchOrganization(ctx context.Context, in *PatchInput) (*Organi
 		return nil, err
 	}
 	b := in.Body
-	if b.DisplayName == nil && b.AdminEmail == nil && b.Password == nil {
-		return nil, huma.Error400BadRequest("nothing to change: give displayName, adminEmail or password")
+	if b.Name == nil && b.DisplayName == nil && b.AdminEmail == nil && b.Password == nil {
+		return nil, huma.Error400BadRequest("nothing to change: give name, displayName, adminEmail or password")
+	}
+	if b.Name != nil && *b.Name != p.org.Name && b.Password != nil {
+		return nil, huma.Error400BadRequest("change the name and the password in separate requests")
 	}
 	desired := p.org.DeepCopy()
 	if b.DisplayName != nil {
@@ -161,6 +167,9 @@ func (s *Server) patchOrganization(ctx context.Context, in *PatchInput) (*Organi
 			return nil, s.storeError(err)
 		}
 		desired.Spec.Admin.Email = *b.AdminEmail
+	}
+	if b.Name != nil && *b.Name != p.org.Name {
+		return s.rename(ctx, p, desired, *b.Name)
 	}
 	newPassword := ""
 	if b.Password != nil {
@@ -189,6 +198,51 @@ func (s *Server) patchOrganization(ctx context.Context, in *PatchInput) (*Organi
 		return &OrganizationOutput{Status: http.StatusAccepted, Location: "/v1/organizations/" + org.Name, Body: view(org)}, nil
 	}
 	return &OrganizationOutput{Status: http.StatusOK, Body: view(org)}, nil
+}
+
+// rename creates the Organization newName with spec.renamedFrom and the
+// (possibly patched) spec, deletes the old one (its finalizer waits for the
+// take-over), ends the old sessions, and answers when the new organization is
+// Ready with the data moved (202 with a Location after the bound).
+func (s *Server) rename(ctx context.Context, p *principal, desired *tenancyv1alpha1.Organization, newName string) (*OrganizationOutput, error) {
+	if existing, err := s.liveOrganization(ctx, newName); err != nil {
+		return nil, err
+	} else if existing != nil {
+		return nil, errNameTaken()
+	}
+	next := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: newName, Labels: p.org.Labels}, Spec: desired.Spec}
+	next.Spec.RenamedFrom = p.org.Name
+	next.Spec.Admin.PasswordSecretRef = nil // the password moves into <new>-admin
+	if err := s.client.Create(ctx, next); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil, errNameTaken()
+		}
+		return nil, s.kubeError(err)
+	}
+	if err := s.client.Delete(ctx, p.org, client.Preconditions{UID: &p.org.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return nil, s.kubeError(err)
+	}
+	if err := s.store.RevokeOrganizationSessions(ctx, p.org.Name); err != nil {
+		return nil, s.storeError(err)
+	}
+	location := "/v1/organizations/" + newName
+	deadline := time.Now().Add(s.cfg.ChangeTimeout)
+	for {
+		org, err := s.liveOrganization(ctx, newName)
+		if err != nil {
+			return nil, err
+		}
+		if org != nil && isReady(org) && org.Status.RenamedFrom == p.org.Name {
+			return &OrganizationOutput{Status: http.StatusOK, Location: location, Body: view(org)}, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			if org == nil {
+				org = next
+			}
+			return &OrganizationOutput{Status: http.StatusAccepted, Location: location, Body: view(org)}, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func equalSpec(a, b *tenancyv1alpha1.Organization) bool {
