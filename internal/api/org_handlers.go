@@ -32,15 +32,17 @@ type Condition struct {
 
 // Organization is the API's view of an Organization.
 type Organization struct {
-	Name        string      `json:"name" doc:"The organization's id"`
-	DisplayName string      `json:"displayName"`
-	AdminEmail  string      `json:"adminEmail"`
-	Tenancy     string      `json:"tenancy" enum:"Dedicated,Shared"`
-	Database    string      `json:"database" doc:"MongoDB database of the tenant's collection"`
-	Collection  string      `json:"collection" doc:"MongoDB collection holding the tenant's documents"`
-	Ready       bool        `json:"ready"`
-	Conditions  []Condition `json:"conditions"`
-	CreatedAt   time.Time   `json:"createdAt"`
+	Name        string `json:"name" doc:"The organization's id"`
+	DisplayName string `json:"displayName"`
+	AdminEmail  string `json:"adminEmail"`
+	Tenancy     string `json:"tenancy" enum:"Dedicated,Shared"`
+	Database    string `json:"database" doc:"MongoDB database of the tenant's collection"`
+	Collection  string `json:"collection" doc:"MongoDB collection holding the tenant's documents"`
+	// DocumentFilter scopes queries in a shared collection.
+	DocumentFilter string      `json:"documentFilter,omitempty" doc:"For a Shared organization, the filter that scopes queries to its documents, e.g. {\"organization\":\"acme\"}"`
+	Ready          bool        `json:"ready"`
+	Conditions     []Condition `json:"conditions"`
+	CreatedAt      time.Time   `json:"createdAt"`
 }
 
 // OrganizationOutput is an organization, with a Location when the change is
@@ -119,7 +121,8 @@ func (s *Server) registerOrganizations() {
 func view(org *tenancyv1alpha1.Organization) Organization {
 	v := Organization{
 		Name: org.Name, DisplayName: org.Spec.DisplayName, AdminEmail: org.Spec.Admin.Email, Tenancy: string(org.Spec.Tenancy),
-		Database: org.Status.Database, Collection: org.Status.Collection, CreatedAt: org.CreationTimestamp.UTC(),
+		Database: org.Status.Database, Collection: org.Status.Collection, DocumentFilter: org.Status.DocumentFilter,
+		CreatedAt:  org.CreationTimestamp.UTC(),
 		Ready:      isReady(org),
 		Conditions: make([]Condition, 0, len(org.Status.Conditions)),
 	}

@@ -240,14 +240,6 @@ func (e *Env) KillManager(sig syscall.Signal) error {
 	return err
 }
 
-// ManagerPID is the manager's process id, 0 when it is not running.
-func (e *Env) ManagerPID() int {
-	if e.manager == nil {
-		return 0
-	}
-	return e.manager.cmd.Process.Pid
-}
-
 // Stop stops the manager, FerretDB and the control plane, and releases the lock.
 func (e *Env) Stop() error {
 	var errs []error
