@@ -160,3 +160,51 @@ var _ = Describe("Rename through the API", func() {
 		Eventually(func() bool { return orgGone(t.name) }, timeout, interval).Should(BeTrue())
 	})
 })
+
+var _ = Describe("Metrics", func() {
+	// metric sums the samples of a metric family whose labels include want.
+	metric := func(name string, want map[string]string) float64 {
+		families, err := mgr.APIMetrics.Gather()
+		Expect(err).NotTo(HaveOccurred())
+		total := 0.0
+		for _, f := range families {
+			if f.GetName() != name {
+				continue
+			}
+		samples:
+			for _, m := range f.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range m.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				for k, v := range want {
+					if labels[k] != v {
+						continue samples
+					}
+				}
+				if c := m.GetCounter(); c != nil {
+					total += c.GetValue()
+				}
+				if h := m.GetHistogram(); h != nil {
+					total += float64(h.GetSampleCount())
+				}
+			}
+		}
+		return total
+	}
+
+	It("counts logins by result and times requests by route and status", func() {
+		t := newTenant("metrics")
+		success := metric("org_operator_api_logins_total", map[string]string{"result": "success"})
+		failure := metric("org_operator_api_logins_total", map[string]string{"result": "failure"})
+		timed := metric("org_operator_api_request_duration_seconds", map[string]string{"route": "/v1/auth/login", "method": "POST", "status": "401"})
+
+		tokensFor(t)
+		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": "wrong password"}), http.StatusUnauthorized)
+
+		Expect(metric("org_operator_api_logins_total", map[string]string{"result": "success"})).To(Equal(success + 1))
+		Expect(metric("org_operator_api_logins_total", map[string]string{"result": "failure"})).To(Equal(failure + 1))
+		Expect(metric("org_operator_api_request_duration_seconds",
+			map[string]string{"route": "/v1/auth/login", "method": "POST", "status": "401"})).To(Equal(timed + 1))
+	})
+})

@@ -193,7 +193,16 @@ func (s *Server) patchOrganization(ctx context.Context, in *PatchInput) (*Organi
 			return nil, err
 		}
 	}
-	org, done := s.waitInEffect(ctx, p.org.Name, generation, p.admin.PasswordHash, newPassword != "")
+	org, done := s.waitFor(ctx, p.org.Name, func(org *tenancyv1alpha1.Organization) bool {
+		if !reconciledAt(generation)(org) {
+			return false
+		}
+		if newPassword == "" {
+			return true
+		}
+		admin, err := s.store.GetAdmin(ctx, org.Name) // rehashed by the controller?
+		return err == nil && admin != nil && admin.PasswordHash != p.admin.PasswordHash
+	})
 	if org == nil {
 		return nil, errOrgNotFound()
 	}
@@ -229,23 +238,17 @@ func (s *Server) rename(ctx context.Context, p *principal, desired *tenancyv1alp
 		return nil, s.storeError(err)
 	}
 	location := "/v1/organizations/" + newName
-	deadline := time.Now().Add(s.cfg.ChangeTimeout)
-	for {
-		org, err := s.liveOrganization(ctx, newName)
-		if err != nil {
-			return nil, err
-		}
-		if org != nil && isReady(org) && org.Status.RenamedFrom == p.org.Name {
-			return &OrganizationOutput{Status: http.StatusOK, Location: location, Body: view(org)}, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			if org == nil {
-				org = next
-			}
-			return &OrganizationOutput{Status: http.StatusAccepted, Location: location, Body: view(org)}, nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	org, done := s.waitFor(ctx, newName, func(org *tenancyv1alpha1.Organization) bool {
+		return isReady(org) && org.Status.RenamedFrom == p.org.Name
+	})
+	if org == nil {
+		org = next
 	}
+	status := http.StatusOK
+	if !done {
+		status = http.StatusAccepted
+	}
+	return &OrganizationOutput{Status: status, Location: location, Body: view(org)}, nil
 }
 
 func equalSpec(a, b *tenancyv1alpha1.Organization) bool {
@@ -256,13 +259,7 @@ func equalSpec(a, b *tenancyv1alpha1.Organization) bool {
 // Secret (the one it references, or the operator-owned <name>-admin); the
 // controller then rehashes it and increases credentialsVersion.
 func (s *Server) writePassword(ctx context.Context, org *tenancyv1alpha1.Organization, newPassword string) error {
-	name, key := controller.CredentialsSecretName(org.Name), controller.SecretKeyPassword
-	if ref := org.Spec.Admin.PasswordSecretRef; ref != nil {
-		name, key = ref.Name, ref.Key
-		if key == "" {
-			key = controller.SecretKeyPassword
-		}
-	}
+	name, key := controller.PasswordSource(org)
 	secret := &corev1.Secret{}
 	if err := s.client.Get(ctx, client.ObjectKey{Namespace: s.cfg.CredentialsNamespace, Name: name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -278,30 +275,32 @@ func (s *Server) writePassword(ctx context.Context, org *tenancyv1alpha1.Organiz
 	return s.kubeError(s.client.Patch(ctx, updated, client.MergeFromWithOptions(secret, client.MergeFromWithOptimisticLock{})))
 }
 
-// waitInEffect polls the cache (and the admin record when the password
-// changed) until the controller has applied the change, or the bound passes.
-// It returns the latest organization (nil when it is gone) and whether the
-// change is in effect.
-func (s *Server) waitInEffect(ctx context.Context, name string, generation int64, oldHash string, passwordChanged bool) (*tenancyv1alpha1.Organization, bool) {
+// waitFor polls the cache until done holds for the organization, or the
+// change timeout passes. An organization not visible yet (just created) is
+// waited for too. It returns the latest organization (nil when not found)
+// and whether done held.
+func (s *Server) waitFor(ctx context.Context, name string, done func(*tenancyv1alpha1.Organization) bool) (*tenancyv1alpha1.Organization, bool) {
 	deadline := time.Now().Add(s.cfg.ChangeTimeout)
 	for {
 		org, err := s.liveOrganization(ctx, name)
-		if err != nil || org == nil {
+		if err == nil && org != nil && done(org) {
+			return org, true
+		}
+		if time.Now().After(deadline) {
 			return org, false
-		}
-		done := org.Status.ObservedGeneration >= generation && isReady(org)
-		if done && passwordChanged {
-			admin, err := s.store.GetAdmin(ctx, name)
-			done = err == nil && admin != nil && admin.PasswordHash != oldHash
-		}
-		if done || time.Now().After(deadline) {
-			return org, done
 		}
 		select {
 		case <-ctx.Done():
 			return org, false
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// reconciledAt reports whether the controller has made generation Ready.
+func reconciledAt(generation int64) func(*tenancyv1alpha1.Organization) bool {
+	return func(org *tenancyv1alpha1.Organization) bool {
+		return org.Status.ObservedGeneration >= generation && isReady(org)
 	}
 }
 
@@ -361,7 +360,7 @@ func (s *Server) signup(ctx context.Context, in *SignupInput) (*OrganizationOutp
 	if err := controllerutil.SetControllerReference(org, owned, s.client.Scheme()); err == nil {
 		_ = s.client.Patch(ctx, owned, client.MergeFrom(secret))
 	}
-	got, done := s.waitInEffect(ctx, org.Name, org.Generation, "", false)
+	got, done := s.waitFor(ctx, org.Name, reconciledAt(org.Generation))
 	if got == nil {
 		got = org
 	}

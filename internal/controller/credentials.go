@@ -33,6 +33,20 @@ func CredentialsSecretName(organization string) string {
 	return organization + "-admin"
 }
 
+// PasswordSource names the Secret (in the credentials namespace) and the key
+// that hold an organization's admin password: the one spec.admin.passwordSecretRef
+// names (key "password" unless set), else the operator-owned <name>-admin.
+func PasswordSource(org *tenancyv1alpha1.Organization) (name, key string) {
+	ref := org.Spec.Admin.PasswordSecretRef
+	if ref == nil {
+		return CredentialsSecretName(org.Name), SecretKeyPassword
+	}
+	if ref.Key == "" {
+		return ref.Name, SecretKeyPassword
+	}
+	return ref.Name, ref.Key
+}
+
 // credentials is the admin's current password and the source it came from.
 type credentials struct {
 	password string
@@ -49,8 +63,8 @@ func fingerprint(s *corev1.Secret, key string) string {
 // spec.admin.passwordSecretRef or from the operator-owned Secret, and records
 // the Secret in status.credentialsSecretRef.
 func (r *OrganizationReconciler) reconcileCredentials(ctx context.Context, t *tenant) error {
-	if ref := t.org.Spec.Admin.PasswordSecretRef; ref != nil {
-		return r.readReferencedSecret(ctx, t, ref)
+	if t.org.Spec.Admin.PasswordSecretRef != nil {
+		return r.readReferencedSecret(ctx, t)
 	}
 	return r.reconcileOwnedSecret(ctx, t)
 }
@@ -58,24 +72,21 @@ func (r *OrganizationReconciler) reconcileCredentials(ctx context.Context, t *te
 // readReferencedSecret reads (never copies) the Secret the spec references.
 // A missing Secret or key stalls the Organization with PasswordSecretNotFound;
 // the Secret watch wakes it up as soon as the Secret appears.
-func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *tenant, ref *tenancyv1alpha1.SecretKeyRef) error {
-	key := ref.Key
-	if key == "" {
-		key = SecretKeyPassword
-	}
-	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: r.CredentialsNamespace, Name: ref.Name}
+func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *tenant) error {
+	name, key := PasswordSource(t.org)
+	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: r.CredentialsNamespace, Name: name}
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: ref.Name}, secret)
+	err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}, secret)
 	if apierrors.IsNotFound(err) {
 		return stalled(ReasonPasswordSecretNotFound,
-			"Secret %s/%s named by spec.admin.passwordSecretRef does not exist", r.CredentialsNamespace, ref.Name)
+			"Secret %s/%s named by spec.admin.passwordSecretRef does not exist", r.CredentialsNamespace, name)
 	}
 	if err != nil {
 		return err
 	}
 	if len(secret.Data[key]) == 0 {
 		return stalled(ReasonPasswordSecretNotFound,
-			"Secret %s/%s has no non-empty key %q", r.CredentialsNamespace, ref.Name, key)
+			"Secret %s/%s has no non-empty key %q", r.CredentialsNamespace, name, key)
 	}
 	t.creds = credentials{password: string(secret.Data[key]), fingerprint: fingerprint(secret, key)}
 	return nil

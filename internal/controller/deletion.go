@@ -141,8 +141,8 @@ func (r *OrganizationReconciler) tenantLocations(org *tenancyv1alpha1.Organizati
 // sign-up). A Secret someone else manages is never touched.
 func (r *OrganizationReconciler) deleteOwnedSecrets(ctx context.Context, org *tenancyv1alpha1.Organization) error {
 	names := []string{CredentialsSecretName(org.Name)}
-	if ref := org.Spec.Admin.PasswordSecretRef; ref != nil {
-		names = append(names, ref.Name)
+	if referenced, _ := PasswordSource(org); referenced != names[0] {
+		names = append(names, referenced)
 	}
 	for _, name := range names {
 		secret := &corev1.Secret{}

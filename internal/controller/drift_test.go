@@ -60,10 +60,15 @@ var _ = Describe("7. Drift repair", func() {
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventAdminRecreated))
 	})
 
-	It("performs zero Kubernetes API writes and zero MongoDB writes when resyncing a Ready organization", func() {
+	It("performs zero Kubernetes API writes and zero MongoDB writes when resyncing Ready organizations", func() {
 		name := uniqueName("quiet")
 		createOrg(newOrg(name))
 		waitReady(name)
+		sharedName := uniqueName("quiet-shared")
+		sharedOrg := newOrg(sharedName)
+		sharedOrg.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+		createOrg(sharedOrg)
+		waitReady(sharedName)
 		// Let the event broadcaster and any other organization settle.
 		time.Sleep(resyncPeriod)
 		apiBefore, mongoWritesBefore := mgr.APIWrites.Count(), mgr.Commands.Writes()

@@ -166,12 +166,11 @@ func (r *OrganizationReconciler) inheritedPassword(ctx context.Context, org *ten
 	if old == "" {
 		return ""
 	}
+	// The old organization's password source; once it is gone, its own Secret.
 	name, key := CredentialsSecretName(old), SecretKeyPassword
 	prev := &tenancyv1alpha1.Organization{}
 	if err := r.Get(ctx, client.ObjectKey{Name: old}, prev); err == nil {
-		if ref := prev.Spec.Admin.PasswordSecretRef; ref != nil {
-			name, key = ref.Name, ref.Key
-		}
+		name, key = PasswordSource(prev)
 	}
 	s := &corev1.Secret{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: r.CredentialsNamespace, Name: name}, s); err != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -98,6 +99,8 @@ type Store struct {
 	db      *mongo.Database
 	opts    Options
 	indexes indexState
+	// sharedIndexed remembers shared collections whose tenant index exists.
+	sharedIndexed sync.Map
 }
 
 // Connect validates the URI and creates a client. It does not wait for the

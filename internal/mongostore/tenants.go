@@ -44,13 +44,21 @@ func (l Location) String() string {
 var ErrDocumentConflict = errors.New("a document with the same _id belongs to another tenant in the target collection")
 
 // EnsureLocation creates the collection (and, for a shared one, the index on
-// TenantField). It reports whether the collection was created.
+// TenantField, once per process and collection, so that a resync writes
+// nothing). It reports whether the collection was created.
 func (s *Store) EnsureLocation(ctx context.Context, l Location) (bool, error) {
 	created, err := s.EnsureCollection(ctx, l.Collection)
 	if err != nil || !l.Shared() {
 		return created, err
 	}
-	return created, s.ensureIndex(ctx, l.Collection, TenantField, false)
+	if _, done := s.sharedIndexed.Load(l.Collection); done && !created {
+		return created, nil
+	}
+	if err := s.ensureIndex(ctx, l.Collection, TenantField, false); err != nil {
+		return created, err
+	}
+	s.sharedIndexed.Store(l.Collection, true)
+	return created, nil
 }
 
 // CountTenant counts the tenant's documents at l (0 when the collection is missing).

@@ -63,9 +63,11 @@ type Manager struct {
 	Store     *mongostore.Store
 	Commands  *mongostore.CommandCounter
 	APIWrites *WriteCounter
-	// APIServer and APIURL are set when Options.API was.
-	APIServer *api.Server
-	APIURL    string
+	// APIServer, APIURL and APIMetrics (its Prometheus registry) are set
+	// when Options.API was.
+	APIServer  *api.Server
+	APIURL     string
+	APIMetrics *prometheus.Registry
 
 	cancel context.CancelFunc
 	done   chan error
@@ -143,7 +145,8 @@ func (m *Manager) addAPI(cfg api.Config, credentialsNamespace string) error {
 	cfg.BindAddress = l.Addr().String()
 	_ = l.Close()
 	cfg.CredentialsNamespace = credentialsNamespace
-	srv, err := api.New(cfg, m.Manager.GetClient(), m.Store, prometheus.NewRegistry(), ctrl.Log.WithName("api"))
+	m.APIMetrics = prometheus.NewRegistry()
+	srv, err := api.New(cfg, m.Manager.GetClient(), m.Store, m.APIMetrics, ctrl.Log.WithName("api"))
 	if err != nil {
 		return err
 	}
