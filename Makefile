@@ -66,7 +66,7 @@ build: manifests generate fmt vet ## Build manager binary.
 .PHONY: dev
 dev: envtest-assets ## Run the whole system locally: control plane, FerretDB (data in .dev/), the manager; Ctrl-C stops it.
 	@echo "building the manager and the dev tool..."
-	@go build -o bin/manager ./cmd && go build -o bin/dev ./cmd/dev
+	@go build -o bin/manager ./cmd && go build -o bin/dev ./hack/dev
 	@KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" bin/dev
 
 .PHONY: run

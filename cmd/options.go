@@ -8,74 +8,60 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/org-operator/org-operator/internal/api"
-	orgcontroller "github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/operator"
+	"github.com/org-operator/org-operator/internal/restapi"
 )
-
-// defaultCredentialsNamespace is used when neither the flag nor POD_NAMESPACE is set.
-const defaultCredentialsNamespace = "org-operator-system"
 
 // options is the manager's configuration, from flags and, for connection
 // settings, environment variables (a flag wins over its variable).
 type options struct {
-	metricsAddr   string
-	secureMetrics bool
-	enableHTTP2   bool
-	probeAddr     string
-	leaderElect   bool
-
-	mongo                   mongostore.Options
-	credentialsNamespace    string
-	resyncPeriod            time.Duration
-	maxConcurrentReconciles int
-	sharedCollection        string
-	maxDedicatedCollections int
-
-	api api.Config
-
-	zap zap.Options
+	operator operator.Options
+	zap      zap.Options
 }
 
 // parseOptions parses args; getenv supplies MONGODB_URI and POD_NAMESPACE.
 // Errors are one line, fit to print as they are.
 func parseOptions(args []string, getenv func(string) string) (*options, error) {
-	o := &options{}
+	o := &options{operator: operator.DefaultOptions()}
+	op := &o.operator
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "0",
+	fs.StringVar(&op.MetricsBindAddress, "metrics-bind-address", op.MetricsBindAddress,
 		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
-	fs.BoolVar(&o.secureMetrics, "metrics-secure", true,
+	fs.BoolVar(&op.SecureMetrics, "metrics-secure", op.SecureMetrics,
 		"Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
-	fs.BoolVar(&o.enableHTTP2, "enable-http2", false,
+	fs.BoolVar(&op.EnableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
-	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
-	fs.BoolVar(&o.leaderElect, "leader-elect", false,
+	fs.StringVar(&op.HealthProbeBindAddress, "health-probe-bind-address", op.HealthProbeBindAddress, "Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&op.LeaderElection, "leader-elect", false,
 		"Enable leader election, so only one replica runs the controller (the deployed manager turns it on).")
 
-	fs.StringVar(&o.mongo.URI, "mongodb-uri", getenv("MONGODB_URI"),
+	fs.StringVar(&op.Mongo.URI, "mongodb-uri", getenv("MONGODB_URI"),
 		"MongoDB connection string (env MONGODB_URI). Required.")
-	fs.StringVar(&o.mongo.Database, "mongodb-database", envOr(getenv, "MONGODB_DATABASE", mongostore.DefaultDatabase),
+	fs.StringVar(&op.Mongo.Database, "mongodb-database", envOr(getenv, "MONGODB_DATABASE", op.Mongo.Database),
 		"MongoDB database holding tenant collections and admin records (env MONGODB_DATABASE).")
-	fs.Uint64Var(&o.mongo.MaxPoolSize, "mongodb-max-pool-size", mongostore.DefaultMaxPoolSize, "Maximum MongoDB connections.")
-	fs.Uint64Var(&o.mongo.MinPoolSize, "mongodb-min-pool-size", 0, "Minimum idle MongoDB connections kept open.")
-	fs.DurationVar(&o.mongo.OperationTimeout, "mongodb-operation-timeout", mongostore.DefaultOperationTimeout,
+	fs.Uint64Var(&op.Mongo.MaxPoolSize, "mongodb-max-pool-size", op.Mongo.MaxPoolSize, "Maximum MongoDB connections.")
+	fs.Uint64Var(&op.Mongo.MinPoolSize, "mongodb-min-pool-size", op.Mongo.MinPoolSize, "Minimum idle MongoDB connections kept open.")
+	fs.DurationVar(&op.Mongo.OperationTimeout, "mongodb-operation-timeout", op.Mongo.OperationTimeout,
 		"Timeout of each single MongoDB call.")
-	fs.DurationVar(&o.mongo.ServerSelectionTimeout, "mongodb-server-selection-timeout", mongostore.DefaultServerSelectionTimeout,
+	fs.DurationVar(&op.Mongo.ServerSelectionTimeout, "mongodb-server-selection-timeout", op.Mongo.ServerSelectionTimeout,
 		"How long a MongoDB call waits for a reachable server before failing with MongoUnavailable.")
-	fs.DurationVar(&o.mongo.ConnectTimeout, "mongodb-connect-timeout", mongostore.DefaultConnectTimeout,
+	fs.DurationVar(&op.Mongo.ConnectTimeout, "mongodb-connect-timeout", op.Mongo.ConnectTimeout,
 		"Timeout for establishing one MongoDB connection.")
 
-	fs.StringVar(&o.credentialsNamespace, "credentials-namespace", envOr(getenv, "POD_NAMESPACE", defaultCredentialsNamespace),
+	fs.StringVar(&op.Controller.CredentialsNamespace, "credentials-namespace", envOr(getenv, "POD_NAMESPACE", op.Controller.CredentialsNamespace),
 		"Namespace of the admins' credentials Secrets (default: the pod's namespace from POD_NAMESPACE, else org-operator-system).")
-	fs.DurationVar(&o.resyncPeriod, "resync-period", 10*time.Minute,
+	fs.DurationVar(&op.Controller.ResyncPeriod, "resync-period", op.Controller.ResyncPeriod,
 		"How often a Ready Organization is checked for drift (collection dropped, admin record deleted).")
-	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
+	fs.IntVar(&op.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles", op.Controller.MaxConcurrentReconciles,
 		"Organizations reconciled in parallel (each password hash takes 19 MiB of memory).")
-	fs.StringVar(&o.sharedCollection, "shared-collection", orgcontroller.DefaultSharedCollection,
+	fs.StringVar(&op.Controller.SharedCollection, "shared-collection", op.Controller.SharedCollection,
 		"Collection holding the documents of every Shared organization (each carries an organization field).")
-	fs.IntVar(&o.maxDedicatedCollections, "max-dedicated-collections", 5000,
+	fs.IntVar(&op.Controller.MaxDedicatedCollections, "max-dedicated-collections", op.Controller.MaxDedicatedCollections,
 		"Most dedicated collections (org_*) in the database; a new Dedicated organization beyond it is Stalled (0: unlimited).")
-	bindAPIFlags(fs, &o.api)
+	fs.IntVar(&op.Controller.MigrationBatchSize, "migration-batch-size", op.Controller.MigrationBatchSize,
+		"Documents copied per batch when a tenant's documents move (tenancy switch, rename); progress is recorded after each batch.")
+	bindAPIFlags(fs, &op.API)
 	o.zap.BindFlags(fs)
 
 	if err := fs.Parse(args); err != nil {
@@ -85,36 +71,39 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 }
 
 func (o *options) validate() error {
-	if err := mongostore.ValidateURI(o.mongo.URI); err != nil {
+	op := &o.operator
+	if err := mongostore.ValidateURI(op.Mongo.URI); err != nil {
 		return err
 	}
-	o.api.CredentialsNamespace = o.credentialsNamespace
-	if err := o.api.Validate(); err != nil {
+	op.API.CredentialsNamespace = op.Controller.CredentialsNamespace
+	if err := op.API.Validate(); err != nil {
 		return err
 	}
+	c := op.Controller
 	switch {
-	case o.credentialsNamespace == "":
+	case c.CredentialsNamespace == "":
 		return errors.New("--credentials-namespace must not be empty")
-	case o.resyncPeriod < time.Second:
-		return fmt.Errorf("--resync-period must be at least 1s, got %s", o.resyncPeriod)
-	case o.maxConcurrentReconciles < 1:
-		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.maxConcurrentReconciles)
-	case o.maxDedicatedCollections < 0:
+	case c.ResyncPeriod < time.Second:
+		return fmt.Errorf("--resync-period must be at least 1s, got %s", c.ResyncPeriod)
+	case c.MaxConcurrentReconciles < 1:
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", c.MaxConcurrentReconciles)
+	case c.MigrationBatchSize < 1:
+		return fmt.Errorf("--migration-batch-size must be at least 1, got %d", c.MigrationBatchSize)
+	case c.MaxDedicatedCollections < 0:
 		return errors.New("--max-dedicated-collections must not be negative")
-	case o.mongo.MinPoolSize > o.mongo.MaxPoolSize:
+	case op.Mongo.MinPoolSize > op.Mongo.MaxPoolSize:
 		return errors.New("--mongodb-min-pool-size must not exceed --mongodb-max-pool-size")
 	}
 	return nil
 }
 
-// bindAPIFlags registers the REST API's flags; defaults come from api.DefaultConfig.
-func bindAPIFlags(fs *flag.FlagSet, c *api.Config) {
-	*c = api.DefaultConfig()
+// bindAPIFlags registers the REST API's flags; c holds the defaults.
+func bindAPIFlags(fs *flag.FlagSet, c *restapi.Config) {
 	fs.StringVar(&c.BindAddress, "api-bind-address", c.BindAddress, "Address the tenant-admin REST API binds to; 0 disables it.")
 	fs.StringVar(&c.TLSCertFile, "api-tls-cert-file", "", "TLS certificate for the REST API (with --api-tls-key-file); plain HTTP when unset.")
 	fs.StringVar(&c.TLSKeyFile, "api-tls-key-file", "", "TLS private key for the REST API.")
 	fs.Func("signup", `Self-service sign-up through POST /v1/organizations: "disabled" (default) or "open".`, func(v string) error {
-		c.Signup = api.SignupMode(v)
+		c.Signup = restapi.SignupMode(v)
 		return nil
 	})
 	fs.StringVar(&c.Issuer, "api-issuer", c.Issuer, "Access tokens' iss claim.")

@@ -25,13 +25,13 @@ func TestParseOptions(t *testing.T) {
 			name: "defaults with the URI from the environment",
 			env:  map[string]string{"MONGODB_URI": "mongodb://db:27017/"},
 			check: func(t *testing.T, o *options) {
-				if o.mongo.URI != "mongodb://db:27017/" || o.mongo.Database != "orgs" {
-					t.Errorf("mongo = %+v", o.mongo)
+				if o.operator.Mongo.URI != "mongodb://db:27017/" || o.operator.Mongo.Database != "orgs" {
+					t.Errorf("mongo = %+v", o.operator.Mongo)
 				}
-				if o.credentialsNamespace != "org-operator-system" || o.resyncPeriod != 10*time.Minute {
-					t.Errorf("namespace %q, resync %s", o.credentialsNamespace, o.resyncPeriod)
+				if o.operator.Controller.CredentialsNamespace != "org-operator-system" || o.operator.Controller.ResyncPeriod != 10*time.Minute {
+					t.Errorf("namespace %q, resync %s", o.operator.Controller.CredentialsNamespace, o.operator.Controller.ResyncPeriod)
 				}
-				if o.leaderElect {
+				if o.operator.LeaderElection {
 					t.Error("leader election is on by default for a local run; the deployment turns it on")
 				}
 			},
@@ -40,8 +40,8 @@ func TestParseOptions(t *testing.T) {
 			name: "the pod's namespace is the default credentials namespace",
 			env:  map[string]string{"MONGODB_URI": "mongodb://db/", "POD_NAMESPACE": "tenants"},
 			check: func(t *testing.T, o *options) {
-				if o.credentialsNamespace != "tenants" {
-					t.Errorf("namespace = %q", o.credentialsNamespace)
+				if o.operator.Controller.CredentialsNamespace != "tenants" {
+					t.Errorf("namespace = %q", o.operator.Controller.CredentialsNamespace)
 				}
 			},
 		},
@@ -52,9 +52,9 @@ func TestParseOptions(t *testing.T) {
 				"--mongodb-operation-timeout", "2s", "--leader-elect"},
 			env: map[string]string{"MONGODB_URI": "mongodb://env/", "POD_NAMESPACE": "tenants"},
 			check: func(t *testing.T, o *options) {
-				if o.mongo.URI != "mongodb://flag/" || o.credentialsNamespace != "creds" || o.mongo.Database != "t" ||
-					o.resyncPeriod != 30*time.Second || o.maxConcurrentReconciles != 8 || o.mongo.MaxPoolSize != 50 ||
-					o.mongo.OperationTimeout != 2*time.Second || !o.leaderElect {
+				if o.operator.Mongo.URI != "mongodb://flag/" || o.operator.Controller.CredentialsNamespace != "creds" || o.operator.Mongo.Database != "t" ||
+					o.operator.Controller.ResyncPeriod != 30*time.Second || o.operator.Controller.MaxConcurrentReconciles != 8 || o.operator.Mongo.MaxPoolSize != 50 ||
+					o.operator.Mongo.OperationTimeout != 2*time.Second || !o.operator.LeaderElection {
 					t.Errorf("options = %+v", o)
 				}
 			},

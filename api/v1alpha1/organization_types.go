@@ -29,28 +29,6 @@ const (
 	DeletionPolicyDelete DeletionPolicy = "Delete"
 )
 
-// Condition types and the finalizer used by the controller. The condition
-// types follow kstatus (sigs.k8s.io/cli-utils/pkg/kstatus) so kubectl wait,
-// Argo CD and Flux understand them.
-const (
-	// ConditionReady is True when the tenant's collection, credentials Secret and
-	// admin account are all in place for the current generation.
-	ConditionReady = "Ready"
-	// ConditionReconciling is True while the controller is still working towards
-	// the desired state.
-	ConditionReconciling = "Reconciling"
-	// ConditionStalled is True when the controller cannot make progress without a
-	// human fixing something (a bad reference, a conflict).
-	ConditionStalled = "Stalled"
-	// ConditionMigrating is True while the tenant's documents are being moved
-	// (a tenancy switch or a rename); its message counts copied documents.
-	ConditionMigrating = "Migrating"
-
-	// Finalizer is set on every Organization before anything outside the cluster
-	// is touched, and removed only once the external clean-up succeeded.
-	Finalizer = "tenancy.org-operator.io/finalizer"
-)
-
 // SecretKeyRef points at one key of a Secret in the operator's credentials namespace.
 type SecretKeyRef struct {
 	// name of the Secret, in the operator's credentials namespace.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/password"
 )
@@ -59,7 +60,7 @@ var adminEventNotes = map[string]string{
 // classifies connectivity failures.
 func classifyAdminError(err error, email string) error {
 	if errors.Is(err, mongostore.ErrEmailInUse) {
-		return stalled(ReasonAdminEmailInUse,
+		return stalled(tenancyv1alpha1.ReasonAdminEmailInUse,
 			"admin email %s is already used by another organization; choose another spec.admin.email", email)
 	}
 	return classifyMongo(err)

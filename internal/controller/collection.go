@@ -10,23 +10,12 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
-// DedicatedPrefix starts the name of every dedicated collection.
-const DedicatedPrefix = "org_"
-
-// DefaultSharedCollection holds the documents of every Shared organization.
-const DefaultSharedCollection = "shared_tenants"
-
-// DedicatedCollection is the collection of a Dedicated organization.
-func DedicatedCollection(organization string) string {
-	return DedicatedPrefix + organization
-}
-
 // targetLocation is where the spec says the tenant's documents belong.
 func (r *OrganizationReconciler) targetLocation(org *tenancyv1alpha1.Organization) mongostore.Location {
 	if org.Spec.Tenancy == tenancyv1alpha1.TenancyShared {
 		return mongostore.Location{Collection: r.SharedCollection, Organization: org.Name}
 	}
-	return mongostore.Location{Collection: DedicatedCollection(org.Name)}
+	return mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(org.Name)}
 }
 
 // currentLocation is where status says the documents are; false for a new org.
@@ -66,7 +55,7 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 		if err != nil {
 			return err
 		}
-		return stalled(ReasonRenamed, "organization %s took over this organization's data (spec.renamedFrom); delete this Organization", heir.Name)
+		return stalled(tenancyv1alpha1.ReasonRenamed, "organization %s took over this organization's data (spec.renamedFrom); delete this Organization", heir.Name)
 	}
 	if org.Spec.RenamedFrom != "" && org.Status.RenamedFrom == "" {
 		return r.reconcileRename(ctx, t)
@@ -112,7 +101,7 @@ func (r *OrganizationReconciler) checkBudget(ctx context.Context, l mongostore.L
 	if l.Shared() || r.MaxDedicatedCollections <= 0 {
 		return nil
 	}
-	n, err := r.Store.CountCollectionsWithPrefix(ctx, DedicatedPrefix)
+	n, err := r.Store.CountCollectionsWithPrefix(ctx, tenancyv1alpha1.DedicatedCollectionPrefix)
 	if err != nil {
 		return classifyMongo(err)
 	}
@@ -122,7 +111,7 @@ func (r *OrganizationReconciler) checkBudget(ctx context.Context, l mongostore.L
 	if exists, err := r.Store.CollectionExists(ctx, l.Collection); err == nil && exists {
 		return nil // its collection is already there (counted in n)
 	}
-	return stalled(ReasonCollectionBudgetExceeded,
+	return stalled(tenancyv1alpha1.ReasonCollectionBudgetExceeded,
 		"the database already has %d dedicated collections, the budget of --max-dedicated-collections; use spec.tenancy: Shared for this organization, or raise the budget",
 		n)
 }

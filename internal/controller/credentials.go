@@ -16,37 +16,6 @@ import (
 	"github.com/org-operator/org-operator/internal/password"
 )
 
-// Keys and labels of the operator-owned credentials Secret <name>-admin.
-const (
-	SecretKeyOrganization = "organization"
-	SecretKeyEmail        = "email"
-	SecretKeyPassword     = "password"
-
-	LabelManagedBy    = "app.kubernetes.io/managed-by"
-	ManagedBy         = "org-operator"
-	LabelOrganization = "tenancy.org-operator.io/organization"
-)
-
-// CredentialsSecretName is the name of the Secret the operator owns for an
-// organization whose spec has no passwordSecretRef.
-func CredentialsSecretName(organization string) string {
-	return organization + "-admin"
-}
-
-// PasswordSource names the Secret (in the credentials namespace) and the key
-// that hold an organization's admin password: the one spec.admin.passwordSecretRef
-// names (key "password" unless set), else the operator-owned <name>-admin.
-func PasswordSource(org *tenancyv1alpha1.Organization) (name, key string) {
-	ref := org.Spec.Admin.PasswordSecretRef
-	if ref == nil {
-		return CredentialsSecretName(org.Name), SecretKeyPassword
-	}
-	if ref.Key == "" {
-		return ref.Name, SecretKeyPassword
-	}
-	return ref.Name, ref.Key
-}
-
 // credentials is the admin's current password and the source it came from.
 type credentials struct {
 	password string
@@ -73,19 +42,19 @@ func (r *OrganizationReconciler) reconcileCredentials(ctx context.Context, t *te
 // A missing Secret or key stalls the Organization with PasswordSecretNotFound;
 // the Secret watch wakes it up as soon as the Secret appears.
 func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *tenant) error {
-	name, key := PasswordSource(t.org)
+	name, key := t.org.PasswordSource()
 	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: r.CredentialsNamespace, Name: name}
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}, secret)
 	if apierrors.IsNotFound(err) {
-		return stalled(ReasonPasswordSecretNotFound,
+		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotFound,
 			"Secret %s/%s named by spec.admin.passwordSecretRef does not exist", r.CredentialsNamespace, name)
 	}
 	if err != nil {
 		return err
 	}
 	if len(secret.Data[key]) == 0 {
-		return stalled(ReasonPasswordSecretNotFound,
+		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotFound,
 			"Secret %s/%s has no non-empty key %q", r.CredentialsNamespace, name, key)
 	}
 	t.creds = credentials{password: string(secret.Data[key]), fingerprint: fingerprint(secret, key)}
@@ -97,7 +66,7 @@ func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *te
 // never regenerated while the Secret holds one; a deleted Secret (or a deleted
 // password key) gets a new password and a Warning event.
 func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *tenant) error {
-	key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: CredentialsSecretName(t.org.Name)}
+	key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: tenancyv1alpha1.CredentialsSecretName(t.org.Name)}
 	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: key.Namespace, Name: key.Name}
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, key, secret)
@@ -131,7 +100,7 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 	if err := r.setOwnedSecretContent(t.org, secret); err != nil {
 		return err
 	}
-	secret.Data[SecretKeyPassword] = []byte(pw)
+	secret.Data[tenancyv1alpha1.SecretKeyPassword] = []byte(pw)
 	if err := r.Create(ctx, secret); err != nil {
 		return fmt.Errorf("create credentials Secret %s: %w", key, err)
 	}
@@ -146,13 +115,13 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
 			"Generated the admin password in Secret %s", key)
 	}
-	t.creds = credentials{password: pw, fingerprint: fingerprint(secret, SecretKeyPassword)}
+	t.creds = credentials{password: pw, fingerprint: fingerprint(secret, tenancyv1alpha1.SecretKeyPassword)}
 	return nil
 }
 
 func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenant, secret *corev1.Secret) error {
 	if !metav1.IsControlledBy(secret, t.org) && !labelledFor(secret, t.org.Name) {
-		return stalled(ReasonCredentialsSecretConflict,
+		return stalled(tenancyv1alpha1.ReasonCredentialsSecretConflict,
 			"Secret %s/%s exists but was not created by the operator for this organization; delete or rename it",
 			secret.Namespace, secret.Name)
 	}
@@ -160,13 +129,13 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 	if err := r.setOwnedSecretContent(t.org, desired); err != nil {
 		return err
 	}
-	regenerated := len(desired.Data[SecretKeyPassword]) == 0
+	regenerated := len(desired.Data[tenancyv1alpha1.SecretKeyPassword]) == 0
 	if regenerated {
 		pw, err := password.Generate()
 		if err != nil {
 			return err
 		}
-		desired.Data[SecretKeyPassword] = []byte(pw)
+		desired.Data[tenancyv1alpha1.SecretKeyPassword] = []byte(pw)
 	}
 	if !equality.Semantic.DeepEqual(secret, desired) {
 		patch := client.MergeFromWithOptions(secret, client.MergeFromWithOptimisticLock{})
@@ -179,7 +148,7 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 			"Credentials Secret %s/%s had no password: generated a new one; earlier sessions end",
 			desired.Namespace, desired.Name)
 	}
-	t.creds = credentials{password: string(desired.Data[SecretKeyPassword]), fingerprint: fingerprint(desired, SecretKeyPassword)}
+	t.creds = credentials{password: string(desired.Data[tenancyv1alpha1.SecretKeyPassword]), fingerprint: fingerprint(desired, tenancyv1alpha1.SecretKeyPassword)}
 	return nil
 }
 
@@ -189,8 +158,8 @@ func (r *OrganizationReconciler) setOwnedSecretContent(org *tenancyv1alpha1.Orga
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
 	}
-	s.Labels[LabelManagedBy] = ManagedBy
-	s.Labels[LabelOrganization] = org.Name
+	s.Labels[tenancyv1alpha1.LabelManagedBy] = tenancyv1alpha1.ManagedBy
+	s.Labels[tenancyv1alpha1.LabelOrganization] = org.Name
 	// Adopt a Secret labelled for this organization whose owner is an earlier
 	// incarnation (for example restored from a backup with new UIDs).
 	owners := s.OwnerReferences[:0:0]
@@ -206,11 +175,11 @@ func (r *OrganizationReconciler) setOwnedSecretContent(org *tenancyv1alpha1.Orga
 	if s.Data == nil {
 		s.Data = map[string][]byte{}
 	}
-	s.Data[SecretKeyOrganization] = []byte(org.Name)
-	s.Data[SecretKeyEmail] = []byte(org.Spec.Admin.Email)
+	s.Data[tenancyv1alpha1.SecretKeyOrganization] = []byte(org.Name)
+	s.Data[tenancyv1alpha1.SecretKeyEmail] = []byte(org.Spec.Admin.Email)
 	return nil
 }
 
 func labelledFor(s *corev1.Secret, organization string) bool {
-	return s.Labels[LabelManagedBy] == ManagedBy && s.Labels[LabelOrganization] == organization
+	return s.Labels[tenancyv1alpha1.LabelManagedBy] == tenancyv1alpha1.ManagedBy && s.Labels[tenancyv1alpha1.LabelOrganization] == organization
 }

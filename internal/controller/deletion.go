@@ -72,7 +72,7 @@ func (r *OrganizationReconciler) renameHandover(ctx context.Context, org *tenanc
 	if len(heirs) == 1 && heirs[0].Status.RenamedFrom == org.Name {
 		return true, nil
 	}
-	return false, &waitingError{reason: ReasonRenameInProgress,
+	return false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
 		err: fmt.Errorf("organization %s is taking over this organization's data; deletion waits for the move", heirs[0].Name)}
 }
 
@@ -140,8 +140,8 @@ func (r *OrganizationReconciler) tenantLocations(org *tenancyv1alpha1.Organizati
 // controls: <name>-admin, and a referenced Secret it owns (created at
 // sign-up). A Secret someone else manages is never touched.
 func (r *OrganizationReconciler) deleteOwnedSecrets(ctx context.Context, org *tenancyv1alpha1.Organization) error {
-	names := []string{CredentialsSecretName(org.Name)}
-	if referenced, _ := PasswordSource(org); referenced != names[0] {
+	names := []string{tenancyv1alpha1.CredentialsSecretName(org.Name)}
+	if referenced, _ := org.PasswordSource(); referenced != names[0] {
 		names = append(names, referenced)
 	}
 	for _, name := range names {

@@ -22,7 +22,7 @@ func insertDocs(collection string, n int) {
 }
 
 func secretGone(name string) bool {
-	err := k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: controller.CredentialsSecretName(name)}, &corev1.Secret{})
+	err := k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.CredentialsSecretName(name)}, &corev1.Secret{})
 	return apierrors.IsNotFound(err)
 }
 
@@ -71,7 +71,7 @@ var _ = Describe("6. Deletion", func() {
 			}
 		})
 		Expect(k8s.Delete(ctx, getOrg(name))).To(Succeed())
-		org = waitCondition(name, tenancyv1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonMongoUnavailable)
+		org = waitCondition(name, tenancyv1alpha1.ConditionReady, metav1.ConditionFalse, tenancyv1alpha1.ReasonMongoUnavailable)
 		Expect(condition(org, tenancyv1alpha1.ConditionReady).Message).To(HavePrefix("Deletion blocked"))
 		Expect(org.DeletionTimestamp).NotTo(BeNil())
 		Expect(org.Finalizers).To(ContainElement(tenancyv1alpha1.Finalizer))

@@ -71,13 +71,13 @@ var _ = Describe("7. Drift repair", func() {
 		waitReady(sharedName)
 		// Let the event broadcaster and any other organization settle.
 		time.Sleep(resyncPeriod)
-		apiBefore, mongoWritesBefore := mgr.APIWrites.Count(), mgr.Commands.Writes()
+		apiBefore, mongoWritesBefore := mgr.KubeWrites.Count(), mgr.Commands.Writes()
 		readsBefore := mgr.Commands.Count("find", "listCollections")
 
 		time.Sleep(3 * resyncPeriod)
 		Expect(mgr.Commands.Count("find", "listCollections")).To(BeNumerically(">", readsBefore),
 			"no resync happened during the window, so the test proves nothing")
-		Expect(mgr.APIWrites.Count()).To(Equal(apiBefore), "Kubernetes API writes during resync")
+		Expect(mgr.KubeWrites.Count()).To(Equal(apiBefore), "Kubernetes API writes during resync")
 		Expect(mgr.Commands.Writes()).To(Equal(mongoWritesBefore), "MongoDB writes during resync")
 		org := getOrg(name)
 		Expect(condition(org, tenancyv1alpha1.ConditionReady).Status).To(BeEquivalentTo("True"))
@@ -100,12 +100,12 @@ var _ = Describe("8. MongoDB outage", func() {
 		})
 		fresh := uniqueName("outage-new")
 		createOrg(newOrg(fresh))
-		org := waitCondition(fresh, tenancyv1alpha1.ConditionReady, "False", controller.ReasonMongoUnavailable)
+		org := waitCondition(fresh, tenancyv1alpha1.ConditionReady, "False", tenancyv1alpha1.ReasonMongoUnavailable)
 		Expect(condition(org, tenancyv1alpha1.ConditionReconciling).Status).To(BeEquivalentTo("True"))
 		Expect(condition(org, tenancyv1alpha1.ConditionStalled)).To(BeNil(), "an outage is not a human's problem")
 		Expect(kstatus(org)).To(Equal(kstatusInProgress))
 		// The Ready organization notices on its next resync.
-		waitCondition(ready, tenancyv1alpha1.ConditionReady, "False", controller.ReasonMongoUnavailable)
+		waitCondition(ready, tenancyv1alpha1.ConditionReady, "False", tenancyv1alpha1.ReasonMongoUnavailable)
 
 		// Backoff, not a hot loop: over 3 seconds only a handful of attempts.
 		attempts := func() int64 { return mgr.Commands.Count("listCollections") }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
@@ -40,7 +41,7 @@ func (e *waitingError) Unwrap() error { return e.err }
 // reason MongoUnavailable; other errors pass through unchanged.
 func classifyMongo(err error) error {
 	if err != nil && mongostore.IsUnavailable(err) {
-		return &waitingError{reason: ReasonMongoUnavailable, err: err}
+		return &waitingError{reason: tenancyv1alpha1.ReasonMongoUnavailable, err: err}
 	}
 	return err
 }

@@ -52,7 +52,7 @@ var _ = Describe("1. Finalizer", func() {
 		})
 		name := uniqueName("finalizer")
 		createOrg(newOrg(name))
-		org := waitCondition(name, tenancyv1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonMongoUnavailable)
+		org := waitCondition(name, tenancyv1alpha1.ConditionReady, metav1.ConditionFalse, tenancyv1alpha1.ReasonMongoUnavailable)
 		Expect(controllerutil.ContainsFinalizer(org, tenancyv1alpha1.Finalizer)).To(BeTrue())
 
 		restartMongo()
@@ -125,9 +125,9 @@ var _ = Describe("3. Credentials Secret", func() {
 		org := newOrg(name)
 		org.Spec.Admin.PasswordSecretRef = &tenancyv1alpha1.SecretKeyRef{Name: name + "-pw", Key: "secret-password"}
 		createOrg(org)
-		org = waitCondition(name, tenancyv1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonPasswordSecretNotFound)
+		org = waitCondition(name, tenancyv1alpha1.ConditionReady, metav1.ConditionFalse, tenancyv1alpha1.ReasonPasswordSecretNotFound)
 		Expect(condition(org, tenancyv1alpha1.ConditionReady).Message).To(ContainSubstring(name + "-pw"))
-		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Reason).To(Equal(controller.ReasonPasswordSecretNotFound))
+		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Reason).To(Equal(tenancyv1alpha1.ReasonPasswordSecretNotFound))
 
 		// The Secret appears without the key: still not found, with a message naming the key.
 		pw := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: name + "-pw"},
@@ -215,8 +215,8 @@ var _ = Describe("4. Admin record", func() {
 		org := newOrg(second)
 		org.Spec.Admin.Email = strings.ToUpper(email)
 		createOrg(org)
-		org = waitCondition(second, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonAdminEmailInUse)
-		Expect(condition(org, tenancyv1alpha1.ConditionReady).Reason).To(Equal(controller.ReasonAdminEmailInUse))
+		org = waitCondition(second, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonAdminEmailInUse)
+		Expect(condition(org, tenancyv1alpha1.ConditionReady).Reason).To(Equal(tenancyv1alpha1.ReasonAdminEmailInUse))
 		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).NotTo(ContainSubstring(first), "another tenant's name leaked")
 		Expect(admin(second)).To(BeNil())
 		Expect(admin(first)).To(Equal(before))

@@ -12,16 +12,6 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
-// MigrationStep names a point of a document move where MigrationHook is called.
-type MigrationStep string
-
-// Steps after which a move can be interrupted; the next reconcile resumes it.
-const (
-	StepBatchCopied         MigrationStep = "BatchCopied"
-	StepSwitched            MigrationStep = "Switched"
-	StepBeforeSourceRemoval MigrationStep = "BeforeSourceRemoval"
-)
-
 // DefaultMigrationBatchSize is how many documents are copied per batch.
 const DefaultMigrationBatchSize = 100
 
@@ -80,12 +70,6 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 		if err := r.persistStatus(ctx, t); err != nil {
 			return err
 		}
-		if err := r.hook(ctx, t, StepSwitched); err != nil {
-			return err
-		}
-	}
-	if err := r.hook(ctx, t, StepBeforeSourceRemoval); err != nil {
-		return err
 	}
 	if m.Method == tenancyv1alpha1.MigrationCopy {
 		if _, err := r.Store.RemoveTenant(ctx, src); err != nil {
@@ -110,13 +94,10 @@ func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, s
 	m.Total = total
 	err = r.Store.CopyTenant(ctx, src, dst, r.batchSize(), func(read int64) error {
 		m.Copied = read
-		if err := r.persistStatus(ctx, t); err != nil {
-			return err
-		}
-		return r.hook(ctx, t, StepBatchCopied)
+		return r.persistStatus(ctx, t)
 	})
 	if errors.Is(err, mongostore.ErrDocumentConflict) {
-		return stalled(ReasonMigrationConflict, "cannot move documents to %s: %v; nothing was removed from %s", dst, err, src)
+		return stalled(tenancyv1alpha1.ReasonMigrationConflict, "cannot move documents to %s: %v; nothing was removed from %s", dst, err, src)
 	}
 	if err != nil {
 		return classifyMongo(err)
@@ -163,13 +144,6 @@ func (r *OrganizationReconciler) batchSize() int {
 		return r.MigrationBatchSize
 	}
 	return DefaultMigrationBatchSize
-}
-
-func (r *OrganizationReconciler) hook(ctx context.Context, t *tenant, step MigrationStep) error {
-	if r.MigrationHook == nil {
-		return nil
-	}
-	return r.MigrationHook(ctx, t.org.Name, step)
 }
 
 // persistStatus writes the status now, in the middle of a reconcile: a move

@@ -57,9 +57,6 @@ type OrganizationReconciler struct {
 	MaxDedicatedCollections int
 	// MigrationBatchSize is how many documents a move copies per batch.
 	MigrationBatchSize int
-	// MigrationHook, when set, is called after each step of a document move;
-	// an error aborts the reconcile there (tests use it to simulate crashes).
-	MigrationHook func(ctx context.Context, organization string, step MigrationStep) error
 }
 
 // tenant carries what one reconcile learns from step to step.
@@ -152,6 +149,10 @@ func (r *OrganizationReconciler) finish(ctx context.Context, t *tenant, o outcom
 }
 
 // patchStatus sends a merge patch of the status subresource when it changed.
+// It patches a copy: the client decodes the server's answer into the object
+// it is given, which would replace structs (such as status.migration) that a
+// move still holds and updates between its steps, and later steps would then
+// never be written.
 func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *tenancyv1alpha1.Organization,
 	original *tenancyv1alpha1.OrganizationStatus) error {
 	if equality.Semantic.DeepEqual(*original, org.Status) {
@@ -159,7 +160,7 @@ func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *tenancyv1
 	}
 	base := org.DeepCopy()
 	base.Status = *original
-	return r.Status().Patch(ctx, org, client.MergeFrom(base))
+	return r.Status().Patch(ctx, org.DeepCopy(), client.MergeFrom(base))
 }
 
 func (r *OrganizationReconciler) event(org *tenancyv1alpha1.Organization, eventType, reason, action, note string, args ...any) {

@@ -8,6 +8,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 )
 
 func TestFinishRetriesConflictsQuietly(t *testing.T) {
@@ -36,7 +38,7 @@ func TestClassifyMongo(t *testing.T) {
 		t.Fatal("nil is not an error")
 	}
 	we, ok := asWaiting(classifyMongo(fmt.Errorf("ping: %w", errUnavailableForTest)))
-	if !ok || we.reason != ReasonMongoUnavailable {
+	if !ok || we.reason != tenancyv1alpha1.ReasonMongoUnavailable {
 		t.Fatalf("got %v; want a waitingError with MongoUnavailable", we)
 	}
 }

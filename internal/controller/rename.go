@@ -84,7 +84,7 @@ func (r *OrganizationReconciler) checkSoleClaim(ctx context.Context, org *tenanc
 		for _, h := range heirs {
 			names = append(names, h.Name)
 		}
-		return stalled(ReasonRenameConflict, "organizations %v all claim to be renamed from %s; keep one of them (no data was touched)",
+		return stalled(tenancyv1alpha1.ReasonRenameConflict, "organizations %v all claim to be renamed from %s; keep one of them (no data was touched)",
 			names, org.Spec.RenamedFrom)
 	}
 	return nil
@@ -98,7 +98,7 @@ func (r *OrganizationReconciler) renameSource(ctx context.Context, old string) (
 	err := r.Get(ctx, client.ObjectKey{Name: old}, prev)
 	switch {
 	case err == nil && prev.Status.Migration != nil:
-		return mongostore.Location{}, false, &waitingError{reason: ReasonRenameInProgress,
+		return mongostore.Location{}, false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
 			err: fmt.Errorf("organization %s is moving its documents; the rename waits for that move to end", old)}
 	case err == nil && prev.Status.Collection != "":
 		l, _ := currentLocation(prev)
@@ -111,7 +111,7 @@ func (r *OrganizationReconciler) renameSource(ctx context.Context, old string) (
 	case err != nil && !apierrors.IsNotFound(err):
 		return mongostore.Location{}, false, err
 	}
-	dedicated := mongostore.Location{Collection: DedicatedCollection(old)}
+	dedicated := mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(old)}
 	exists, err := r.Store.CollectionExists(ctx, dedicated.Collection)
 	if err != nil || exists {
 		return dedicated, exists, classifyMongo(err)
@@ -130,7 +130,7 @@ func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target m
 		return "", classifyMongo(err)
 	}
 	if n > 0 {
-		return "", stalled(ReasonRenameTargetTaken, "%s already holds %d documents; the rename would mix them with the renamed data (no data was touched)", target, n)
+		return "", stalled(tenancyv1alpha1.ReasonRenameTargetTaken, "%s already holds %d documents; the rename would mix them with the renamed data (no data was touched)", target, n)
 	}
 	exists, err := r.Store.CollectionExists(ctx, target.Collection)
 	if err != nil {
@@ -167,10 +167,10 @@ func (r *OrganizationReconciler) inheritedPassword(ctx context.Context, org *ten
 		return ""
 	}
 	// The old organization's password source; once it is gone, its own Secret.
-	name, key := CredentialsSecretName(old), SecretKeyPassword
+	name, key := tenancyv1alpha1.CredentialsSecretName(old), tenancyv1alpha1.SecretKeyPassword
 	prev := &tenancyv1alpha1.Organization{}
 	if err := r.Get(ctx, client.ObjectKey{Name: old}, prev); err == nil {
-		name, key = PasswordSource(prev)
+		name, key = prev.PasswordSource()
 	}
 	s := &corev1.Secret{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: r.CredentialsNamespace, Name: name}, s); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
 )
 
@@ -21,14 +22,12 @@ type Config struct {
 	MaxConcurrentReconciles int
 	// HashParams default to password.DefaultParams.
 	HashParams *password.Params
-	// SharedCollection defaults to DefaultSharedCollection.
+	// SharedCollection defaults to tenancyv1alpha1.DefaultSharedCollection.
 	SharedCollection string
 	// MaxDedicatedCollections caps dedicated collections; 0 is unlimited.
 	MaxDedicatedCollections int
 	// MigrationBatchSize defaults to DefaultMigrationBatchSize.
 	MigrationBatchSize int
-	// MigrationHook is for tests: called after each step of a document move.
-	MigrationHook func(ctx context.Context, organization string, step MigrationStep) error
 }
 
 // CacheOptions caches Secrets only in the credentials namespace and strips
@@ -61,10 +60,9 @@ func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		SharedCollection:        cfg.SharedCollection,
 		MaxDedicatedCollections: cfg.MaxDedicatedCollections,
 		MigrationBatchSize:      cfg.MigrationBatchSize,
-		MigrationHook:           cfg.MigrationHook,
 	}
 	if r.SharedCollection == "" {
-		r.SharedCollection = DefaultSharedCollection
+		r.SharedCollection = tenancyv1alpha1.DefaultSharedCollection
 	}
 	return r.SetupWithManager(ctx, mgr, controller.Options{
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,

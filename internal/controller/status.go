@@ -9,26 +9,6 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 )
 
-// Condition reasons. They appear in status conditions and, where noted, as
-// event reasons; messages never contain a password or hash.
-const (
-	ReasonSucceeded                 = "Succeeded"
-	ReasonProgressing               = "Progressing"
-	ReasonDeleting                  = "Deleting"
-	ReasonReconcileFailed           = "ReconcileFailed"
-	ReasonMongoUnavailable          = "MongoUnavailable"
-	ReasonPasswordSecretNotFound    = "PasswordSecretNotFound"
-	ReasonAdminEmailInUse           = "AdminEmailInUse"
-	ReasonCredentialsSecretConflict = "CredentialsSecretConflict"
-	ReasonMigrating                 = "Migrating"
-	ReasonMigrationConflict         = "MigrationConflict"
-	ReasonCollectionBudgetExceeded  = "CollectionBudgetExceeded"
-	ReasonRenamed                   = "Renamed"
-	ReasonRenameConflict            = "RenameConflict"
-	ReasonRenameTargetTaken         = "RenameTargetTaken"
-	ReasonRenameInProgress          = "RenameInProgress"
-)
-
 // outcome is what one reconcile achieved; the status is derived from it alone.
 type outcome struct {
 	// err is the error the reconcile ended with; nil on success.
@@ -54,7 +34,7 @@ func applyStatus(org *tenancyv1alpha1.Organization, o outcome) {
 // setReadyCondition: True only after a successful reconcile of a live
 // Organization; otherwise False with the reason that blocks it.
 func setReadyCondition(org *tenancyv1alpha1.Organization, o outcome) {
-	status, reason, message := metav1.ConditionFalse, ReasonReconcileFailed, ""
+	status, reason, message := metav1.ConditionFalse, tenancyv1alpha1.ReasonReconcileFailed, ""
 	if se, ok := asStalling(o.err); ok {
 		reason, message = se.reason, se.message
 	} else if we, ok := asWaiting(o.err); ok {
@@ -64,11 +44,11 @@ func setReadyCondition(org *tenancyv1alpha1.Organization, o outcome) {
 	}
 	switch {
 	case o.err == nil && o.deleting:
-		reason, message = ReasonDeleting, "The organization is being deleted"
+		reason, message = tenancyv1alpha1.ReasonDeleting, "The organization is being deleted"
 	case o.err == nil && o.migrating:
-		reason, message = ReasonMigrating, migrationMessage(org.Status.Migration)
+		reason, message = tenancyv1alpha1.ReasonMigrating, migrationMessage(org.Status.Migration)
 	case o.err == nil:
-		status, reason, message = metav1.ConditionTrue, ReasonSucceeded, o.readyMessage
+		status, reason, message = metav1.ConditionTrue, tenancyv1alpha1.ReasonSucceeded, o.readyMessage
 	case o.deleting:
 		message = "Deletion blocked: " + message
 	}
@@ -83,15 +63,15 @@ func setReconcilingCondition(org *tenancyv1alpha1.Organization, o outcome) {
 		meta.RemoveStatusCondition(&org.Status.Conditions, tenancyv1alpha1.ConditionReconciling)
 		return
 	}
-	reason, message := ReasonProgressing, "Retrying after an error"
+	reason, message := tenancyv1alpha1.ReasonProgressing, "Retrying after an error"
 	if o.migrating {
-		reason, message = ReasonMigrating, "Moving the tenant's documents"
+		reason, message = tenancyv1alpha1.ReasonMigrating, "Moving the tenant's documents"
 	}
 	if we, ok := asWaiting(o.err); ok {
 		reason, message = we.reason, "Waiting for MongoDB to become reachable"
 	}
 	if o.deleting {
-		reason, message = ReasonDeleting, "Cleaning up the organization's data"
+		reason, message = tenancyv1alpha1.ReasonDeleting, "Cleaning up the organization's data"
 	}
 	setCondition(org, tenancyv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
 }

@@ -18,7 +18,7 @@ func newOrg(generation, observed int64) *tenancyv1alpha1.Organization {
 }
 
 var (
-	errStalled            = stalled(ReasonAdminEmailInUse, "email taken by org other")
+	errStalled            = stalled(tenancyv1alpha1.ReasonAdminEmailInUse, "email taken by org other")
 	errUnavailableForTest = errors.Join(mongostore.ErrUnavailable, errors.New("server selection timeout"))
 	errWaiting            = classifyMongo(errUnavailableForTest)
 	errOther              = errors.New("apiserver said no")
@@ -57,12 +57,12 @@ func TestSetReadyCondition(t *testing.T) {
 		want        wantCond
 		wantMessage string
 	}{
-		{"success", outcome{readyMessage: "all good"}, wantCond{true, metav1.ConditionTrue, ReasonSucceeded}, "all good"},
-		{"stalled", outcome{err: errStalled}, wantCond{true, metav1.ConditionFalse, ReasonAdminEmailInUse}, "email taken by org other"},
-		{"mongo unavailable", outcome{err: errWaiting}, wantCond{true, metav1.ConditionFalse, ReasonMongoUnavailable}, ""},
-		{"transient", outcome{err: errOther}, wantCond{true, metav1.ConditionFalse, ReasonReconcileFailed}, "apiserver said no"},
-		{"deleting, blocked", outcome{err: errWaiting, deleting: true}, wantCond{true, metav1.ConditionFalse, ReasonMongoUnavailable}, ""},
-		{"deleting, done", outcome{deleting: true}, wantCond{true, metav1.ConditionFalse, ReasonDeleting}, "The organization is being deleted"},
+		{"success", outcome{readyMessage: "all good"}, wantCond{true, metav1.ConditionTrue, tenancyv1alpha1.ReasonSucceeded}, "all good"},
+		{"stalled", outcome{err: errStalled}, wantCond{true, metav1.ConditionFalse, tenancyv1alpha1.ReasonAdminEmailInUse}, "email taken by org other"},
+		{"mongo unavailable", outcome{err: errWaiting}, wantCond{true, metav1.ConditionFalse, tenancyv1alpha1.ReasonMongoUnavailable}, ""},
+		{"transient", outcome{err: errOther}, wantCond{true, metav1.ConditionFalse, tenancyv1alpha1.ReasonReconcileFailed}, "apiserver said no"},
+		{"deleting, blocked", outcome{err: errWaiting, deleting: true}, wantCond{true, metav1.ConditionFalse, tenancyv1alpha1.ReasonMongoUnavailable}, ""},
+		{"deleting, done", outcome{deleting: true}, wantCond{true, metav1.ConditionFalse, tenancyv1alpha1.ReasonDeleting}, "The organization is being deleted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,14 +88,14 @@ func TestSetReconcilingCondition(t *testing.T) {
 	}{
 		{"success removes it", outcome{}, wantCond{}},
 		{"stalled removes it", outcome{err: errStalled}, wantCond{}},
-		{"waiting for mongo", outcome{err: errWaiting}, wantCond{true, metav1.ConditionTrue, ReasonMongoUnavailable}},
-		{"transient error", outcome{err: errOther}, wantCond{true, metav1.ConditionTrue, ReasonProgressing}},
-		{"deleting", outcome{err: errWaiting, deleting: true}, wantCond{true, metav1.ConditionTrue, ReasonDeleting}},
+		{"waiting for mongo", outcome{err: errWaiting}, wantCond{true, metav1.ConditionTrue, tenancyv1alpha1.ReasonMongoUnavailable}},
+		{"transient error", outcome{err: errOther}, wantCond{true, metav1.ConditionTrue, tenancyv1alpha1.ReasonProgressing}},
+		{"deleting", outcome{err: errWaiting, deleting: true}, wantCond{true, metav1.ConditionTrue, tenancyv1alpha1.ReasonDeleting}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			org := newOrg(1, 0)
-			setCondition(org, tenancyv1alpha1.ConditionReconciling, metav1.ConditionTrue, ReasonProgressing, "before")
+			setCondition(org, tenancyv1alpha1.ConditionReconciling, metav1.ConditionTrue, tenancyv1alpha1.ReasonProgressing, "before")
 			setReconcilingCondition(org, tt.o)
 			checkCond(t, org, tenancyv1alpha1.ConditionReconciling, tt.want)
 		})
@@ -108,7 +108,7 @@ func TestSetStalledCondition(t *testing.T) {
 		o    outcome
 		want wantCond
 	}{
-		{"stalling error sets it", outcome{err: errStalled}, wantCond{true, metav1.ConditionTrue, ReasonAdminEmailInUse}},
+		{"stalling error sets it", outcome{err: errStalled}, wantCond{true, metav1.ConditionTrue, tenancyv1alpha1.ReasonAdminEmailInUse}},
 		{"success clears it", outcome{}, wantCond{}},
 		{"waiting clears it", outcome{err: errWaiting}, wantCond{}},
 		{"transient clears it", outcome{err: errOther}, wantCond{}},
@@ -116,7 +116,7 @@ func TestSetStalledCondition(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			org := newOrg(1, 0)
-			setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, ReasonRenameConflict, "before")
+			setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonRenameConflict, "before")
 			setStalledCondition(org, tt.o)
 			checkCond(t, org, tenancyv1alpha1.ConditionStalled, tt.want)
 		})

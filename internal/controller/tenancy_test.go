@@ -3,7 +3,6 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,10 +17,11 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/test/faultstore"
 	"github.com/org-operator/org-operator/test/harness"
 )
 
-const shared = controller.DefaultSharedCollection
+const shared = tenancyv1alpha1.DefaultSharedCollection
 
 // rawDB is a plain driver handle on the test database, to seed and read documents.
 func rawDB() *mongodrv.Database {
@@ -98,26 +98,6 @@ func restoreManager() {
 	swapManager(harness.Options{ResyncPeriod: resyncPeriod})
 }
 
-// crashAt returns a hook that, the first time organization reaches step,
-// reports it and then blocks until the manager is stopped, like a crash
-// right after that step.
-func crashAt(organization string, step controller.MigrationStep) (func(context.Context, string, controller.MigrationStep) error, <-chan struct{}) {
-	reached := make(chan struct{})
-	var once sync.Once
-	return func(ctx context.Context, org string, s controller.MigrationStep) error {
-		if org != organization || s != step {
-			return nil
-		}
-		crashed := false
-		once.Do(func() { close(reached); crashed = true })
-		if !crashed {
-			return nil
-		}
-		<-ctx.Done()
-		return ctx.Err()
-	}, reached
-}
-
 var _ = Describe("10. Shared tenancy", func() {
 	It("keeps a Shared org's documents in the shared collection and says how to scope queries", func() {
 		name := uniqueName("small")
@@ -183,7 +163,7 @@ var _ = Describe("11. Switching tenancy", func() {
 	})
 
 	DescribeTable("resumes after a crash at any step, with every document exactly once",
-		func(step controller.MigrationStep) {
+		func(step faultstore.Point) {
 			db := rawDB()
 			name := uniqueName("crash")
 			createOrg(newOrg(name))
@@ -191,8 +171,8 @@ var _ = Describe("11. Switching tenancy", func() {
 			seed(db, "org_"+name, 250)
 			before := contents(db, "org_"+name, bson.D{})
 
-			hook, reached := crashAt(name, step)
-			swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, MigrationHook: hook})
+			fault, reached := faultstore.CrashAt(name, step)
+			swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, WrapStore: faultstore.Wrap(fault)})
 			DeferCleanup(restoreManager)
 			setTenancy(name, tenancyv1alpha1.TenancyShared)
 			Eventually(reached, 60*time.Second).Should(BeClosed())
@@ -202,8 +182,8 @@ var _ = Describe("11. Switching tenancy", func() {
 			Expect(org.Status.Migration).NotTo(BeNil())
 			migrating := condition(org, tenancyv1alpha1.ConditionMigrating)
 			Expect(migrating).NotTo(BeNil())
-			Expect(condition(org, tenancyv1alpha1.ConditionReady).Reason).To(Equal(controller.ReasonMigrating))
-			if step == controller.StepBatchCopied {
+			Expect(condition(org, tenancyv1alpha1.ConditionReady).Reason).To(Equal(tenancyv1alpha1.ReasonMigrating))
+			if step == faultstore.AfterBatchCopied {
 				Expect(migrating.Message).To(MatchRegexp(`copied 50 of 250|50 of 250 copied`))
 			}
 
@@ -212,9 +192,9 @@ var _ = Describe("11. Switching tenancy", func() {
 			Expect(contents(db, shared, byOrg(name))).To(Equal(before), "documents lost or duplicated")
 			Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse())
 		},
-		Entry("after a batch copy", controller.StepBatchCopied),
-		Entry("after the status switch", controller.StepSwitched),
-		Entry("before the source is removed", controller.StepBeforeSourceRemoval),
+		Entry("after a batch copy", faultstore.AfterBatchCopied),
+		Entry("after the status switch, before the source is removed", faultstore.BeforeRemoveTenant),
+		Entry("after the source is removed, before the move is cleared", faultstore.AfterRemoveTenant),
 	)
 
 	It("stalls a move that would overwrite another tenant's document, touching nothing", func() {
@@ -231,7 +211,7 @@ var _ = Describe("11. Switching tenancy", func() {
 		waitReady(mover)
 		seed(db, "org_"+mover, 3)
 		setTenancy(mover, tenancyv1alpha1.TenancyShared)
-		waitCondition(mover, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonMigrationConflict)
+		waitCondition(mover, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonMigrationConflict)
 		Expect(db.Collection("org_"+mover).CountDocuments(ctx, bson.D{})).To(Equal(int64(3)), "the source lost documents")
 		var doc bson.M
 		Expect(db.Collection(shared).FindOne(ctx, bson.D{{Key: "_id", Value: clash}}).Decode(&doc)).To(Succeed())
@@ -242,7 +222,7 @@ var _ = Describe("11. Switching tenancy", func() {
 
 var _ = Describe("12. Dedicated-collection budget", func() {
 	It("stalls a new Dedicated org beyond --max-dedicated-collections and never affects existing ones", func() {
-		n, err := mongo.CountCollectionsWithPrefix(ctx, controller.DedicatedPrefix)
+		n, err := mongo.CountCollectionsWithPrefix(ctx, tenancyv1alpha1.DedicatedCollectionPrefix)
 		Expect(err).NotTo(HaveOccurred())
 		swapManager(harness.Options{ResyncPeriod: resyncPeriod, MaxDedicatedCollections: n + 1})
 		DeferCleanup(restoreManager)
@@ -252,7 +232,7 @@ var _ = Describe("12. Dedicated-collection budget", func() {
 		waitReady(last)
 		over := uniqueName("over-budget")
 		createOrg(newOrg(over))
-		org := waitCondition(over, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonCollectionBudgetExceeded)
+		org := waitCondition(over, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonCollectionBudgetExceeded)
 		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring("spec.tenancy: Shared"))
 		Expect(mongo.CollectionExists(ctx, "org_"+over)).To(BeFalse())
 
@@ -307,7 +287,7 @@ var _ = Describe("13. Rename", func() {
 		before, version := contents(db, "org_"+old, bson.D{}), admin(old).CredentialsVersion
 		createOrg(renamed(newName, old))
 		checkTakenOver(db, newName, old, pw, before, version)
-		org := waitCondition(old, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonRenamed)
+		org := waitCondition(old, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonRenamed)
 		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring(newName))
 		Consistently(func() (bool, error) { return mongo.CollectionExists(ctx, "org_"+old) }, "2s", interval).Should(BeFalse(),
 			"the old organization recreated its collection")
@@ -359,8 +339,8 @@ var _ = Describe("13. Rename", func() {
 		pw := string(ownedSecret(old).Data["password"])
 		version := admin(old).CredentialsVersion
 
-		hook, reached := crashAt(newName, controller.StepBatchCopied)
-		swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, MigrationHook: hook})
+		fault, reached := faultstore.CrashAt(newName, faultstore.AfterBatchCopied)
+		swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, WrapStore: faultstore.Wrap(fault)})
 		DeferCleanup(restoreManager)
 		createOrg(renamed(newName, old))
 		Eventually(reached, 60*time.Second).Should(BeClosed())
@@ -398,7 +378,7 @@ var _ = Describe("13. Rename", func() {
 		mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod})
 		Expect(err).NotTo(HaveOccurred())
 		for _, n := range []string{first, second} {
-			org := waitCondition(n, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonRenameConflict)
+			org := waitCondition(n, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonRenameConflict)
 			Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring(old))
 		}
 		Expect(contents(db, "org_"+old, bson.D{})).To(Equal(before))
@@ -412,7 +392,7 @@ var _ = Describe("13. Rename", func() {
 		t := renamed(taken, src)
 		t.Spec.Admin.Email = "t@" + taken + ".example"
 		createOrg(t)
-		waitCondition(taken, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, controller.ReasonRenameTargetTaken)
+		waitCondition(taken, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonRenameTargetTaken)
 		Expect(contents(db, "org_"+src, bson.D{})).To(Equal(srcBefore))
 		Expect(db.Collection("org_"+taken).CountDocuments(ctx, bson.D{})).To(Equal(int64(2)))
 	})

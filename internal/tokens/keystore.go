@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 )
 
 // SecretKeyStore keeps the signing key set in one Secret shared by every
@@ -95,7 +97,7 @@ func (s *SecretKeyStore) create(ctx context.Context, now time.Time) error {
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "org-operator"}},
+			Labels: map[string]string{tenancyv1alpha1.LabelManagedBy: tenancyv1alpha1.ManagedBy}},
 		Type: corev1.SecretTypeOpaque,
 		Data: ks.Encode(),
 	}

@@ -29,12 +29,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 )
 
 // CredentialsNamespace is where the manager keeps credentials Secrets in the
 // local environment (the samples' Secret lives there too).
-const CredentialsNamespace = "org-operator-system"
+const CredentialsNamespace = tenancyv1alpha1.DefaultCredentialsNamespace
 
 // Options configures the environment.
 type Options struct {

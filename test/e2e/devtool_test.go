@@ -25,7 +25,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 	var devBin string
 	BeforeAll(func() {
 		devBin = filepath.Join(GinkgoT().TempDir(), "dev")
-		cmd := exec.Command("go", "build", "-o", devBin, "./cmd/dev")
+		cmd := exec.Command("go", "build", "-o", devBin, "./hack/dev")
 		cmd.Dir = testenv.RepoRoot()
 		out, err := cmd.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), string(out))

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/testenv"
@@ -33,7 +34,7 @@ type Environment struct {
 
 // EnvironmentOptions configures StartEnvironment.
 type EnvironmentOptions struct {
-	// Database defaults to "orgs", CredentialsNamespace to "org-operator-system".
+	// Database defaults to "orgs", CredentialsNamespace to the production default.
 	Database             string
 	CredentialsNamespace string
 	// Mongo configures the FerretDB server (default: SQLite in a temp dir).
@@ -46,7 +47,7 @@ func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
 		o.Database = "orgs"
 	}
 	if o.CredentialsNamespace == "" {
-		o.CredentialsNamespace = "org-operator-system"
+		o.CredentialsNamespace = tenancyv1alpha1.DefaultCredentialsNamespace
 	}
 	e := &Environment{Database: o.Database, CredentialsNamespace: o.CredentialsNamespace}
 	var err error

@@ -1,6 +1,7 @@
-// Package harness runs the operator's manager in-process against a real
-// apiserver (envtest) and a real MongoDB wire-protocol server (FerretDB), the
-// way cmd/main.go wires it, and counts what it writes. It is test support.
+// Package harness runs the operator in-process against a real apiserver
+// (envtest) and a real MongoDB wire-protocol server (FerretDB), through the
+// same wiring as cmd/main.go (internal/operator), and counts what it writes.
+// It is test support.
 package harness
 
 import (
@@ -13,30 +14,20 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/api"
-	orgcontroller "github.com/org-operator/org-operator/internal/controller"
+	"github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/operator"
+	"github.com/org-operator/org-operator/internal/restapi"
 )
 
 // Scheme knows the core types and Organizations.
-var Scheme = runtime.NewScheme()
+var Scheme = operator.Scheme
 
-func init() {
-	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
-	utilruntime.Must(tenancyv1alpha1.AddToScheme(Scheme))
-}
-
-// Options configures a test manager.
+// Options configures a test operator. Anything left zero has the
+// production default (operator.DefaultOptions), except where noted.
 type Options struct {
 	MongoURI             string
 	Database             string
@@ -44,114 +35,112 @@ type Options struct {
 	// ResyncPeriod defaults to 10 minutes.
 	ResyncPeriod time.Duration
 	// ServerSelectionTimeout defaults to 1s so outages are noticed quickly.
-	ServerSelectionTimeout time.Duration
-	// MaxConcurrentReconciles defaults to 4.
+	ServerSelectionTimeout  time.Duration
 	MaxConcurrentReconciles int
-	// MaxDedicatedCollections, MigrationBatchSize and MigrationHook are
-	// passed to the controller (see controller.Config).
 	MaxDedicatedCollections int
 	MigrationBatchSize      int
-	MigrationHook           func(ctx context.Context, organization string, step orgcontroller.MigrationStep) error
 	// API, when set, also runs the REST API with this configuration on a
 	// free loopback port (BindAddress and CredentialsNamespace are filled in).
-	API *api.Config
+	API *restapi.Config
+	// WrapStore wraps the controller's store (fault injection, see test/faultstore).
+	WrapStore func(controller.TenantStore) controller.TenantStore
 }
 
-// Manager is a running manager and its counters.
+// Manager is a running operator and its counters.
 type Manager struct {
-	Manager   ctrl.Manager
-	Store     *mongostore.Store
-	Commands  *mongostore.CommandCounter
-	APIWrites *WriteCounter
-	// APIServer, APIURL and APIMetrics (its Prometheus registry) are set
-	// when Options.API was.
-	APIServer  *api.Server
-	APIURL     string
-	APIMetrics *prometheus.Registry
+	Manager  ctrl.Manager
+	Store    *mongostore.Store
+	Commands *mongostore.CommandCounter
+	// KubeWrites counts the writes the operator sends to the kube-apiserver.
+	KubeWrites *WriteCounter
+	// APIURL is the REST API's base URL, when Options.API was set.
+	APIURL string
+	// Metrics is the registry holding every metric of this operator.
+	Metrics *prometheus.Registry
 
 	cancel context.CancelFunc
 	done   chan error
 }
 
-// StartManager starts the controller as cmd/main.go does, but in-process.
+// operatorOptions turns test options into the operator's options.
+func operatorOptions(o Options) (operator.Options, error) {
+	opts := operator.DefaultOptions()
+	opts.Mongo.URI, opts.Mongo.Database = o.MongoURI, o.Database
+	opts.Mongo.ServerSelectionTimeout = o.ServerSelectionTimeout
+	if opts.Mongo.ServerSelectionTimeout == 0 {
+		opts.Mongo.ServerSelectionTimeout = time.Second
+	}
+	opts.Mongo.OperationTimeout = 3 * opts.Mongo.ServerSelectionTimeout
+	c := &opts.Controller
+	c.CredentialsNamespace = o.CredentialsNamespace
+	setIfNonZero(&c.ResyncPeriod, o.ResyncPeriod)
+	setIfNonZero(&c.MaxConcurrentReconciles, o.MaxConcurrentReconciles)
+	setIfNonZero(&c.MaxDedicatedCollections, o.MaxDedicatedCollections)
+	setIfNonZero(&c.MigrationBatchSize, o.MigrationBatchSize)
+	opts.API.BindAddress = "0"
+	if o.API != nil {
+		addr, err := freeLoopbackAddress()
+		if err != nil {
+			return opts, err
+		}
+		opts.API = *o.API
+		opts.API.BindAddress = addr
+	}
+	opts.HealthProbeBindAddress = "0"
+	opts.WrapStore = o.WrapStore
+	opts.AllowSeveralInProcess = true
+	return opts, nil
+}
+
+func setIfNonZero[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}
+
+// StartManager starts the operator as cmd/main.go does, but in-process, and
+// waits until its cache is synced and its REST API (if any) answers.
 func StartManager(cfg *rest.Config, o Options) (*Manager, error) {
-	if o.ResyncPeriod == 0 {
-		o.ResyncPeriod = 10 * time.Minute
-	}
-	if o.ServerSelectionTimeout == 0 {
-		o.ServerSelectionTimeout = time.Second
-	}
-	if o.MaxConcurrentReconciles == 0 {
-		o.MaxConcurrentReconciles = 4
+	opts, err := operatorOptions(o)
+	if err != nil {
+		return nil, err
 	}
 	writes := &WriteCounter{}
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.Wrap(writes.wrap)
-	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
-		Scheme:                 Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-		Cache:                  orgcontroller.CacheOptions(o.CredentialsNamespace),
-	})
-	if err != nil {
-		return nil, err
-	}
-	commands := mongostore.NewCommandCounter()
-	store, err := mongostore.Connect(mongostore.Options{
-		URI: o.MongoURI, Database: o.Database, Monitor: commands.Monitor(),
-		ServerSelectionTimeout: o.ServerSelectionTimeout, OperationTimeout: 3 * o.ServerSelectionTimeout,
-	})
+	reg := prometheus.NewRegistry()
+	opts.Registry = reg
+	op, err := operator.New(mcfg, opts)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	err = orgcontroller.Add(ctx, mgr, orgcontroller.Config{
-		Store: store, CredentialsNamespace: o.CredentialsNamespace, ResyncPeriod: o.ResyncPeriod,
-		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
-		MaxDedicatedCollections: o.MaxDedicatedCollections, MigrationBatchSize: o.MigrationBatchSize,
-		MigrationHook: o.MigrationHook,
-	})
-	if err != nil {
-		cancel()
-		return nil, err
+	m := &Manager{Manager: op.Manager, Store: op.Store, Commands: op.Commands, KubeWrites: writes, Metrics: reg,
+		cancel: cancel, done: make(chan error, 1)}
+	if op.API != nil {
+		m.APIURL = "http://" + opts.API.BindAddress
 	}
-	m := &Manager{Manager: mgr, Store: store, Commands: commands, APIWrites: writes, cancel: cancel, done: make(chan error, 1)}
-	if o.API != nil {
-		if err := m.addAPI(*o.API, o.CredentialsNamespace); err != nil {
-			cancel()
-			return nil, err
-		}
-	}
-	go func() { m.done <- mgr.Start(ctx) }()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
+	go func() { m.done <- op.Start(ctx) }()
+	if !op.Manager.GetCache().WaitForCacheSync(ctx) {
 		cancel()
 		return nil, errors.Join(errors.New("manager cache did not sync"), <-m.done)
 	}
 	if m.APIURL != "" {
 		if err := waitReady(m.APIURL+"/readyz", 30*time.Second); err != nil {
-			_ = m.Stop()
-			return nil, err
+			return nil, errors.Join(err, m.Stop())
 		}
 	}
 	return m, nil
 }
 
-func (m *Manager) addAPI(cfg api.Config, credentialsNamespace string) error {
+func freeLoopbackAddress() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return "", err
 	}
-	cfg.BindAddress = l.Addr().String()
-	_ = l.Close()
-	cfg.CredentialsNamespace = credentialsNamespace
-	m.APIMetrics = prometheus.NewRegistry()
-	srv, err := api.New(cfg, m.Manager.GetClient(), m.Store, m.APIMetrics, ctrl.Log.WithName("api"))
-	if err != nil {
-		return err
-	}
-	m.APIServer, m.APIURL = srv, "http://"+cfg.BindAddress
-	return m.Manager.Add(srv)
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 func waitReady(url string, timeout time.Duration) error {
@@ -171,15 +160,13 @@ func waitReady(url string, timeout time.Duration) error {
 	}
 }
 
-// Stop stops the manager and waits for it.
+// Stop stops the operator (which closes its store) and waits for it.
 func (m *Manager) Stop() error {
 	m.cancel()
-	err := <-m.done
-	_ = m.Store.Close(context.Background())
-	return err
+	return <-m.done
 }
 
-// WriteCounter counts the requests that change something in the apiserver.
+// WriteCounter counts the requests that change something in the kube-apiserver.
 type WriteCounter struct{ n atomic.Int64 }
 
 // Count is the number of POST, PUT, PATCH and DELETE requests sent.

@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/api"
+	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/test/harness"
 	"github.com/org-operator/org-operator/test/testenv"
 )
@@ -85,7 +85,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	asSA, err = client.New(user.Config(), client.Options{Scheme: harness.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	apiCfg := api.DefaultConfig()
+	apiCfg := restapi.DefaultConfig()
 	mgr, err = harness.StartManager(user.Config(), harness.Options{
 		MongoURI: testEnv.Mongo.URI(), Database: testEnv.Database, CredentialsNamespace: namespace, API: &apiCfg,
 	})

@@ -29,8 +29,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/api"
 	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/test/harness"
 )
 
@@ -52,7 +52,7 @@ func run(d time.Duration, clients int) error {
 	}
 	defer func() { _ = env.Stop() }()
 	k8s, ns := env.Client, env.CredentialsNamespace
-	apiCfg := api.DefaultConfig()
+	apiCfg := restapi.DefaultConfig()
 	apiCfg.LoginRate, apiCfg.LoginBurst = 1e6, 1e6 // measure the server, not the limiter
 	mgr, err := env.StartManager(harness.Options{API: &apiCfg})
 	if err != nil {
@@ -69,10 +69,10 @@ func run(d time.Duration, clients int) error {
 		return err
 	}
 	secret := &corev1.Secret{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bench-admin"}, secret); err != nil {
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancyv1alpha1.CredentialsSecretName("bench")}, secret); err != nil {
 		return err
 	}
-	loginBody, _ := json.Marshal(map[string]string{"email": "admin@bench.example", "password": string(secret.Data["password"])})
+	loginBody, _ := json.Marshal(map[string]string{"email": "admin@bench.example", "password": string(secret.Data[tenancyv1alpha1.SecretKeyPassword])})
 
 	hashTime := medianHashTime(7)
 	hashLimit := float64(runtime.GOMAXPROCS(0)) / hashTime.Seconds()
@@ -185,7 +185,7 @@ func loginToken(base string, body []byte) (string, error) {
 		return "", err
 	}
 	defer resp.Body.Close()
-	var p api.TokenPair
+	var p restapi.TokenPair
 	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 		return "", err
 	}

@@ -76,7 +76,7 @@ func run(n, workers int, backend ferretdbtest.Backend, pgURL string) error {
 	}
 	elapsed := time.Since(start)
 	orgRate := float64(n) / elapsed.Seconds()
-	apiWrites := float64(mgr.APIWrites.Count()) / float64(n)
+	apiWrites := float64(mgr.KubeWrites.Count()) / float64(n)
 	mongoOps := float64(mgr.Commands.Count()) / float64(n)
 	mongoWrites := float64(mgr.Commands.Writes()) / float64(n)
 

@@ -1,4 +1,4 @@
-package api_test
+package restapi_test
 
 import (
 	"encoding/json"
@@ -11,8 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/org-operator/org-operator/internal/api"
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/internal/restapi"
 )
 
 var _ = Describe("Happy paths", func() {
@@ -26,7 +27,7 @@ var _ = Describe("Happy paths", func() {
 
 		r := call(http.MethodGet, "/v1/organizations/"+t.name, pair.AccessToken, nil)
 		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
-		var org api.Organization
+		var org restapi.Organization
 		Expect(json.Unmarshal(r.body, &org)).To(Succeed())
 		Expect(org.Name).To(Equal(t.name))
 		Expect(org.AdminEmail).To(Equal(t.email))
@@ -41,7 +42,7 @@ var _ = Describe("Happy paths", func() {
 
 		r = call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken})
 		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
-		var next api.TokenPair
+		var next restapi.TokenPair
 		Expect(json.Unmarshal(r.body, &next)).To(Succeed())
 		Expect(next.RefreshToken).NotTo(Equal(pair.RefreshToken))
 		Expect(call(http.MethodGet, "/v1/organizations/"+t.name, next.AccessToken, nil).status).To(Equal(http.StatusOK))
@@ -58,7 +59,7 @@ var _ = Describe("Happy paths", func() {
 		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
 			map[string]string{"displayName": "Renamed Inc", "adminEmail": newEmail})
 		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
-		var org api.Organization
+		var org restapi.Organization
 		Expect(json.Unmarshal(r.body, &org)).To(Succeed())
 		Expect(org.DisplayName).To(Equal("Renamed Inc"))
 		Expect(org.Ready).To(BeTrue())
@@ -112,7 +113,7 @@ var _ = Describe("Happy paths", func() {
 		Expect(r.header.Get("Location")).To(Equal("/v1/organizations/" + name))
 		DeferCleanup(func() { _ = k8s.Delete(ctx, getOrg(name)) })
 		org := waitReady(name)
-		Expect(org.Spec.Admin.PasswordSecretRef.Name).To(Equal(api.SignupSecretName(name)))
+		Expect(org.Spec.Admin.PasswordSecretRef.Name).To(Equal(tenancyv1alpha1.SignupSecretName(name)))
 		login := call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]})
 		Expect(login.status).To(Equal(http.StatusOK))
 	})
@@ -146,7 +147,7 @@ var _ = Describe("Rename through the API", func() {
 		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"name": newName})
 		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
 		Expect(r.header.Get("Location")).To(Equal("/v1/organizations/" + newName))
-		var org api.Organization
+		var org restapi.Organization
 		Expect(json.Unmarshal(r.body, &org)).To(Succeed())
 		Expect(org.Name).To(Equal(newName))
 		Expect(org.Collection).To(Equal("org_" + newName))
@@ -164,7 +165,7 @@ var _ = Describe("Rename through the API", func() {
 var _ = Describe("Metrics", func() {
 	// metric sums the samples of a metric family whose labels include want.
 	metric := func(name string, want map[string]string) float64 {
-		families, err := mgr.APIMetrics.Gather()
+		families, err := mgr.Metrics.Gather()
 		Expect(err).NotTo(HaveOccurred())
 		total := 0.0
 		for _, f := range families {

@@ -1,4 +1,4 @@
-package api_test
+package restapi_test
 
 import (
 	"bytes"
@@ -24,8 +24,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/api"
 	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/internal/tokens"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/harness"
@@ -41,7 +41,7 @@ var (
 	mongo    *mongostore.Store
 	mgr      *harness.Manager
 	baseURL  string
-	apiCfg   api.Config
+	apiCfg   restapi.Config
 	timeout  = 30 * time.Second
 	interval = 100 * time.Millisecond
 	seq      int
@@ -60,10 +60,10 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8s, mongoSrv, mongo = testEnv.Client, testEnv.Mongo, testEnv.Store
 
-	apiCfg = api.DefaultConfig()
-	apiCfg.Signup = api.SignupOpen
+	apiCfg = restapi.DefaultConfig()
+	apiCfg.Signup = restapi.SignupOpen
 	apiCfg.LoginRate, apiCfg.LoginBurst = 1000, 1000
-	apiCfg.Lockout = api.LockoutPolicy{Threshold: 3, Base: 2 * time.Second, Max: 4 * time.Second, Window: time.Minute}
+	apiCfg.Lockout = restapi.LockoutPolicy{Threshold: 3, Base: 2 * time.Second, Max: 4 * time.Second, Window: time.Minute}
 	apiCfg.HashConcurrency = 2
 	apiCfg.ChangeTimeout = 20 * time.Second
 	mgr, err = testEnv.StartManager(harness.Options{API: &apiCfg})
@@ -204,11 +204,11 @@ func orgGone(name string) bool {
 }
 
 // tokensFor logs in and returns the token pair.
-func tokensFor(t tenantOrg) api.TokenPair {
+func tokensFor(t tenantOrg) restapi.TokenPair {
 	GinkgoHelper()
 	r := call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password})
 	Expect(r.status).To(Equal(http.StatusOK), string(r.body))
-	var p api.TokenPair
+	var p restapi.TokenPair
 	Expect(json.Unmarshal(r.body, &p)).To(Succeed())
 	return p
 }

@@ -1,4 +1,4 @@
-package api_test
+package restapi_test
 
 import (
 	"crypto/ed25519"
@@ -15,8 +15,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/org-operator/org-operator/internal/api"
 	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/restapi"
 )
 
 // claimsOf decodes a token's claims without verifying it.
@@ -77,7 +77,7 @@ func (u unchanged) check() {
 var _ = Describe("Bad inputs", func() {
 	var (
 		t     tenantOrg
-		pair  api.TokenPair
+		pair  restapi.TokenPair
 		state unchanged
 	)
 	BeforeEach(func() {
@@ -191,7 +191,7 @@ var _ = Describe("Bad inputs", func() {
 	It("revokes the whole family when a used refresh token is presented again", func() {
 		r := call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken})
 		Expect(r.status).To(Equal(http.StatusOK))
-		var next api.TokenPair
+		var next restapi.TokenPair
 		Expect(json.Unmarshal(r.body, &next)).To(Succeed())
 
 		expectProblem(call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}), http.StatusUnauthorized)
@@ -220,7 +220,7 @@ var _ = Describe("Bad inputs", func() {
 		if winner.status != http.StatusOK {
 			winner = results[1]
 		}
-		var won api.TokenPair
+		var won restapi.TokenPair
 		Expect(json.Unmarshal(winner.body, &won)).To(Succeed())
 		// The loser presented a used token: the family is revoked, the winner's pair too.
 		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, won.AccessToken, nil), http.StatusUnauthorized)
@@ -348,7 +348,7 @@ var _ = Describe("Bad inputs", func() {
 
 	It("refuses sign-up when disabled (403) and a duplicate sign-up (409)", func() {
 		c := apiCfg
-		c.Signup = api.SignupDisabled
+		c.Signup = restapi.SignupDisabled
 		ts, _ := isolatedServer(c)
 		body := map[string]string{"name": "closed-" + t.name, "adminEmail": "x@closed.example", "password": "long enough password"}
 		expectProblem(callAt(ts.URL, http.MethodPost, "/v1/organizations", "", body), http.StatusForbidden)
@@ -393,12 +393,12 @@ var _ = Describe("Bad inputs", func() {
 
 // isolatedServer serves the API on its own MongoDB connection, so the test
 // can count exactly the commands its requests cause.
-func isolatedServer(c api.Config) (*httptest.Server, *mongostore.CommandCounter) {
+func isolatedServer(c restapi.Config) (*httptest.Server, *mongostore.CommandCounter) {
 	counter := mongostore.NewCommandCounter()
 	store, err := mongostore.Connect(mongostore.Options{URI: mongoSrv.URI(), Database: "orgs", Monitor: counter.Monitor()})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = store.Close(ctx) })
-	srv, err := api.New(c, mgr.Manager.GetClient(), store, nil, GinkgoLogr)
+	srv, err := restapi.New(c, mgr.Manager.GetClient(), store, nil, GinkgoLogr)
 	Expect(err).NotTo(HaveOccurred())
 	ts := httptest.NewServer(srv.Handler())
 	DeferCleanup(ts.Close)

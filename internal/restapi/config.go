@@ -1,9 +1,9 @@
-// Package api is the tenant admins' REST API: log in (JWT access token and
+// Package restapi is the tenant admins' REST API: log in (JWT access token and
 // refresh token), read, update and delete their own organization, log out.
 // It is served by every manager replica. Reads come from the manager's
 // informer cache, writes go through the Kubernetes API (the master record),
 // and sessions, revocations and failed-login counters live in MongoDB.
-package api
+package restapi
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
 )
 
@@ -101,8 +102,8 @@ func DefaultConfig() Config {
 		Audience:             "org-operator-api",
 		AccessTokenTTL:       15 * time.Minute,
 		RefreshTokenTTL:      7 * 24 * time.Hour,
-		CredentialsNamespace: "org-operator-system",
-		SigningKeysSecret:    "org-operator-jwt-keys",
+		CredentialsNamespace: tenancyv1alpha1.DefaultCredentialsNamespace,
+		SigningKeysSecret:    tenancyv1alpha1.DefaultSigningKeysSecret,
 		KeyRotation:          7 * 24 * time.Hour,
 		LoginRate:            1,
 		LoginBurst:           10,

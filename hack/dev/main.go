@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/test/devenv"
 )
 
@@ -100,12 +101,12 @@ func loginExample(ctx context.Context, env *devenv.Env, org string) (string, err
 		return "", err
 	}
 	s := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: devenv.CredentialsNamespace, Name: org + "-admin"}
+	key := client.ObjectKey{Namespace: devenv.CredentialsNamespace, Name: tenancyv1alpha1.CredentialsSecretName(org)}
 	if err := c.Get(ctx, key, s); err != nil {
 		return "", fmt.Errorf("read %s: %w", key, err)
 	}
 	return fmt.Sprintf(`  curl -s -X POST %s/v1/auth/login -H 'Content-Type: application/json' \
-    -d '{"email":"%s","password":"%s"}'`, env.APIURL, s.Data["email"], s.Data["password"]), nil
+    -d '{"email":"%s","password":"%s"}'`, env.APIURL, s.Data[tenancyv1alpha1.SecretKeyEmail], s.Data[tenancyv1alpha1.SecretKeyPassword]), nil
 }
 
 func indent(s string) string {

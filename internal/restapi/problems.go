@@ -1,4 +1,4 @@
-package api
+package restapi
 
 import (
 	"net/http"
@@ -11,27 +11,6 @@ import (
 // Every error is an RFC 9457 problem (application/problem+json). Messages are
 // generic where detail would help an attacker: a wrong email and a wrong
 // password give the same 401; another organization answers like a missing one.
-
-func init() {
-	// Schema violations (an object where a string belongs, an unknown field,
-	// a too long password) are the client's malformed request: 400, not huma's 422.
-	// Error details never echo the offending value: it may be a password.
-	base := huma.NewError
-	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		if status == http.StatusUnprocessableEntity {
-			status = http.StatusBadRequest
-		}
-		se := base(status, msg, errs...)
-		if m, ok := se.(*huma.ErrorModel); ok {
-			for _, d := range m.Errors {
-				if d != nil {
-					d.Value = nil
-				}
-			}
-		}
-		return se
-	}
-}
 
 var wwwAuthenticate = http.Header{"WWW-Authenticate": {`Bearer realm="org-operator", error="invalid_token"`}}
 
@@ -51,6 +30,14 @@ func errOrgNotFound() error {
 	return huma.Error404NotFound("organization not found")
 }
 
+func errNameTaken() error {
+	return huma.Error409Conflict("an organization with that name already exists")
+}
+
+func errEmailTaken() error {
+	return huma.Error409Conflict("that email is already used by another organization's admin")
+}
+
 func errTooManyRequests(msg string, retryAfter time.Duration) error {
 	secs := int(retryAfter.Round(time.Second) / time.Second)
 	if secs < 1 {
@@ -64,8 +51,50 @@ func errUnavailable() error {
 		http.Header{"Retry-After": {"5"}})
 }
 
-// documentValidationAs400 rewrites the OpenAPI document to match init(): huma
-// documents validation failures as 422, this API answers them with 400.
+// Schema violations (an object where a string belongs, an unknown field, a
+// too long password) are the client's malformed request: this API answers
+// them with 400, not huma's 422, and never echoes the offending value (it may
+// be a password). Both rules apply to this API only: the status through a
+// middleware that wraps the request context, the body through a transformer.
+
+// validationAs400 is the middleware half: a 422 status becomes 400.
+func validationAs400(ctx huma.Context, next func(huma.Context)) {
+	next(statusRewriter{ctx})
+}
+
+// humaContext lets statusRewriter embed huma.Context under a name that does
+// not hide the interface's own Context method.
+type humaContext = huma.Context
+
+type statusRewriter struct{ humaContext }
+
+func (c statusRewriter) SetStatus(code int) {
+	if code == http.StatusUnprocessableEntity {
+		code = http.StatusBadRequest
+	}
+	c.humaContext.SetStatus(code)
+}
+
+// problemBody is the transformer half: a 422 problem says 400 and no
+// error detail carries the rejected value.
+func problemBody(_ huma.Context, _ string, v any) (any, error) {
+	m, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	if m.Status == http.StatusUnprocessableEntity {
+		m.Status, m.Title = http.StatusBadRequest, http.StatusText(http.StatusBadRequest)
+	}
+	for _, d := range m.Errors {
+		if d != nil {
+			d.Value = nil
+		}
+	}
+	return m, nil
+}
+
+// documentValidationAs400 makes the OpenAPI document say what the API does:
+// validation failures are documented as 400, not 422.
 func documentValidationAs400(oapi *huma.OpenAPI) {
 	for _, item := range oapi.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {

@@ -1,4 +1,4 @@
-package api_test
+package restapi_test
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package api
+package restapi
 
 import (
 	"context"
@@ -70,11 +70,12 @@ func New(cfg Config, c client.Client, store Store, reg prometheus.Registerer, lo
 	hc.Info.Description = "Log in as an organization's admin, read, update and delete your own organization, log out. " +
 		"Errors are RFC 9457 problem documents (application/problem+json)."
 	hc.CreateHooks = nil // no $schema links in bodies
+	hc.Transformers = append(hc.Transformers, problemBody)
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT (EdDSA, typ at+jwt)"},
 	}
 	s.api = humago.New(mux, hc)
-	s.api.UseMiddleware(s.observe)
+	s.api.UseMiddleware(s.observe, validationAs400)
 	s.registerAuth()
 	s.registerOrganizations()
 	s.registerMisc()
@@ -85,12 +86,6 @@ func New(cfg Config, c client.Client, store Store, reg prometheus.Registerer, lo
 
 // Handler serves the API (for tests and benchmarks).
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// OpenAPI is the generated OpenAPI 3.1 document.
-func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
-
-// SetClock replaces the clock (tests only).
-func (s *Server) SetClock(now func() time.Time) { s.now = now }
 
 // NeedLeaderElection is false: every replica serves the API.
 func (s *Server) NeedLeaderElection() bool { return false }

@@ -1,0 +1,213 @@
+// Package operator wires the org-operator: one controller-runtime manager
+// with the Organization controller, the tenant-admin REST API, the MongoDB
+// store, the health checks and the metrics. cmd/main.go runs it, and the
+// test harness runs exactly the same wiring in-process.
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/controller"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/restapi"
+)
+
+// Scheme knows the core types and Organizations.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(tenancyv1alpha1.AddToScheme(Scheme))
+}
+
+// LeaderElectionID names the Lease the replicas compete for.
+const LeaderElectionID = "org-operator.tenancy.org-operator.io"
+
+// Options is the whole configuration of an operator process.
+type Options struct {
+	// Mongo connects the store. Its Monitor is set by New (the command counter).
+	Mongo mongostore.Options
+	// Controller configures the Organization controller; its Store is set by New.
+	Controller controller.Config
+	// API configures the REST API; BindAddress "0" disables it. Its
+	// CredentialsNamespace is taken from Controller.
+	API restapi.Config
+
+	LeaderElection bool
+	// MetricsBindAddress ("0" disables), SecureMetrics (HTTPS with
+	// authentication and authorization) and EnableHTTP2 configure the metrics endpoint.
+	MetricsBindAddress string
+	SecureMetrics      bool
+	EnableHTTP2        bool
+	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables).
+	HealthProbeBindAddress string
+
+	// Registry receives the operator's own metrics; default: controller-runtime's
+	// registry, which the metrics endpoint serves. Tests pass their own.
+	Registry prometheus.Registerer
+	// WrapStore, when set, wraps the store the controller uses; tests inject
+	// faults through it (test/faultstore). Production leaves it nil.
+	WrapStore func(controller.TenantStore) controller.TenantStore
+	// AllowSeveralInProcess lets one process run several operators (tests):
+	// controller names need not be unique.
+	AllowSeveralInProcess bool
+	// Logger defaults to ctrl.Log.
+	Logger logr.Logger
+}
+
+// DefaultOptions are the documented defaults; the manager's flags start
+// from them and so does the test harness.
+func DefaultOptions() Options {
+	return Options{
+		Mongo: mongostore.Options{
+			Database:               mongostore.DefaultDatabase,
+			OperationTimeout:       mongostore.DefaultOperationTimeout,
+			ServerSelectionTimeout: mongostore.DefaultServerSelectionTimeout,
+			ConnectTimeout:         mongostore.DefaultConnectTimeout,
+			MaxPoolSize:            mongostore.DefaultMaxPoolSize,
+		},
+		Controller: controller.Config{
+			CredentialsNamespace:    tenancyv1alpha1.DefaultCredentialsNamespace,
+			ResyncPeriod:            10 * time.Minute,
+			MaxConcurrentReconciles: 4,
+			SharedCollection:        tenancyv1alpha1.DefaultSharedCollection,
+			MaxDedicatedCollections: 5000,
+			MigrationBatchSize:      controller.DefaultMigrationBatchSize,
+		},
+		API:                    restapi.DefaultConfig(),
+		MetricsBindAddress:     "0",
+		SecureMetrics:          true,
+		HealthProbeBindAddress: ":8081",
+	}
+}
+
+// Operator is a wired, not yet started, operator.
+type Operator struct {
+	Manager  ctrl.Manager
+	Store    *mongostore.Store
+	Commands *mongostore.CommandCounter
+	// API is the REST API server; nil when disabled.
+	API *restapi.Server
+	log logr.Logger
+}
+
+// New builds the manager, connects the store (without waiting for it),
+// registers the controller, the REST API, the health checks and the metrics.
+// Nothing runs until Start. On error everything opened is closed again.
+func New(cfg *rest.Config, o Options) (*Operator, error) {
+	if o.Logger.GetSink() == nil {
+		o.Logger = ctrl.Log
+	}
+	if o.Registry == nil {
+		o.Registry = metrics.Registry
+	}
+	mgr, err := ctrl.NewManager(cfg, managerOptions(o))
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	commands := mongostore.NewCommandCounter()
+	if err := o.Registry.Register(commands.Collector()); err != nil {
+		return nil, err
+	}
+	o.Mongo.Monitor = commands.Monitor()
+	store, err := mongostore.Connect(o.Mongo)
+	if err != nil {
+		return nil, err
+	}
+	op := &Operator{Manager: mgr, Store: store, Commands: commands, log: o.Logger.WithName("setup")}
+	if err := op.register(o); err != nil {
+		return nil, errors.Join(err, store.Close(context.Background()))
+	}
+	return op, nil
+}
+
+func (op *Operator) register(o Options) error {
+	var tenants controller.TenantStore = op.Store
+	if o.WrapStore != nil {
+		tenants = o.WrapStore(tenants)
+	}
+	cc := o.Controller
+	cc.Store = tenants
+	if err := controller.Add(context.Background(), op.Manager, cc); err != nil {
+		return fmt.Errorf("set up controller: %w", err)
+	}
+	if o.API.BindAddress != "0" {
+		apiCfg := o.API
+		apiCfg.CredentialsNamespace = o.Controller.CredentialsNamespace
+		server, err := restapi.New(apiCfg, op.Manager.GetClient(), op.Store, o.Registry, o.Logger.WithName("api"))
+		if err != nil {
+			return fmt.Errorf("set up REST API: %w", err)
+		}
+		if err := op.Manager.Add(server); err != nil {
+			return err
+		}
+		op.API = server
+	}
+	if err := op.Manager.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	return op.Manager.AddReadyzCheck("readyz", healthz.Ping)
+}
+
+// Start runs the operator until ctx is done, then closes the store.
+func (op *Operator) Start(ctx context.Context) error {
+	op.log.Info("starting manager", "database", op.Store.Database())
+	err := op.Manager.Start(ctx)
+	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, op.Store.Close(closeCtx))
+}
+
+// managerOptions caches Secrets only in the credentials namespace, strips
+// managedFields from every cached object and serves metrics securely.
+func managerOptions(o Options) ctrl.Options {
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{
+		BindAddress:   o.MetricsBindAddress,
+		SecureServing: o.SecureMetrics,
+		TLSOpts:       tlsOpts,
+	}
+	if o.SecureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if metricsOpts.BindAddress == "" {
+		metricsOpts.BindAddress = "0"
+	}
+	probe := o.HealthProbeBindAddress
+	if probe == "" {
+		probe = "0"
+	}
+	return ctrl.Options{
+		Scheme:                  Scheme,
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  probe,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        LeaderElectionID,
+		LeaderElectionNamespace: o.Controller.CredentialsNamespace,
+		Cache:                   controller.CacheOptions(o.Controller.CredentialsNamespace),
+		Controller:              config.Controller{SkipNameValidation: ptr.To(o.AllowSeveralInProcess)},
+		Logger:                  o.Logger,
+	}
+}

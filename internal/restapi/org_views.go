@@ -1,0 +1,92 @@
+package restapi
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+)
+
+// Condition is one status condition of an organization.
+type Condition struct {
+	Type               string    `json:"type" doc:"Ready, Reconciling or Stalled"`
+	Status             string    `json:"status" enum:"True,False,Unknown"`
+	Reason             string    `json:"reason"`
+	Message            string    `json:"message"`
+	LastTransitionTime time.Time `json:"lastTransitionTime"`
+}
+
+// Organization is the API's view of an Organization.
+type Organization struct {
+	Name        string `json:"name" doc:"The organization's id"`
+	DisplayName string `json:"displayName"`
+	AdminEmail  string `json:"adminEmail"`
+	Tenancy     string `json:"tenancy" enum:"Dedicated,Shared"`
+	Database    string `json:"database" doc:"MongoDB database of the tenant's collection"`
+	Collection  string `json:"collection" doc:"MongoDB collection holding the tenant's documents"`
+	// DocumentFilter scopes queries in a shared collection.
+	DocumentFilter string      `json:"documentFilter,omitempty" doc:"For a Shared organization, the filter that scopes queries to its documents, e.g. {\"organization\":\"acme\"}"`
+	Ready          bool        `json:"ready"`
+	Conditions     []Condition `json:"conditions"`
+	CreatedAt      time.Time   `json:"createdAt"`
+}
+
+// OrganizationOutput is an organization, with a Location when the change is
+// accepted but not yet in effect.
+type OrganizationOutput struct {
+	Status   int
+	Location string `header:"Location" doc:"Where to poll when the answer is 202"`
+	Body     Organization
+}
+
+func view(org *tenancyv1alpha1.Organization) Organization {
+	v := Organization{
+		Name: org.Name, DisplayName: org.Spec.DisplayName, AdminEmail: org.Spec.Admin.Email, Tenancy: string(org.Spec.Tenancy),
+		Database: org.Status.Database, Collection: org.Status.Collection, DocumentFilter: org.Status.DocumentFilter,
+		CreatedAt:  org.CreationTimestamp.UTC(),
+		Ready:      isReady(org),
+		Conditions: make([]Condition, 0, len(org.Status.Conditions)),
+	}
+	for _, c := range org.Status.Conditions {
+		v.Conditions = append(v.Conditions, Condition{Type: c.Type, Status: string(c.Status), Reason: c.Reason,
+			Message: c.Message, LastTransitionTime: c.LastTransitionTime.UTC()})
+	}
+	return v
+}
+
+func organizationPath(name string) string { return "/v1/organizations/" + name }
+
+// isReady is true when the current generation is reconciled and Ready.
+func isReady(org *tenancyv1alpha1.Organization) bool {
+	return org.Status.ObservedGeneration == org.Generation &&
+		meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
+}
+
+// reconciledAt reports whether the controller has made generation Ready.
+func reconciledAt(generation int64) func(*tenancyv1alpha1.Organization) bool {
+	return func(org *tenancyv1alpha1.Organization) bool {
+		return org.Status.ObservedGeneration >= generation && isReady(org)
+	}
+}
+
+// waitFor polls the cache until done holds for the organization, or the
+// change timeout passes. An organization not visible yet (just created) is
+// waited for too. It returns the latest organization (nil when not found)
+// and whether done held; a failing cache read only ends the wait early.
+func (s *Server) waitFor(ctx context.Context, name string, done func(*tenancyv1alpha1.Organization) bool) (*tenancyv1alpha1.Organization, bool) {
+	var latest *tenancyv1alpha1.Organization
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, s.cfg.ChangeTimeout, true, func(ctx context.Context) (bool, error) {
+		org, err := s.liveOrganization(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		if org != nil {
+			latest = org
+		}
+		return org != nil && done(org), nil
+	})
+	return latest, err == nil
+}

@@ -1,0 +1,76 @@
+package restapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// NameInput selects one organization.
+type NameInput struct {
+	AuthHeader
+	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
+}
+
+var bearer = []map[string][]string{{"bearer": {}}}
+
+func (s *Server) registerOrganizations() {
+	huma.Register(s.api, huma.Operation{
+		OperationID: "getOrganization", Method: http.MethodGet, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},
+		Summary: "Read your organization", Security: bearer,
+		Description: "Another organization's name answers exactly like a missing one (404).",
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+	}, s.getOrganization)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "patchOrganization", Method: http.MethodPatch, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},
+		Summary: "Rename your organization or change its display name, admin email or password", Security: bearer,
+		Description: "Writes the Organization spec or the credentials Secret through the Kubernetes API. A 200 means the " +
+			"change is in effect: after a password change the new password works and the old one and every earlier " +
+			"token do not. A new name creates the Organization under that name taking over the data (spec.renamedFrom) " +
+			"and deletes the old one; it answers when the new one is Ready, with its Location; every earlier token ends. " +
+			"202 means it was accepted but did not take effect within the server's bound.",
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
+			http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
+	}, s.patchOrganization)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},
+		Summary: "Delete your organization", Security: bearer, DefaultStatus: http.StatusAccepted,
+		Description: "Deletes the Organization through the Kubernetes API (its deletionPolicy applies). Its tokens stop working at once.",
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+	}, s.deleteOrganization)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "signup", Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{"organizations"},
+		Summary:      "Create an organization (self-service sign-up)",
+		Description:  "Only when the server runs with --signup=open (otherwise 403). 201 when Ready within the server's bound, else 202 with a Location to poll.",
+		MaxBodyBytes: s.cfg.MaxBodyBytes, DefaultStatus: http.StatusCreated,
+		Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusConflict, http.StatusRequestEntityTooLarge,
+			http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	}, s.signup)
+}
+
+func (s *Server) getOrganization(ctx context.Context, in *NameInput) (*OrganizationOutput, error) {
+	p, err := s.ownOrganization(ctx, in.Authorization, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &OrganizationOutput{Status: http.StatusOK, Body: view(p.org)}, nil
+}
+
+func (s *Server) deleteOrganization(ctx context.Context, in *NameInput) (*struct{}, error) {
+	p, err := s.ownOrganization(ctx, in.Authorization, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	// Revoke first, so no token of the organization works once we answer.
+	if err := s.store.RevokeOrganizationSessions(ctx, p.org.Name); err != nil {
+		return nil, s.storeError(err)
+	}
+	if err := s.client.Delete(ctx, p.org, client.Preconditions{UID: &p.org.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return nil, s.kubeError(err)
+	}
+	return nil, nil
+}
