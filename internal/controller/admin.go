@@ -15,14 +15,18 @@ import (
 
 // reconcileAdmin makes the admin record match the spec and the credentials.
 // It writes nothing when the record already carries the spec's email and the
-// credentials' fingerprint (a plain resync). When the credential source
-// changed, the password is hashed again only if it no longer verifies against
-// the stored hash, and then credentialsVersion increases so that earlier
-// tokens are refused. An email held by another organization stalls the
-// Organization with AdminEmailInUse and changes nothing.
+// credentials' fingerprint (a plain resync), and reads nothing when the
+// observation already shows that. When the credential source changed, the
+// password is hashed again only if it no longer verifies against the stored
+// hash, and then credentialsVersion increases so that earlier tokens are
+// refused. An email held by another organization stalls the Organization
+// with AdminEmailInUse and changes nothing.
 func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) error {
 	org := t.org
 	email := mongostore.NormalizeEmail(org.Spec.Admin.Email)
+	if r.observed.adminMatches(org.Name, email, t.creds.fingerprint) {
+		return nil
+	}
 	existing, err := r.Store.GetAdmin(ctx, org.Name)
 	if err != nil {
 		return classifyMongo(err)
@@ -34,7 +38,7 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 	if err := r.Store.CheckEmailFree(ctx, email, org.Name); err != nil {
 		return classifyAdminError(err, org.Spec.Admin.Email)
 	}
-	next, event, err := r.nextAdmin(existing, org.Name, email, t.creds)
+	next, event, err := r.nextAdmin(ctx, existing, org.Name, email, t.creds)
 	if err != nil {
 		return err
 	}
@@ -68,9 +72,9 @@ func classifyAdminError(err error, email string) error {
 
 // nextAdmin computes the record to write and the event it deserves ("" for
 // none). The stored hash is reused when the password did not change.
-func (r *OrganizationReconciler) nextAdmin(existing *mongostore.Admin, organization, email string, c credentials) (mongostore.Admin, string, error) {
+func (r *OrganizationReconciler) nextAdmin(ctx context.Context, existing *mongostore.Admin, organization, email string, c credentials) (mongostore.Admin, string, error) {
 	if existing == nil {
-		hash, err := password.Hash(c.password, r.HashParams)
+		hash, err := r.hash(ctx, c)
 		return mongostore.Admin{
 			ID: uuid.NewString(), Organization: organization, Email: email, PasswordHash: hash, CredentialsVersion: 1, CredentialsFingerprint: c.fingerprint,
 		}, EventAdminCreated, err
@@ -81,14 +85,42 @@ func (r *OrganizationReconciler) nextAdmin(existing *mongostore.Admin, organizat
 	if existing.CredentialsFingerprint == c.fingerprint {
 		return next, "", nil
 	}
-	same, err := password.Verify(c.password, existing.PasswordHash)
+	same, err := r.verify(ctx, c.password, existing.PasswordHash)
 	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
 		return next, "", err
 	}
 	if same {
 		return next, "", nil
 	}
-	hash, err := password.Hash(c.password, r.HashParams)
+	hash, err := r.hash(ctx, c)
 	next.PasswordHash, next.CredentialsVersion = hash, existing.CredentialsVersion+1
 	return next, EventAdminPasswordChanged, err
+}
+
+// hash hashes the credentials' password: a password this reconcile
+// generated (190 random bits) with the fast hash, any other with argon2id
+// under a hashing slot.
+func (r *OrganizationReconciler) hash(ctx context.Context, c credentials) (string, error) {
+	if c.generated {
+		return password.HashGenerated(c.password)
+	}
+	release, err := r.HashSlots.Acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return password.Hash(c.password, r.HashParams)
+}
+
+// verify checks a password against a stored hash, under a hashing slot
+// when that costs an argon2id computation.
+func (r *OrganizationReconciler) verify(ctx context.Context, pw, hash string) (bool, error) {
+	if password.Costly(hash) {
+		release, err := r.HashSlots.Acquire(ctx)
+		if err != nil {
+			return false, err
+		}
+		defer release()
+	}
+	return password.Verify(pw, hash)
 }

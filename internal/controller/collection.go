@@ -73,10 +73,16 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 
 // ensureLocation creates the location when missing. A new dedicated
 // collection must fit the budget; an existing organization's collection
-// dropped out of band is recreated regardless (with a Warning event).
+// dropped out of band is recreated regardless (with a Warning event). A
+// location the observation shows in place (and, for a shared collection,
+// whose index this process made sure of) costs no MongoDB call.
 func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, l mongostore.Location, isNew bool) error {
+	if !isNew && r.observed.hasCollection(l.Collection) && (!l.Shared() || r.sharedIndexed(l.Collection)) {
+		r.setLocation(t.org, l)
+		return nil
+	}
 	if isNew {
-		if err := r.checkBudget(ctx, l); err != nil {
+		if err := r.checkBudget(t.org, l); err != nil {
 			return err
 		}
 	}
@@ -92,26 +98,34 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 		r.event(t.org, corev1.EventTypeNormal, EventCollectionCreated, actionCreate,
 			"Created collection %s.%s", r.Store.Database(), l.Collection)
 	}
+	if l.Shared() {
+		r.sharedIndexes.Store(l.Collection, true)
+	}
 	r.setLocation(t.org, l)
 	return nil
 }
 
-// checkBudget stalls a new dedicated collection beyond --max-dedicated-collections.
-func (r *OrganizationReconciler) checkBudget(ctx context.Context, l mongostore.Location) error {
-	if l.Shared() || r.MaxDedicatedCollections <= 0 {
+// sharedIndexed reports whether this process made sure of the shared
+// collection's tenant index (EnsureLocation does, once per process).
+func (r *OrganizationReconciler) sharedIndexed(collection string) bool {
+	_, ok := r.sharedIndexes.Load(collection)
+	return ok
+}
+
+// checkBudget stalls a new dedicated collection beyond
+// --max-dedicated-collections, counted from the cluster (collectionBudget):
+// no MongoDB call. A shared location gives back a reservation the
+// organization no longer needs.
+func (r *OrganizationReconciler) checkBudget(org *tenancyv1alpha1.Organization, l mongostore.Location) error {
+	if l.Shared() {
+		r.budget.release(org.Name)
 		return nil
 	}
-	n, err := r.Store.CountCollectionsWithPrefix(ctx, tenancyv1alpha1.DedicatedCollectionPrefix)
-	if err != nil {
-		return classifyMongo(err)
-	}
-	if n < r.MaxDedicatedCollections {
+	granted, used := r.budget.reserve(org.Name)
+	if granted {
 		return nil
-	}
-	if exists, err := r.Store.CollectionExists(ctx, l.Collection); err == nil && exists {
-		return nil // its collection is already there (counted in n)
 	}
 	return stalled(tenancyv1alpha1.ReasonCollectionBudgetExceeded,
-		"the database already has %d dedicated collections, the budget of --max-dedicated-collections; use spec.tenancy: Shared for this organization, or raise the budget",
-		n)
+		"%d organizations already hold a dedicated collection, the budget of --max-dedicated-collections; use spec.tenancy: Shared for this organization, or raise the budget",
+		used)
 }

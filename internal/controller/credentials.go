@@ -19,6 +19,9 @@ import (
 // credentials is the admin's current password and the source it came from.
 type credentials struct {
 	password string
+	// generated is true when this reconcile generated the password (so it
+	// carries 190 random bits and may take the fast hash).
+	generated bool
 	// fingerprint identifies the source version (Secret UID, resourceVersion
 	// and key): the hash is recomputed only when it changes.
 	fingerprint string
@@ -86,12 +89,12 @@ func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *te
 
 func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenant, key types.NamespacedName) error {
 	pw := r.inheritedPassword(ctx, t.org) // a rename keeps the admin's password
-	if pw == "" {
-		generated, err := password.Generate()
-		if err != nil {
+	generated := pw == ""
+	if generated {
+		var err error
+		if pw, err = password.Generate(); err != nil {
 			return err
 		}
-		pw = generated
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
@@ -104,6 +107,7 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 	if err := r.Create(ctx, secret); err != nil {
 		return fmt.Errorf("create credentials Secret %s: %w", key, err)
 	}
+	r.selfWrites.record(secret)
 	switch {
 	case t.org.Spec.RenamedFrom != "" && !t.wasReady:
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
@@ -115,7 +119,7 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
 			"Generated the admin password in Secret %s", key)
 	}
-	t.creds = credentials{password: pw, fingerprint: fingerprint(secret, tenancyv1alpha1.SecretKeyPassword)}
+	t.creds = credentials{password: pw, generated: generated, fingerprint: fingerprint(secret, tenancyv1alpha1.SecretKeyPassword)}
 	return nil
 }
 
@@ -142,13 +146,15 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 		if err := r.Patch(ctx, desired, patch); err != nil {
 			return fmt.Errorf("update credentials Secret %s/%s: %w", secret.Namespace, secret.Name, err)
 		}
+		r.selfWrites.record(desired)
 	}
 	if regenerated {
 		r.event(t.org, corev1.EventTypeWarning, EventCredentialsRegenerated, actionUpdate,
 			"Credentials Secret %s/%s had no password: generated a new one; earlier sessions end",
 			desired.Namespace, desired.Name)
 	}
-	t.creds = credentials{password: string(desired.Data[tenancyv1alpha1.SecretKeyPassword]), fingerprint: fingerprint(desired, tenancyv1alpha1.SecretKeyPassword)}
+	t.creds = credentials{password: string(desired.Data[tenancyv1alpha1.SecretKeyPassword]), generated: regenerated,
+		fingerprint: fingerprint(desired, tenancyv1alpha1.SecretKeyPassword)}
 	return nil
 }
 

@@ -27,7 +27,7 @@ func fromDocLocation(l tenancyv1alpha1.DocumentLocation) mongostore.Location {
 // touching any data, so that a crash at any later point resumes the move.
 func (r *OrganizationReconciler) startMigration(ctx context.Context, t *tenant, from, to mongostore.Location,
 	method tenancyv1alpha1.MigrationMethod) error {
-	if err := r.checkBudget(ctx, to); err != nil {
+	if err := r.checkBudget(t.org, to); err != nil {
 		return err
 	}
 	now := metav1.Now()

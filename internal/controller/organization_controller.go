@@ -6,6 +6,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,10 +21,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
@@ -31,6 +34,10 @@ import (
 
 // conflictRequeue is how soon a reconcile that lost an optimistic-lock race runs again.
 const conflictRequeue = 500 * time.Millisecond
+
+// firstObservationWait is how soon a settled organization is looked at
+// again while the first bulk observation is not in yet.
+const firstObservationWait = time.Second
 
 // passwordSecretIndex indexes Organizations by the Secret their spec references.
 const passwordSecretIndex = "spec.admin.passwordSecretRef.name"
@@ -46,17 +53,23 @@ type OrganizationReconciler struct {
 	Store TenantStore
 	// CredentialsNamespace holds credentials Secrets (owned and referenced).
 	CredentialsNamespace string
-	// ResyncPeriod is how often a Ready Organization is checked for drift.
-	ResyncPeriod time.Duration
 	// HashParams are the argon2id parameters for admin passwords.
 	HashParams password.Params
+	// HashSlots bounds concurrent argon2id work in the process.
+	HashSlots password.Slots
 	// SharedCollection holds the documents of Shared organizations.
 	SharedCollection string
-	// MaxDedicatedCollections caps dedicated collections (0: unlimited);
-	// new Dedicated organizations beyond it are Stalled.
-	MaxDedicatedCollections int
 	// MigrationBatchSize is how many documents a move copies per batch.
 	MigrationBatchSize int
+
+	// budget counts dedicated collections against --max-dedicated-collections.
+	budget *collectionBudget
+	// observed is the latest bulk observation of MongoDB.
+	observed *observation
+	// selfWrites lets the Secret watches ignore the controller's own writes.
+	selfWrites *selfWrites
+	// sharedIndexes holds the shared collections whose index this process ensured.
+	sharedIndexes sync.Map
 }
 
 // tenant carries what one reconcile learns from step to step.
@@ -72,7 +85,10 @@ type tenant struct {
 
 // Reconcile fetches the Organization, runs the deletion path or the ordered
 // steps (finalizer, collection, credentials, admin record) and writes the
-// status once, through a patch, and only when it changed.
+// status once, through a patch, and only when it changed. A settled (Ready,
+// current) organization is checked against the bulk observation rather than
+// MongoDB: it waits for the first observation, and reports MongoUnavailable
+// at once when the last observation could not reach MongoDB.
 func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	org := &tenancyv1alpha1.Organization{}
 	if err := r.Get(ctx, req.NamespacedName, org); err != nil {
@@ -81,6 +97,14 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	t := &tenant{org: org, persisted: org.Status.DeepCopy(),
 		wasReady: meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)}
 
+	if settled(org) {
+		if !r.observed.ready() {
+			return ctrl.Result{RequeueAfter: firstObservationWait}, nil
+		}
+		if err := r.observed.storeUnavailable(); err != nil {
+			return r.finish(ctx, t, outcome{err: classifyMongo(err)})
+		}
+	}
 	if !org.DeletionTimestamp.IsZero() {
 		released, err := r.reconcileDelete(ctx, t)
 		if released {
@@ -118,7 +142,7 @@ func (r *OrganizationReconciler) ensureFinalizer(ctx context.Context, org *tenan
 }
 
 // finish writes the status derived from o and turns o into the controller's
-// result: success requeues after the resync period (drift detection), a
+// result: success waits for a watched change or the observer (drift), a
 // stalled Organization waits for a watched change, a lost optimistic-lock
 // race is retried quietly, any other error is retried with backoff.
 func (r *OrganizationReconciler) finish(ctx context.Context, t *tenant, o outcome) (ctrl.Result, error) {
@@ -142,10 +166,7 @@ func (r *OrganizationReconciler) finish(ctx context.Context, t *tenant, o outcom
 	if o.err != nil {
 		return ctrl.Result{}, o.err
 	}
-	if o.deleting {
-		return ctrl.Result{}, nil
-	}
-	return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+	return ctrl.Result{}, nil
 }
 
 // patchStatus sends a merge patch of the status subresource when it changed.
@@ -171,8 +192,10 @@ func (r *OrganizationReconciler) event(org *tenancyv1alpha1.Organization, eventT
 
 // SetupWithManager registers the controller: it watches Organizations (spec
 // changes), the Secrets it owns (drift) and the Secrets named by
-// spec.admin.passwordSecretRef (password changes, a missing Secret appearing).
-func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts controller.Options) error {
+// spec.admin.passwordSecretRef (password changes, a missing Secret
+// appearing), minus the events of its own Secret writes, and the observer's
+// events (drift found in MongoDB), at low priority.
+func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, observed <-chan event.GenericEvent, opts controller.Options) error {
 	indexer := mgr.GetFieldIndexer()
 	err := indexer.IndexField(ctx, &tenancyv1alpha1.Organization{}, passwordSecretIndex,
 		func(obj client.Object) []string {
@@ -194,11 +217,13 @@ func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	if err != nil {
 		return err
 	}
+	notOurs := builder.WithPredicates(r.selfWrites.predicate())
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&tenancyv1alpha1.Organization{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Owns(&corev1.Secret{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret)).
+		Owns(&corev1.Secret{}, notOurs).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret), notOurs).
 		Watches(&tenancyv1alpha1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.renameRelatives)).
+		WatchesRawSource(source.Channel(observed, lowPriority())).
 		WithOptions(opts).
 		Named("organization").
 		Complete(r)

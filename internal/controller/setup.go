@@ -2,13 +2,20 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
@@ -16,12 +23,17 @@ import (
 
 // Config is what the controller needs besides the manager.
 type Config struct {
-	Store                   TenantStore
-	CredentialsNamespace    string
+	Store                TenantStore
+	CredentialsNamespace string
+	// ResyncPeriod is how often the bulk observation checks every Ready
+	// organization for drift (with +-10% jitter).
 	ResyncPeriod            time.Duration
 	MaxConcurrentReconciles int
 	// HashParams default to password.DefaultParams.
 	HashParams *password.Params
+	// HashSlots bounds concurrent argon2id work in the process (shared with
+	// the REST API); default: one slot per reconcile worker.
+	HashSlots password.Slots
 	// SharedCollection defaults to tenancyv1alpha1.DefaultSharedCollection.
 	SharedCollection string
 	// MaxDedicatedCollections caps dedicated collections; 0 is unlimited.
@@ -41,31 +53,68 @@ func CacheOptions(credentialsNamespace string) cache.Options {
 	}
 }
 
-// Add registers the Organization controller with mgr. The manager's cache
-// must come from CacheOptions(cfg.CredentialsNamespace).
+// Add registers the Organization controller and its bulk observer with mgr.
+// The manager's cache must come from CacheOptions(cfg.CredentialsNamespace).
 func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
+	r := newReconciler(mgr, cfg)
+	informer, err := mgr.GetCache().GetInformer(ctx, &tenancyv1alpha1.Organization{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(r.budget.eventHandler()); err != nil {
+		return fmt.Errorf("budget: %w", err)
+	}
+	events := make(chan event.GenericEvent, 1024)
+	if err := mgr.Add(&observer{r: r, period: cfg.ResyncPeriod, events: events}); err != nil {
+		return err
+	}
+	return r.SetupWithManager(ctx, mgr, events, controller.Options{
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+		RateLimiter:             NewRateLimiter(),
+		UsePriorityQueue:        ptr.To(true),
+	})
+}
+
+func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 	params := password.DefaultParams
 	if cfg.HashParams != nil {
 		params = *cfg.HashParams
 	}
-	r := &OrganizationReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Scheme:                  mgr.GetScheme(),
-		Recorder:                mgr.GetEventRecorder("org-operator"),
-		Store:                   cfg.Store,
-		CredentialsNamespace:    cfg.CredentialsNamespace,
-		ResyncPeriod:            cfg.ResyncPeriod,
-		HashParams:              params,
-		SharedCollection:        cfg.SharedCollection,
-		MaxDedicatedCollections: cfg.MaxDedicatedCollections,
-		MigrationBatchSize:      cfg.MigrationBatchSize,
+	if cfg.HashSlots == nil {
+		cfg.HashSlots = password.NewSlots(cfg.MaxConcurrentReconciles)
 	}
-	if r.SharedCollection == "" {
-		r.SharedCollection = tenancyv1alpha1.DefaultSharedCollection
+	if cfg.SharedCollection == "" {
+		cfg.SharedCollection = tenancyv1alpha1.DefaultSharedCollection
 	}
-	return r.SetupWithManager(ctx, mgr, controller.Options{
-		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
-		RateLimiter:             NewRateLimiter(),
-	})
+	observed := newObservation(2 * cfg.ResyncPeriod)
+	return &OrganizationReconciler{
+		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
+		Scheme:               mgr.GetScheme(),
+		Recorder:             mgr.GetEventRecorder("org-operator"),
+		Store:                &writeThrough{TenantStore: cfg.Store, observed: observed},
+		CredentialsNamespace: cfg.CredentialsNamespace,
+		HashParams:           params,
+		HashSlots:            cfg.HashSlots,
+		SharedCollection:     cfg.SharedCollection,
+		MigrationBatchSize:   cfg.MigrationBatchSize,
+		budget:               newCollectionBudget(cfg.MaxDedicatedCollections),
+		observed:             observed,
+		selfWrites:           newSelfWrites(),
+	}
+}
+
+// lowPriority enqueues the observer's events below new and changed
+// Organizations, which the priority queue then reconciles first.
+func lowPriority() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	return handler.Funcs{
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.Object)}
+			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+				pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(handler.LowPriority)}, req)
+				return
+			}
+			q.Add(req)
+		},
+	}
 }

@@ -42,8 +42,10 @@ type TenantStore interface {
 	RemoveTenant(ctx context.Context, l mongostore.Location) (int64, error)
 	// RenameCollection renames a collection within the database.
 	RenameCollection(ctx context.Context, from, to string) error
-	// CountCollectionsWithPrefix counts collections by name prefix.
-	CountCollectionsWithPrefix(ctx context.Context, prefix string) (int, error)
+
+	// Observe reads every collection name and admin record summary at once,
+	// in a constant number of commands (the resync's bulk observation).
+	Observe(ctx context.Context) (*mongostore.Observation, error)
 }
 
 var _ TenantStore = (*mongostore.Store)(nil)

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -222,8 +223,15 @@ var _ = Describe("11. Switching tenancy", func() {
 
 var _ = Describe("12. Dedicated-collection budget", func() {
 	It("stalls a new Dedicated org beyond --max-dedicated-collections and never affects existing ones", func() {
-		n, err := mongo.CountCollectionsWithPrefix(ctx, tenancyv1alpha1.DedicatedCollectionPrefix)
-		Expect(err).NotTo(HaveOccurred())
+		// The budget counts the Organizations that hold a dedicated collection.
+		var orgs tenancyv1alpha1.OrganizationList
+		Expect(k8s.List(ctx, &orgs)).To(Succeed())
+		n := 0
+		for _, o := range orgs.Items {
+			if strings.HasPrefix(o.Status.Collection, tenancyv1alpha1.DedicatedCollectionPrefix) {
+				n++
+			}
+		}
 		swapManager(harness.Options{ResyncPeriod: resyncPeriod, MaxDedicatedCollections: n + 1})
 		DeferCleanup(restoreManager)
 

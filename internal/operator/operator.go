@@ -28,6 +28,7 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/password"
 	"github.com/org-operator/org-operator/internal/restapi"
 )
 
@@ -145,15 +146,20 @@ func (op *Operator) register(o Options) error {
 	if o.WrapStore != nil {
 		tenants = o.WrapStore(tenants)
 	}
+	// One bound on argon2id work for the whole process: the controller's
+	// hashing and the API's verifications share it.
+	hashSlots := password.NewSlots(o.API.HashConcurrency)
 	cc := o.Controller
 	cc.Store = tenants
+	cc.HashSlots = hashSlots
 	if err := controller.Add(context.Background(), op.Manager, cc); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
 	}
 	if o.API.BindAddress != "0" {
 		apiCfg := o.API
 		apiCfg.CredentialsNamespace = o.Controller.CredentialsNamespace
-		server, err := restapi.New(apiCfg, op.Manager.GetClient(), op.Store, o.Registry, o.Logger.WithName("api"))
+		server, err := restapi.New(apiCfg, restapi.Dependencies{Client: op.Manager.GetClient(), Store: op.Store,
+			Registry: o.Registry, Log: o.Logger.WithName("api"), HashSlots: hashSlots})
 		if err != nil {
 			return fmt.Errorf("set up REST API: %w", err)
 		}

@@ -1,9 +1,17 @@
-// Package password generates admin passwords and hashes them with argon2id,
-// stored as PHC strings ($argon2id$v=19$m=...,t=...,p=...$salt$hash).
+// Package password generates admin passwords and hashes them, stored as PHC
+// strings. A password chosen by a person is hashed with argon2id
+// ($argon2id$v=19$m=...,t=...,p=...$salt$hash): memory-hard, because such a
+// password may be guessable. A password the operator generated itself
+// carries 190 random bits, which no hash needs to slow down: it is hashed
+// with salted SHA-256 ($sha256$v=1$salt$hash), about a thousand times
+// cheaper, so creating many organizations is not bound by hashing. Verify
+// accepts both forms.
 package password
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -36,8 +44,8 @@ const GeneratedLength = 32
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// ErrMalformedHash is returned by Verify for a string that is not an argon2id PHC hash.
-var ErrMalformedHash = errors.New("password hash is not an argon2id PHC string")
+// ErrMalformedHash is returned by Verify for a string that is not one of our PHC hashes.
+var ErrMalformedHash = errors.New("password hash is not an argon2id or sha256 PHC string")
 
 // Generate returns a random password drawn from crypto/rand without modulo bias.
 func Generate() (string, error) {
@@ -69,15 +77,84 @@ func Hash(password string, p Params) (string, error) {
 		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// Verify reports whether password matches the PHC hash, in constant time with
-// respect to the key comparison. A malformed hash returns ErrMalformedHash.
+// fastPrefix starts the PHC string of a generated password's hash.
+const fastPrefix = "$sha256$v=1$"
+
+// HashGenerated hashes a password the operator generated (Generate): salted
+// SHA-256. Never use it for a password a person chose.
+func HashGenerated(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	b64 := base64.RawStdEncoding
+	return fastPrefix + b64.EncodeToString(salt) + "$" + b64.EncodeToString(sha256Key(password, salt)), nil
+}
+
+func sha256Key(password string, salt []byte) []byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(password))
+	return h.Sum(nil)
+}
+
+// Costly reports whether verifying against hash is an argon2id computation
+// (and must then hold a Slots slot); false for a generated password's hash.
+func Costly(hash string) bool { return !strings.HasPrefix(hash, fastPrefix) }
+
+// Verify reports whether password matches the PHC hash (argon2id or a
+// generated password's SHA-256), comparing in constant time. A malformed
+// hash returns ErrMalformedHash.
 func Verify(password, hash string) (bool, error) {
+	if rest, ok := strings.CutPrefix(hash, fastPrefix); ok {
+		return verifyFast(password, rest)
+	}
 	p, salt, key, err := decode(hash)
 	if err != nil {
 		return false, err
 	}
 	other := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
 	return subtle.ConstantTimeCompare(key, other) == 1, nil
+}
+
+func verifyFast(password, rest string) (bool, error) {
+	saltB64, keyB64, ok := strings.Cut(rest, "$")
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(saltB64)
+	key, err2 := b64.DecodeString(keyB64)
+	if !ok || err1 != nil || err2 != nil || len(salt) == 0 || len(key) != sha256.Size {
+		return false, ErrMalformedHash
+	}
+	return subtle.ConstantTimeCompare(key, sha256Key(password, salt)) == 1, nil
+}
+
+// Slots bounds the argon2id computations a process runs at once. Each takes
+// Params.MemoryKiB of memory, so n slots bound that memory at n times it,
+// whoever asks: the controller waits for a slot, the REST API answers 429
+// when none is free.
+type Slots chan struct{}
+
+// NewSlots returns n slots (at least one).
+func NewSlots(n int) Slots { return make(Slots, max(n, 1)) }
+
+// Acquire waits for a slot; call release when the computation is done.
+func (s Slots) Acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TryAcquire takes a slot if one is free, without waiting.
+func (s Slots) TryAcquire() (release func(), ok bool) {
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, true
+	default:
+		return nil, false
+	}
 }
 
 // ParamsOf returns the cost parameters recorded in a PHC hash.

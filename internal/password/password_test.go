@@ -1,6 +1,7 @@
 package password
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -85,4 +86,81 @@ func TestDefaultParamsMeetOWASP(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Verify = %v, %v", ok, err)
 	}
+}
+
+func TestGeneratedPasswordHash(t *testing.T) {
+	pw, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := HashGenerated(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$sha256$v=1$") || strings.Contains(h, pw) {
+		t.Fatalf("unexpected hash %q", h)
+	}
+	if Costly(h) {
+		t.Fatal("a generated password's hash reported as costly")
+	}
+	if h2, _ := HashGenerated(pw); h2 == h {
+		t.Fatal("two hashes of the same password are equal: salt is not random")
+	}
+	for _, tt := range []struct {
+		password, hash string
+		want, wantErr  bool
+	}{
+		{pw, h, true, false},
+		{pw + "x", h, false, false},
+		{"", h, false, false},
+		{pw, "$sha256$v=1$", false, true},
+		{pw, "$sha256$v=1$c2FsdA$c2hvcnQ", false, true},
+		{pw, strings.Replace(h, "$sha256$v=1$", "$sha256$v=1$!", 1), false, true},
+	} {
+		got, err := Verify(tt.password, tt.hash)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("Verify(%q, %q) = %v, %v; want %v, err %v", tt.password, tt.hash, got, err, tt.want, tt.wantErr)
+		}
+	}
+	argon, _ := Hash(pw, Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	if !Costly(argon) {
+		t.Fatal("an argon2id hash reported as cheap")
+	}
+}
+
+func TestSlotsBoundConcurrentWork(t *testing.T) {
+	s := NewSlots(1)
+	release, ok := s.TryAcquire()
+	if !ok {
+		t.Fatal("first slot refused")
+	}
+	if _, ok := s.TryAcquire(); ok {
+		t.Fatal("acquired beyond the bound")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Acquire(ctx); err == nil {
+		t.Fatal("Acquire did not give up when its context ended")
+	}
+	release()
+	r2, err := s.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2()
+}
+
+// BenchmarkHash compares the two hashes: the ratio is what creating an
+// organization with a generated password saves.
+func BenchmarkHash(b *testing.B) {
+	b.Run("argon2id-default", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = Hash("a generated password of 32 chars", DefaultParams)
+		}
+	})
+	b.Run("sha256-generated", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = HashGenerated("a generated password of 32 chars")
+		}
+	})
 }

@@ -398,7 +398,7 @@ func isolatedServer(c restapi.Config) (*httptest.Server, *mongostore.CommandCoun
 	store, err := mongostore.Connect(mongostore.Options{URI: mongoSrv.URI(), Database: "orgs", Monitor: counter.Monitor()})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = store.Close(ctx) })
-	srv, err := restapi.New(c, mgr.Manager.GetClient(), store, nil, GinkgoLogr)
+	srv, err := restapi.New(c, restapi.Dependencies{Client: mgr.Manager.GetClient(), Store: store, Log: GinkgoLogr})
 	Expect(err).NotTo(HaveOccurred())
 	ts := httptest.NewServer(srv.Handler())
 	DeferCleanup(ts.Close)

@@ -63,18 +63,3 @@ func TestIPLimiter(t *testing.T) {
 		t.Fatal("no token after a second")
 	}
 }
-
-func TestHashSlots(t *testing.T) {
-	s := newHashSlots(1)
-	release, ok := s.tryAcquire()
-	if !ok {
-		t.Fatal("first acquire failed")
-	}
-	if _, ok := s.tryAcquire(); ok {
-		t.Fatal("acquired beyond the cap")
-	}
-	release()
-	if _, ok := s.tryAcquire(); !ok {
-		t.Fatal("slot not released")
-	}
-}

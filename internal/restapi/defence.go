@@ -63,19 +63,3 @@ func clientIP(remoteAddr string) string {
 	}
 	return host
 }
-
-// hashSlots caps concurrent password hashing without queueing: a caller that
-// finds every slot busy is told to come back later.
-type hashSlots chan struct{}
-
-func newHashSlots(n int) hashSlots { return make(hashSlots, n) }
-
-// tryAcquire takes a slot if one is free; release must be called after hashing.
-func (h hashSlots) tryAcquire() (release func(), ok bool) {
-	select {
-	case h <- struct{}{}:
-		return func() { <-h }, true
-	default:
-		return nil, false
-	}
-}

@@ -34,7 +34,7 @@ func (s *Server) registerOrganizations() {
 			"202 means it was accepted but did not take effect within the server's bound.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
-			http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
+			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.patchOrganization)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},

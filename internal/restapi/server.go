@@ -28,7 +28,7 @@ type Server struct {
 	keys    *tokens.SecretKeyStore
 	issuer  *tokens.Issuer
 	limiter *ipLimiter
-	slots   hashSlots
+	slots   password.Slots
 	// dummyHash is verified for unknown emails, so they cost the same time.
 	dummyHash string
 	metrics   *metrics
@@ -42,13 +42,30 @@ type ctxKey int
 
 const clientIPKey ctxKey = iota
 
-// New builds the server. c is the manager's client: cached reads of
-// Organizations and of Secrets in the credentials namespace, direct writes.
-func New(cfg Config, c client.Client, store Store, reg prometheus.Registerer, log logr.Logger) (*Server, error) {
+// Dependencies are what the server uses besides its configuration.
+type Dependencies struct {
+	// Client is the manager's client: cached reads of Organizations and of
+	// Secrets in the credentials namespace, direct writes.
+	Client client.Client
+	Store  Store
+	// Registry receives the API's metrics (nil: none are registered).
+	Registry prometheus.Registerer
+	Log      logr.Logger
+	// HashSlots bounds argon2id work, shared with the controller in one
+	// process; default: Config.HashConcurrency slots of the API's own.
+	HashSlots password.Slots
+}
+
+// New builds the server.
+func New(cfg Config, d Dependencies) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(reg)
+	if d.HashSlots == nil {
+		d.HashSlots = password.NewSlots(cfg.HashConcurrency)
+	}
+	c, store, log := d.Client, d.Store, d.Log
+	m, err := newMetrics(d.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +79,7 @@ func New(cfg Config, c client.Client, store Store, reg prometheus.Registerer, lo
 			Rotation: cfg.KeyRotation, TokenLifetime: cfg.AccessTokenTTL},
 		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL},
 		limiter: newIPLimiter(cfg.LoginRate, cfg.LoginBurst),
-		slots:   newHashSlots(cfg.HashConcurrency),
+		slots:   d.HashSlots,
 	}
 	s.issuer.Now = func() time.Time { return s.now() }
 	mux := http.NewServeMux()

@@ -7,6 +7,7 @@ package faultstore
 import (
 	"context"
 	"sync"
+	"time"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/controller"
@@ -30,15 +31,58 @@ const (
 // controller as the store call's result. locations are the call's.
 type Fault func(ctx context.Context, p Point, locations ...mongostore.Location) error
 
-// Store is a TenantStore whose move operations pass through Fault.
+// Store is a TenantStore whose move operations pass through Fault, and
+// whose admin record reads and writes take Latency longer (a slow server).
 type Store struct {
 	controller.TenantStore
-	Fault Fault
+	Fault   Fault
+	Latency time.Duration
 }
 
 // Wrap returns a function for harness.Options.WrapStore.
 func Wrap(f Fault) func(controller.TenantStore) controller.TenantStore {
 	return func(s controller.TenantStore) controller.TenantStore { return &Store{TenantStore: s, Fault: f} }
+}
+
+// Slow returns a function for harness.Options.WrapStore whose admin record
+// reads and writes each take d longer.
+func Slow(d time.Duration) func(controller.TenantStore) controller.TenantStore {
+	return func(s controller.TenantStore) controller.TenantStore { return &Store{TenantStore: s, Latency: d} }
+}
+
+func (s *Store) fault(ctx context.Context, p Point, locations ...mongostore.Location) error {
+	if s.Fault == nil {
+		return nil
+	}
+	return s.Fault(ctx, p, locations...)
+}
+
+func (s *Store) delay(ctx context.Context) error {
+	if s.Latency <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(s.Latency):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// GetAdmin reads the admin record after Latency.
+func (s *Store) GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error) {
+	if err := s.delay(ctx); err != nil {
+		return nil, err
+	}
+	return s.TenantStore.GetAdmin(ctx, organization)
+}
+
+// PutAdmin writes the admin record after Latency.
+func (s *Store) PutAdmin(ctx context.Context, a mongostore.Admin) error {
+	if err := s.delay(ctx); err != nil {
+		return err
+	}
+	return s.TenantStore.PutAdmin(ctx, a)
 }
 
 // CopyTenant copies as the real store does and calls Fault after each
@@ -50,20 +94,20 @@ func (s *Store) CopyTenant(ctx context.Context, src, dst mongostore.Location, ba
 				return err
 			}
 		}
-		return s.Fault(ctx, AfterBatchCopied, src, dst)
+		return s.fault(ctx, AfterBatchCopied, src, dst)
 	})
 }
 
 // RemoveTenant calls Fault before and after removing the location.
 func (s *Store) RemoveTenant(ctx context.Context, l mongostore.Location) (int64, error) {
-	if err := s.Fault(ctx, BeforeRemoveTenant, l); err != nil {
+	if err := s.fault(ctx, BeforeRemoveTenant, l); err != nil {
 		return 0, err
 	}
 	n, err := s.TenantStore.RemoveTenant(ctx, l)
 	if err != nil {
 		return n, err
 	}
-	return n, s.Fault(ctx, AfterRemoveTenant, l)
+	return n, s.fault(ctx, AfterRemoveTenant, l)
 }
 
 // Involves reports whether one of the locations belongs to organization: its

@@ -1,0 +1,128 @@
+package controller
+
+import (
+	"strings"
+	"sync"
+
+	"k8s.io/client-go/tools/cache"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+)
+
+// collectionBudget counts the dedicated collections against
+// --max-dedicated-collections from the cluster, the master record: an
+// Organization holds one when status.collection is dedicated or a move
+// targets a dedicated collection. It is fed by the Organization informer, so
+// checking the budget costs no MongoDB call. A reconcile that creates a new
+// dedicated collection first reserves a slot, which counts until the
+// informer shows the Organization holding it (or the Organization goes), so
+// concurrent reconciles cannot overshoot the budget.
+type collectionBudget struct {
+	max int // 0: unlimited
+
+	mu       sync.Mutex
+	holders  map[string]bool
+	reserved map[string]bool
+}
+
+func newCollectionBudget(max int) *collectionBudget {
+	return &collectionBudget{max: max, holders: map[string]bool{}, reserved: map[string]bool{}}
+}
+
+// holdsDedicated reports whether org holds (or is creating) a dedicated collection.
+func holdsDedicated(org *tenancyv1alpha1.Organization) bool {
+	if m := org.Status.Migration; m != nil && isDedicatedCollection(m.Target.Collection, m.Target.Organization) {
+		return true
+	}
+	return isDedicatedCollection(org.Status.Collection, org.Status.DocumentFilter)
+}
+
+func isDedicatedCollection(collection, filter string) bool {
+	return filter == "" && strings.HasPrefix(collection, tenancyv1alpha1.DedicatedCollectionPrefix)
+}
+
+// observe records an Organization as the informer shows it.
+func (b *collectionBudget) observe(org *tenancyv1alpha1.Organization) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if holdsDedicated(org) {
+		b.holders[org.Name] = true
+		delete(b.reserved, org.Name)
+	} else {
+		delete(b.holders, org.Name)
+	}
+}
+
+// forget drops a deleted Organization.
+func (b *collectionBudget) forget(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.holders, name)
+	delete(b.reserved, name)
+}
+
+// release returns a reservation that will not be used (the organization
+// turned out not to need a new dedicated collection).
+func (b *collectionBudget) release(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.reserved, name)
+}
+
+// reserve grants name a dedicated collection when it already holds one, has
+// a reservation, or a slot is free. It returns the number of collections in
+// use (holders and reservations) for the caller's message.
+func (b *collectionBudget) reserve(name string) (granted bool, used int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	used = b.usedLocked()
+	if b.holders[name] || b.reserved[name] {
+		return true, used
+	}
+	if b.max > 0 && used >= b.max {
+		return false, used
+	}
+	b.reserved[name] = true
+	return true, used + 1
+}
+
+// used is the number of dedicated collections held or reserved.
+func (b *collectionBudget) used() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.usedLocked()
+}
+
+func (b *collectionBudget) usedLocked() int {
+	n := len(b.holders)
+	for name := range b.reserved {
+		if !b.holders[name] {
+			n++
+		}
+	}
+	return n
+}
+
+// eventHandler feeds the budget from the Organization informer.
+func (b *collectionBudget) eventHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if org, ok := obj.(*tenancyv1alpha1.Organization); ok {
+				b.observe(org)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if org, ok := obj.(*tenancyv1alpha1.Organization); ok {
+				b.observe(org)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if org, ok := obj.(*tenancyv1alpha1.Organization); ok {
+				b.forget(org.Name)
+			}
+		},
+	}
+}

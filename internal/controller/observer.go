@@ -1,0 +1,129 @@
+package controller
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// observerRetry is how soon a pass runs again after MongoDB was unreachable.
+const observerRetry = 5 * time.Second
+
+// observer replaces the per-organization resync: every resync period (with
+// +-10% jitter, so replicas and restarts do not align) it takes one bulk
+// Observation of MongoDB, a constant number of commands whatever the number
+// of tenants, and enqueues, at low priority, only the Organizations whose
+// MongoDB side drifted from what their status says. It runs on the leader.
+// When MongoDB cannot be reached it says so to the Ready organizations
+// (which then report MongoUnavailable without each asking MongoDB) and tries
+// again every few seconds; once it can, it enqueues those organizations again.
+type observer struct {
+	r      *OrganizationReconciler
+	period time.Duration
+	events chan<- event.GenericEvent
+}
+
+// NeedLeaderElection is true: only the leader reconciles.
+func (o *observer) NeedLeaderElection() bool { return true }
+
+// Start runs passes until ctx is done.
+func (o *observer) Start(ctx context.Context) error {
+	for {
+		next := o.pass(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(next):
+		}
+	}
+}
+
+// pass takes one observation and enqueues what it shows needs work; it
+// returns when the next pass is due.
+func (o *observer) pass(ctx context.Context) time.Duration {
+	log := logf.FromContext(ctx).WithName("observer")
+	obs, err := o.r.Store.Observe(ctx)
+	if err != nil {
+		if !mongostore.IsUnavailable(err) {
+			log.Error(err, "observing MongoDB")
+			return observerRetry
+		}
+		o.r.observed.fail(err)
+		o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool { return settled(org) })
+		return observerRetry
+	}
+	o.r.observed.set(obs)
+	o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool {
+		return waitingForMongo(org) || settled(org) && o.r.drifted(ctx, org, obs)
+	})
+	return jitter(o.period)
+}
+
+// enqueue sends every cached Organization that matches to the controller.
+func (o *observer) enqueue(ctx context.Context, match func(*tenancyv1alpha1.Organization) bool) {
+	var list tenancyv1alpha1.OrganizationList
+	if err := o.r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "listing organizations from the cache")
+		return
+	}
+	for i := range list.Items {
+		if !match(&list.Items[i]) {
+			continue
+		}
+		select {
+		case o.events <- event.GenericEvent{Object: &list.Items[i]}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// jitter spreads d by +-10%.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
+}
+
+// settled reports whether org is Ready for its current generation with no
+// move, rename or deletion under way: the state a resync only checks.
+func settled(org *tenancyv1alpha1.Organization) bool {
+	return org.DeletionTimestamp.IsZero() &&
+		org.Status.ObservedGeneration == org.Generation &&
+		meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady) &&
+		org.Status.Migration == nil &&
+		(org.Spec.RenamedFrom == "" || org.Status.RenamedFrom != "")
+}
+
+// waitingForMongo reports whether org last failed because MongoDB was unreachable.
+func waitingForMongo(org *tenancyv1alpha1.Organization) bool {
+	c := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
+	return c != nil && c.Reason == tenancyv1alpha1.ReasonMongoUnavailable
+}
+
+// drifted reports whether the observation contradicts a settled
+// organization: its collection is gone, or its admin record is missing or
+// does not carry the spec's email and the credentials Secret's fingerprint.
+func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alpha1.Organization, obs *mongostore.Observation) bool {
+	if !obs.Collections[org.Status.Collection] {
+		return true
+	}
+	a, ok := obs.Admins[org.Name]
+	if !ok || a.Email != mongostore.NormalizeEmail(org.Spec.Admin.Email) {
+		return true
+	}
+	name, key := org.PasswordSource()
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}, secret); err != nil {
+		return true
+	}
+	return a.CredentialsFingerprint != fingerprint(secret, key)
+}

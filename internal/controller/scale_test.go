@@ -1,0 +1,151 @@
+package controller_test
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/controller"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/test/faultstore"
+	"github.com/org-operator/org-operator/test/harness"
+)
+
+// createReadyOrgs creates n organizations (a few in parallel), waits until
+// every one is Ready, and deletes them all at the end of the spec.
+func createReadyOrgs(prefix string, n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = uniqueName(prefix)
+	}
+	inParallel(names, func(name string) {
+		Expect(k8s.Create(ctx, newOrg(name))).To(Succeed())
+	})
+	DeferCleanup(func() {
+		inParallel(names, func(name string) {
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name}}))).To(Succeed())
+		})
+		for _, name := range names {
+			deleteOrgAndWait(name)
+		}
+	})
+	Eventually(func() int {
+		var list tenancyv1alpha1.OrganizationList
+		Expect(k8s.List(ctx, &list)).To(Succeed())
+		ready := 0
+		want := map[string]bool{}
+		for _, n := range names {
+			want[n] = true
+		}
+		for _, o := range list.Items {
+			if want[o.Name] && condition(&o, tenancyv1alpha1.ConditionReady) != nil &&
+				condition(&o, tenancyv1alpha1.ConditionReady).Status == metav1.ConditionTrue {
+				ready++
+			}
+		}
+		return ready
+	}, 3*time.Minute, 250*time.Millisecond).Should(Equal(n))
+	return names
+}
+
+func inParallel(names []string, f func(string)) {
+	var wg sync.WaitGroup
+	work := make(chan string)
+	for range 8 {
+		wg.Go(func() {
+			defer GinkgoRecover()
+			for name := range work {
+				f(name)
+			}
+		})
+	}
+	for _, n := range names {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
+}
+
+var _ = Describe("14. Resync at scale", func() {
+	It("observes 50 Ready organizations per resync period with a constant number of MongoDB commands and no write", func() {
+		createReadyOrgs("steady", 50)
+		time.Sleep(2 * resyncPeriod) // let creation's events and the first passes settle
+		commands, writes, kubeWrites := mgr.Commands.Count(), mgr.Commands.Writes(), mgr.KubeWrites.Count()
+		passes := mgr.Commands.Count("listCollections") // one per bulk observation
+
+		time.Sleep(4 * resyncPeriod)
+		passes = mgr.Commands.Count("listCollections") - passes
+		perPass := float64(mgr.Commands.Count()-commands) / float64(passes)
+		GinkgoWriter.Printf("%d passes, %.2f MongoDB commands per pass for 50 organizations\n", passes, perPass)
+		Expect(passes).To(BeNumerically(">=", 3), "the observer did not run every resync period")
+		Expect(perPass).To(BeNumerically("<=", 3), "listCollections and one find (with getMore) per pass, whatever the number of tenants")
+		Expect(mgr.Commands.Writes()).To(Equal(writes), "MongoDB writes while nothing drifted")
+		Expect(mgr.KubeWrites.Count()).To(Equal(kubeWrites), "Kubernetes API writes while nothing drifted")
+	})
+
+	It("repairs only the drifted tenants among 50: a dropped collection and a deleted admin record", func() {
+		names := createReadyOrgs("drifty", 50)
+		lostCollection, lostAdmin := names[7], names[31]
+		before := map[string]*mongostore.Admin{}
+		for _, n := range names {
+			before[n] = admin(n)
+		}
+		time.Sleep(resyncPeriod)
+		Expect(mongo.DropCollection(ctx, "org_"+lostCollection)).To(BeTrue())
+		Expect(mongo.DeleteAdmin(ctx, lostAdmin)).To(BeTrue())
+		writes := mgr.Commands.Writes()
+
+		Eventually(func() (bool, error) { return mongo.CollectionExists(ctx, "org_"+lostCollection) }, 3*resyncPeriod+timeout, interval).Should(BeTrue())
+		Eventually(func() *mongostore.Admin { a, _ := mongo.GetAdmin(ctx, lostAdmin); return a }, 3*resyncPeriod+timeout, interval).ShouldNot(BeNil())
+		Eventually(func() []string { return eventReasons(lostCollection) }, timeout, interval).Should(ContainElement(controller.EventCollectionRecreated))
+		Eventually(func() []string { return eventReasons(lostAdmin) }, timeout, interval).Should(ContainElement(controller.EventAdminRecreated))
+		time.Sleep(2 * resyncPeriod)
+		// One collection created, one admin record written: nothing else.
+		Expect(mgr.Commands.Writes()-writes).To(Equal(int64(2)), "MongoDB writes beyond the two repairs")
+		for _, n := range names {
+			if n == lostAdmin {
+				continue
+			}
+			Expect(admin(n)).To(Equal(before[n]), "the admin record of %s was rewritten", n)
+		}
+	})
+
+	It("reconciles a new organization before a backlog of 200 resyncs", func() {
+		names := createReadyOrgs("backlog", 200)
+		// Every one of them drifts (admin record gone), and the next manager
+		// is slow: each repair takes at least 40 ms on its single worker, so
+		// the backlog lasts 8 s or more.
+		Expect(mgr.Stop()).To(Succeed())
+		DeferCleanup(restoreManager)
+		for _, n := range names {
+			Expect(mongo.DeleteAdmin(ctx, n)).To(BeTrue())
+		}
+		var err error
+		mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod, MaxConcurrentReconciles: 1,
+			WrapStore: faultstore.Slow(20 * time.Millisecond)})
+		Expect(err).NotTo(HaveOccurred())
+		time.Sleep(time.Second) // the first observation has queued the backlog
+
+		name := uniqueName("urgent")
+		start := time.Now()
+		createOrg(newOrg(name))
+		Eventually(func() bool {
+			return condition(getOrg(name), tenancyv1alpha1.ConditionReady) != nil &&
+				condition(getOrg(name), tenancyv1alpha1.ConditionReady).Status == metav1.ConditionTrue
+		}, 2*time.Second, 20*time.Millisecond).Should(BeTrue(), "a new organization waited behind resyncs")
+		GinkgoWriter.Printf("new organization Ready after %s\n", time.Since(start))
+		repaired, err := mongo.CountDocuments(ctx, mongostore.AdminsCollection, bson.D{{Key: "organization", Value: bson.D{{Key: "$in", Value: names}}}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(repaired).To(BeNumerically("<", 200), fmt.Sprintf("the backlog (%d of 200 repaired) was already gone: the test proves nothing", repaired))
+		Eventually(func() (int64, error) {
+			return mongo.CountDocuments(ctx, mongostore.AdminsCollection, bson.D{{Key: "organization", Value: bson.D{{Key: "$in", Value: names}}}})
+		}, 2*time.Minute, time.Second).Should(Equal(int64(200)), "the backlog is repaired afterwards")
+	})
+})

@@ -1,0 +1,77 @@
+package controller
+
+import (
+	"context"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// writeThrough is the controller's view of the store: every call goes to
+// MongoDB, and each successful write (and each admin record read) amends
+// the observation, so a later reconcile of the same tenant knows what this
+// one did without asking again.
+type writeThrough struct {
+	TenantStore
+	observed *observation
+}
+
+func (w *writeThrough) GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error) {
+	a, err := w.TenantStore.GetAdmin(ctx, organization)
+	if err == nil && a != nil {
+		w.observed.recordAdmin(organization, summary(*a))
+	}
+	return a, err
+}
+
+func (w *writeThrough) PutAdmin(ctx context.Context, a mongostore.Admin) error {
+	err := w.TenantStore.PutAdmin(ctx, a)
+	if err == nil {
+		a.Email = mongostore.NormalizeEmail(a.Email)
+		w.observed.recordAdmin(a.Organization, summary(a))
+	}
+	return err
+}
+
+func (w *writeThrough) DeleteAdmin(ctx context.Context, organization string) (bool, error) {
+	w.observed.forgetAdmin(organization)
+	return w.TenantStore.DeleteAdmin(ctx, organization)
+}
+
+func (w *writeThrough) RehomeAdmin(ctx context.Context, from, to string) (bool, error) {
+	w.observed.forgetAdmin(from)
+	w.observed.forgetAdmin(to)
+	return w.TenantStore.RehomeAdmin(ctx, from, to)
+}
+
+func (w *writeThrough) EnsureLocation(ctx context.Context, l mongostore.Location) (bool, error) {
+	created, err := w.TenantStore.EnsureLocation(ctx, l)
+	if err == nil {
+		w.observed.recordCollection(l.Collection)
+	}
+	return created, err
+}
+
+func (w *writeThrough) RemoveTenant(ctx context.Context, l mongostore.Location) (int64, error) {
+	if !l.Shared() {
+		w.observed.forgetCollection(l.Collection)
+	}
+	return w.TenantStore.RemoveTenant(ctx, l)
+}
+
+func (w *writeThrough) DropCollection(ctx context.Context, name string) (bool, error) {
+	w.observed.forgetCollection(name)
+	return w.TenantStore.DropCollection(ctx, name)
+}
+
+func (w *writeThrough) RenameCollection(ctx context.Context, from, to string) error {
+	w.observed.forgetCollection(from)
+	err := w.TenantStore.RenameCollection(ctx, from, to)
+	if err == nil {
+		w.observed.recordCollection(to)
+	}
+	return err
+}
+
+func summary(a mongostore.Admin) mongostore.AdminSummary {
+	return mongostore.AdminSummary{Email: a.Email, CredentialsFingerprint: a.CredentialsFingerprint}
+}
