@@ -254,7 +254,3 @@ type OrganizationList struct {
 	// items are the Organizations.
 	Items []Organization `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&Organization{}, &OrganizationList{})
-}

@@ -72,7 +72,8 @@ func classifyAdminError(err error, email string) error {
 
 // nextAdmin computes the record to write and the event it deserves ("" for
 // none). The stored hash is reused when the password did not change.
-func (r *OrganizationReconciler) nextAdmin(ctx context.Context, existing *mongostore.Admin, organization, email string, c credentials) (mongostore.Admin, string, error) {
+func (r *OrganizationReconciler) nextAdmin(ctx context.Context, existing *mongostore.Admin, organization, email string,
+	c credentials) (mongostore.Admin, string, error) {
 	if existing == nil {
 		hash, err := r.hash(ctx, c)
 		return mongostore.Admin{

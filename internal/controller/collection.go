@@ -126,6 +126,7 @@ func (r *OrganizationReconciler) checkBudget(org *tenancyv1alpha1.Organization, 
 		return nil
 	}
 	return stalled(tenancyv1alpha1.ReasonCollectionBudgetExceeded,
-		"%d organizations already hold a dedicated collection, the budget of --max-dedicated-collections; use spec.tenancy: Shared for this organization, or raise the budget",
+		"%d organizations already hold a dedicated collection, the budget of --max-dedicated-collections; "+
+			"use spec.tenancy: Shared for this organization, or raise the budget",
 		used)
 }

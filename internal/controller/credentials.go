@@ -170,7 +170,8 @@ func (r *OrganizationReconciler) setOwnedSecretContent(org *tenancyv1alpha1.Orga
 	// incarnation (for example restored from a backup with new UIDs).
 	owners := s.OwnerReferences[:0:0]
 	for _, o := range s.OwnerReferences {
-		if !(o.Kind == "Organization" && o.Name == org.Name && o.UID != org.UID) {
+		earlierIncarnation := o.Kind == "Organization" && o.Name == org.Name && o.UID != org.UID
+		if !earlierIncarnation {
 			owners = append(owners, o)
 		}
 	}

@@ -21,9 +21,8 @@ const (
 
 // Event actions (events.k8s.io/v1 "action": what the controller did).
 const (
-	actionCreate   = "Create"
-	actionUpdate   = "Update"
-	actionDelete   = "Delete"
-	actionBlock    = "Block"
-	actionValidate = "Validate"
+	actionCreate = "Create"
+	actionUpdate = "Update"
+	actionDelete = "Delete"
+	actionBlock  = "Block"
 )

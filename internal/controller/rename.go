@@ -130,7 +130,8 @@ func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target m
 		return "", classifyMongo(err)
 	}
 	if n > 0 {
-		return "", stalled(tenancyv1alpha1.ReasonRenameTargetTaken, "%s already holds %d documents; the rename would mix them with the renamed data (no data was touched)", target, n)
+		return "", stalled(tenancyv1alpha1.ReasonRenameTargetTaken,
+			"%s already holds %d documents; the rename would mix them with the renamed data (no data was touched)", target, n)
 	}
 	exists, err := r.Store.CollectionExists(ctx, target.Collection)
 	if err != nil {

@@ -340,7 +340,8 @@ var _ = Describe("13. Rename", func() {
 		createOrg(o)
 		waitReady(old)
 		for i := range 120 {
-			_, err := db.Collection(shared).InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%03d", old, i)}, {Key: "organization", Value: old}, {Key: "i", Value: i}})
+			doc := bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%03d", old, i)}, {Key: "organization", Value: old}, {Key: "i", Value: i}}
+			_, err := db.Collection(shared).InsertOne(ctx, doc)
 			Expect(err).NotTo(HaveOccurred())
 		}
 		before := contents(db, shared, byOrg(old))

@@ -49,9 +49,9 @@ var indexes = []struct {
 	collection, field string
 	unique            bool
 }{
-	{AdminsCollection, "organization", true},
-	{AdminsCollection, "email", true},
-	{SessionsCollection, "organization", false},
+	{AdminsCollection, fieldOrganization, true},
+	{AdminsCollection, fieldEmail, true},
+	{SessionsCollection, fieldOrganization, false},
 	{RefreshUsesCollection, "next", false},
 }
 
@@ -77,12 +77,12 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 
 // GetAdmin returns the admin record of an organization, or nil when there is none.
 func (s *Store) GetAdmin(ctx context.Context, organization string) (*Admin, error) {
-	return s.findAdmin(ctx, bson.D{{Key: "organization", Value: organization}})
+	return s.findAdmin(ctx, bson.D{{Key: fieldOrganization, Value: organization}})
 }
 
 // GetAdminByEmail returns the admin record holding email, or nil when there is none.
 func (s *Store) GetAdminByEmail(ctx context.Context, email string) (*Admin, error) {
-	return s.findAdmin(ctx, bson.D{{Key: "email", Value: NormalizeEmail(email)}})
+	return s.findAdmin(ctx, bson.D{{Key: fieldEmail, Value: NormalizeEmail(email)}})
 }
 
 func (s *Store) findAdmin(ctx context.Context, filter bson.D) (*Admin, error) {
@@ -148,18 +148,18 @@ func (s *Store) writeAdmin(ctx context.Context, a Admin) error {
 		a.UpdatedAt = time.Now().UTC()
 	}
 	set := bson.D{
-		{Key: "email", Value: a.Email},
+		{Key: fieldEmail, Value: a.Email},
 		{Key: "passwordHash", Value: a.PasswordHash},
 		{Key: "credentialsVersion", Value: a.CredentialsVersion},
 		{Key: "credentialsFingerprint", Value: a.CredentialsFingerprint},
 		{Key: "updatedAt", Value: a.UpdatedAt},
 	}
 	update := bson.D{
-		{Key: "$set", Value: set},
-		{Key: "$setOnInsert", Value: bson.D{{Key: "_id", Value: a.ID}}},
+		{Key: opSet, Value: set},
+		{Key: opSetOnInsert, Value: bson.D{{Key: fieldID, Value: a.ID}}},
 	}
 	_, err := s.db.Collection(AdminsCollection).UpdateOne(ctx,
-		bson.D{{Key: "organization", Value: a.Organization}}, update, options.UpdateOne().SetUpsert(true))
+		bson.D{{Key: fieldOrganization, Value: a.Organization}}, update, options.UpdateOne().SetUpsert(true))
 	if err != nil {
 		return wrap(fmt.Sprintf("write admin of %s", a.Organization), err)
 	}
@@ -171,7 +171,7 @@ func (s *Store) writeAdmin(ctx context.Context, a Admin) error {
 func (s *Store) DeleteAdmin(ctx context.Context, organization string) (bool, error) {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	res, err := s.db.Collection(AdminsCollection).DeleteOne(ctx, bson.D{{Key: "organization", Value: organization}})
+	res, err := s.db.Collection(AdminsCollection).DeleteOne(ctx, bson.D{{Key: fieldOrganization, Value: organization}})
 	if err != nil {
 		return false, wrap("delete admin of "+organization, err)
 	}

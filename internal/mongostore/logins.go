@@ -13,6 +13,8 @@ import (
 // LoginAttemptsCollection counts failed logins per account, shared by replicas.
 const LoginAttemptsCollection = "loginAttempts"
 
+const fieldLastFailure = "lastFailure"
+
 // LoginAttempts is the failed-login record of one account key (the
 // normalized email, whether or not an admin has it).
 type LoginAttempts struct {
@@ -26,7 +28,7 @@ func (s *Store) GetLoginAttempts(ctx context.Context, key string) (*LoginAttempt
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
 	var la LoginAttempts
-	err := s.db.Collection(LoginAttemptsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&la)
+	err := s.db.Collection(LoginAttemptsCollection).FindOne(ctx, bson.D{{Key: fieldID, Value: key}}).Decode(&la)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -43,14 +45,14 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key string, now time.Tim
 	cctx, cancel := s.callContext(ctx)
 	defer cancel()
 	coll := s.db.Collection(LoginAttemptsCollection)
-	_, err := coll.UpdateOne(cctx, bson.D{{Key: "_id", Value: key}, {Key: "lastFailure", Value: bson.D{{Key: "$lt", Value: now.Add(-window)}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "failures", Value: 0}}}})
+	_, err := coll.UpdateOne(cctx, bson.D{{Key: fieldID, Value: key}, {Key: fieldLastFailure, Value: bson.D{{Key: opLt, Value: now.Add(-window)}}}},
+		bson.D{{Key: opSet, Value: bson.D{{Key: "failures", Value: 0}}}})
 	if err != nil {
 		return nil, wrap("reset login attempts", err)
 	}
 	var la LoginAttempts
-	err = coll.FindOneAndUpdate(cctx, bson.D{{Key: "_id", Value: key}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "failures", Value: 1}}}, {Key: "$set", Value: bson.D{{Key: "lastFailure", Value: now}}}},
+	err = coll.FindOneAndUpdate(cctx, bson.D{{Key: fieldID, Value: key}},
+		bson.D{{Key: opInc, Value: bson.D{{Key: "failures", Value: 1}}}, {Key: opSet, Value: bson.D{{Key: fieldLastFailure, Value: now}}}},
 		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&la)
 	if err != nil {
 		return nil, wrap("record login failure", err)
@@ -62,7 +64,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, key string, now time.Tim
 func (s *Store) ResetLoginFailures(ctx context.Context, key string) error {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	_, err := s.db.Collection(LoginAttemptsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
+	_, err := s.db.Collection(LoginAttemptsCollection).DeleteOne(ctx, bson.D{{Key: fieldID, Value: key}})
 	return wrap("reset login attempts", err)
 }
 
@@ -71,7 +73,7 @@ func (s *Store) DeleteStaleLoginAttempts(ctx context.Context, cutoff time.Time) 
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
 	res, err := s.db.Collection(LoginAttemptsCollection).DeleteMany(ctx,
-		bson.D{{Key: "lastFailure", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
+		bson.D{{Key: fieldLastFailure, Value: bson.D{{Key: opLt, Value: cutoff}}}})
 	if err != nil {
 		return 0, wrap("delete stale login attempts", err)
 	}

@@ -47,12 +47,12 @@ func (s *Store) Observe(ctx context.Context) (*Observation, error) {
 	cctx, cancel = s.callContext(ctx)
 	defer cancel()
 	cur, err := s.db.Collection(AdminsCollection).Find(cctx, bson.D{}, options.Find().
-		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: "organization", Value: 1}, {Key: "email", Value: 1}, {Key: "credentialsFingerprint", Value: 1}}).
+		SetProjection(bson.D{{Key: fieldID, Value: 0}, {Key: fieldOrganization, Value: 1}, {Key: fieldEmail, Value: 1}, {Key: "credentialsFingerprint", Value: 1}}).
 		SetBatchSize(observeBatchSize))
 	if err != nil {
 		return nil, wrap("read admin records", err)
 	}
-	defer cur.Close(cctx)
+	defer func() { _ = cur.Close(cctx) }() // fully read or failed: nothing left to report
 	for cur.Next(cctx) {
 		var a struct {
 			Organization string `bson:"organization"`

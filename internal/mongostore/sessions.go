@@ -77,7 +77,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (*Session, error) {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
 	var sess Session
-	err := s.db.Collection(SessionsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&sess)
+	err := s.db.Collection(SessionsCollection).FindOne(ctx, bson.D{{Key: fieldID, Value: id}}).Decode(&sess)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -120,8 +120,8 @@ func (s *Store) RotateRefresh(ctx context.Context, id, oldHash, newHash string, 
 	// concurrent revocation deleted it and this changes nothing then).
 	cctx, cancel := s.callContext(ctx)
 	defer cancel()
-	_, err = s.db.Collection(SessionsCollection).UpdateOne(cctx, bson.D{{Key: "_id", Value: id}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "expiresAt", Value: expiresAt}}}})
+	_, err = s.db.Collection(SessionsCollection).UpdateOne(cctx, bson.D{{Key: fieldID, Value: id}},
+		bson.D{{Key: opSet, Value: bson.D{{Key: "expiresAt", Value: expiresAt}}}})
 	return Rotated, sess, wrap("extend session", err)
 }
 
@@ -149,7 +149,7 @@ func (s *Store) refreshExpiry(ctx context.Context, sess *Session, h string) (tim
 func (s *Store) RevokeSession(ctx context.Context, id string) error {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	_, err := s.db.Collection(SessionsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	_, err := s.db.Collection(SessionsCollection).DeleteOne(ctx, bson.D{{Key: fieldID, Value: id}})
 	return wrap("revoke session", err)
 }
 
@@ -157,7 +157,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string) error {
 func (s *Store) RevokeOrganizationSessions(ctx context.Context, organization string) error {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	_, err := s.db.Collection(SessionsCollection).DeleteMany(ctx, bson.D{{Key: "organization", Value: organization}})
+	_, err := s.db.Collection(SessionsCollection).DeleteMany(ctx, bson.D{{Key: fieldOrganization, Value: organization}})
 	return wrap("revoke sessions of "+organization, err)
 }
 
@@ -166,7 +166,7 @@ func (s *Store) RevokeOrganizationSessions(ctx context.Context, organization str
 func (s *Store) DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int64, error) {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	expired := bson.D{{Key: "expiresAt", Value: bson.D{{Key: "$lt", Value: cutoff}}}}
+	expired := bson.D{{Key: "expiresAt", Value: bson.D{{Key: opLt, Value: cutoff}}}}
 	res, err := s.db.Collection(SessionsCollection).DeleteMany(ctx, expired)
 	if err != nil {
 		return 0, wrap("delete expired sessions", err)

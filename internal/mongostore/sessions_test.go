@@ -14,7 +14,8 @@ func TestRotateRefresh(t *testing.T) {
 	s := newStore(t, mongostore.Options{})
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	week := now.Add(7 * 24 * time.Hour)
-	if err := s.CreateSession(ctx, mongostore.Session{ID: "s1", Organization: "acme", AdminID: "a", RefreshHash: "h0", ExpiresAt: week, CreatedAt: now}); err != nil {
+	sess := mongostore.Session{ID: "s1", Organization: "acme", AdminID: "a", RefreshHash: "h0", ExpiresAt: week, CreatedAt: now}
+	if err := s.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
 	if res, _, err := s.RotateRefresh(ctx, "s1", "never-issued", "x", now, week); err != nil || res != mongostore.Invalid {

@@ -102,7 +102,8 @@ func TestCollectionOperationsAreIdempotent(t *testing.T) {
 func TestAdminRecords(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, mongostore.Options{})
-	a := mongostore.Admin{ID: "id-a", Organization: "a", Email: " Admin@A.example ", PasswordHash: "$argon2id$x", CredentialsVersion: 1, CredentialsFingerprint: "f1"}
+	a := mongostore.Admin{ID: "id-a", Organization: "a", Email: " Admin@A.example ", PasswordHash: "$argon2id$x",
+		CredentialsVersion: 1, CredentialsFingerprint: "f1"}
 	if err := s.PutAdmin(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,11 @@ func TestUnavailableServerIsClassified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	s := newStore(t, mongostore.Options{URI: srv.URI(), ServerSelectionTimeout: 300 * time.Millisecond, OperationTimeout: time.Second})
 	ctx := context.Background()
 	if _, err := s.EnsureCollection(ctx, "c"); err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // TenantField marks a document of a shared collection with its organization.
-const TenantField = "organization"
+const TenantField = fieldOrganization
 
 // Location is where a tenant's documents live: a whole collection
 // (Organization empty) or the documents of a shared collection whose
@@ -93,11 +93,11 @@ func (s *Store) CopyTenant(ctx context.Context, src, dst Location, batch int, af
 	cctx, cancel := context.WithTimeout(ctx, 10*s.opts.OperationTimeout)
 	defer cancel()
 	cur, err := s.db.Collection(src.Collection).Find(cctx, src.filter(),
-		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(int32(batch)))
+		options.Find().SetSort(bson.D{{Key: fieldID, Value: 1}}).SetBatchSize(int32(batch)))
 	if err != nil {
 		return wrap("read "+src.String(), err)
 	}
-	defer cur.Close(cctx)
+	defer func() { _ = cur.Close(cctx) }() // fully read or failed: nothing left to report
 	var read int64
 	docs := make([]any, 0, batch)
 	flush := func() error {
@@ -174,7 +174,7 @@ func (s *Store) insertTenantDocs(ctx context.Context, dst Location, docs []any) 
 
 func idOf(doc bson.D) any {
 	for _, e := range doc {
-		if e.Key == "_id" {
+		if e.Key == fieldID {
 			return e.Value
 		}
 	}
@@ -185,7 +185,7 @@ func idOf(doc bson.D) any {
 // belongs to dst's tenant.
 func (s *Store) checkOwner(ctx context.Context, dst Location, id any) error {
 	var existing bson.M
-	err := s.db.Collection(dst.Collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&existing)
+	err := s.db.Collection(dst.Collection).FindOne(ctx, bson.D{{Key: fieldID, Value: id}}).Decode(&existing)
 	if err != nil {
 		return wrap("check duplicate in "+dst.Collection, err)
 	}
@@ -235,8 +235,8 @@ func (s *Store) RehomeAdmin(ctx context.Context, from, to string) (bool, error) 
 	}
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	res, err := s.db.Collection(AdminsCollection).UpdateOne(ctx, bson.D{{Key: "organization", Value: from}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "organization", Value: to}}}, {Key: "$inc", Value: bson.D{{Key: "credentialsVersion", Value: 1}}}})
+	res, err := s.db.Collection(AdminsCollection).UpdateOne(ctx, bson.D{{Key: fieldOrganization, Value: from}},
+		bson.D{{Key: opSet, Value: bson.D{{Key: fieldOrganization, Value: to}}}, {Key: opInc, Value: bson.D{{Key: "credentialsVersion", Value: 1}}}})
 	if err != nil {
 		return false, wrap("re-home admin of "+from, err)
 	}

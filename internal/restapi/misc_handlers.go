@@ -24,7 +24,7 @@ type HealthOutput struct {
 
 func (s *Server) registerMisc() {
 	huma.Register(s.api, huma.Operation{
-		OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json", Tags: []string{"auth"},
+		OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json", Tags: []string{tagAuth},
 		Summary: "Public keys that verify access tokens (RFC 7517)",
 		Errors:  []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*JWKSOutput, error) {
@@ -36,7 +36,7 @@ func (s *Server) registerMisc() {
 		return &JWKSOutput{CacheControl: "public, max-age=300", Body: ks.JWKS()}, nil
 	})
 	huma.Register(s.api, huma.Operation{
-		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{"health"},
+		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{tagHealth},
 		Summary: "Liveness: the process serves requests",
 	}, func(context.Context, *struct{}) (*HealthOutput, error) {
 		out := &HealthOutput{}
@@ -44,7 +44,7 @@ func (s *Server) registerMisc() {
 		return out, nil
 	})
 	huma.Register(s.api, huma.Operation{
-		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{"health"},
+		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{tagHealth},
 		Summary: "Readiness: signing keys readable and MongoDB reachable",
 		Errors:  []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*HealthOutput, error) {

@@ -15,17 +15,26 @@ type NameInput struct {
 	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
 }
 
-var bearer = []map[string][]string{{"bearer": {}}}
+// OpenAPI tags, the security scheme and the path template operations share.
+const (
+	tagAuth                  = "auth"
+	tagOrganizations         = "organizations"
+	tagHealth                = "health"
+	securityBearer           = "bearer"
+	organizationPathTemplate = "/v1/organizations/{name}"
+)
+
+var bearer = []map[string][]string{{securityBearer: {}}}
 
 func (s *Server) registerOrganizations() {
 	huma.Register(s.api, huma.Operation{
-		OperationID: "getOrganization", Method: http.MethodGet, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},
+		OperationID: "getOrganization", Method: http.MethodGet, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Read your organization", Security: bearer,
 		Description: "Another organization's name answers exactly like a missing one (404).",
 		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
 	}, s.getOrganization)
 	huma.Register(s.api, huma.Operation{
-		OperationID: "patchOrganization", Method: http.MethodPatch, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},
+		OperationID: "patchOrganization", Method: http.MethodPatch, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Rename your organization or change its display name, admin email or password", Security: bearer,
 		Description: "Writes the Organization spec or the credentials Secret through the Kubernetes API. A 200 means the " +
 			"change is in effect: after a password change the new password works and the old one and every earlier " +
@@ -37,13 +46,13 @@ func (s *Server) registerOrganizations() {
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.patchOrganization)
 	huma.Register(s.api, huma.Operation{
-		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: "/v1/organizations/{name}", Tags: []string{"organizations"},
+		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Delete your organization", Security: bearer, DefaultStatus: http.StatusAccepted,
 		Description: "Deletes the Organization through the Kubernetes API (its deletionPolicy applies). Its tokens stop working at once.",
 		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
 	}, s.deleteOrganization)
 	huma.Register(s.api, huma.Operation{
-		OperationID: "signup", Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{"organizations"},
+		OperationID: "signup", Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{tagOrganizations},
 		Summary:      "Create an organization (self-service sign-up)",
 		Description:  "Only when the server runs with --signup=open (otherwise 403). 201 when Ready within the server's bound, else 202 with a Location to poll.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes, DefaultStatus: http.StatusCreated,

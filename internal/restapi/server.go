@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/org-operator/org-operator/internal/password"
@@ -89,7 +90,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	hc.CreateHooks = nil // no $schema links in bodies
 	hc.Transformers = append(hc.Transformers, problemBody)
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT (EdDSA, typ at+jwt)"},
+		securityBearer: {Type: "http", Scheme: "bearer", BearerFormat: "JWT (EdDSA, typ at+jwt)"},
 	}
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(s.observe, validationAs400)
@@ -150,21 +151,16 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// ensureKeys creates or rotates the signing keys, retrying while the
-// apiserver is unreachable.
+// ensureKeys creates or rotates the signing keys, retrying every 2 s while
+// the apiserver is unreachable; it gives up only when ctx ends.
 func (s *Server) ensureKeys(ctx context.Context) error {
-	for {
-		err := s.keys.Ensure(ctx, s.now())
-		if err == nil {
-			return nil
+	return wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
+		if err := s.keys.Ensure(ctx, s.now()); err != nil {
+			s.log.Error(err, "signing keys not ready; retrying")
+			return false, nil
 		}
-		s.log.Error(err, "signing keys not ready; retrying")
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
+		return true, nil
+	})
 }
 
 func (s *Server) housekeeping(ctx context.Context) {
@@ -225,8 +221,8 @@ func securityHeaders(next http.Handler) http.Handler {
 // rateLimited applies the per-IP token bucket to an operation.
 func (s *Server) rateLimited(ctx context.Context) error {
 	ip, _ := ctx.Value(clientIPKey).(string)
-	if ok, wait := s.limiter.allow(ip, s.now()); !ok {
-		return errTooManyRequests("too many requests from this address", wait)
+	if ok, retryAfter := s.limiter.allow(ip, s.now()); !ok {
+		return errTooManyRequests("too many requests from this address", retryAfter)
 	}
 	return nil
 }

@@ -117,7 +117,8 @@ func TestIssueAndVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := iss.Verify(ks, tt.token)
-			if !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
+			bothNil := tt.want == nil && err == nil
+			if !bothNil && !errors.Is(err, tt.want) {
 				t.Fatalf("Verify = %v; want %v", err, tt.want)
 			}
 		})

@@ -25,6 +25,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -144,7 +145,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 }
 
 func (e *Env) logf(format string, args ...any) {
-	fmt.Fprintf(e.opts.Log, format+"\n", args...)
+	_, _ = fmt.Fprintf(e.opts.Log, format+"\n", args...) // progress lines only
 }
 
 func (e *Env) startControlPlane() error {
@@ -308,33 +309,31 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
 }
 
 // waitHTTP polls url until it answers 200, the process exits or the timeout passes.
 func waitHTTP(ctx context.Context, url string, p *process, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		select {
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("the manager exited before becoming ready (%v); see %s", err, p.logPath)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+			return false, fmt.Errorf("the manager exited before becoming ready (%v); see %s", err, p.logPath)
+		default:
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the manager was not ready after %s; see %s", timeout, p.logPath)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, nil
 		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if wait.Interrupted(err) && ctx.Err() == nil {
+		return fmt.Errorf("the manager was not ready after %s; see %s", timeout, p.logPath)
 	}
+	return err
 }
 
 func shellQuote(s string) string {

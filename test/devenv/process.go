@@ -1,6 +1,7 @@
 package devenv
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -39,8 +40,8 @@ func startProcess(bin string, args, env []string, logPath string) (*process, err
 }
 
 // stop sends sig and waits; after grace it kills the process group.
-func (p *process) stop(sig syscall.Signal, grace time.Duration) error {
-	defer p.log.Close()
+func (p *process) stop(sig syscall.Signal, grace time.Duration) (err error) {
+	defer func() { err = errors.Join(err, p.log.Close()) }()
 	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
 	select {
 	case err := <-p.done:

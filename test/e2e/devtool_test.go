@@ -96,7 +96,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 	It("reports a port in use in one line", func() {
 		l, err := netListen()
 		Expect(err).NotTo(HaveOccurred())
-		defer l.Close()
+		DeferCleanup(l.Close)
 		port := l.Addr().(interface{ String() string }).String()
 		cmd := exec.Command(devBin, "--api-port", port[strings.LastIndexByte(port, ':')+1:], "--mongo-port", strconv.Itoa(freePort()))
 		cmd.Dir = testenv.RepoRoot()

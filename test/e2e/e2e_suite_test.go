@@ -8,7 +8,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,8 +36,9 @@ func TestE2E(t *testing.T) {
 func freePort() int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	port := l.Addr().(*net.TCPAddr).Port
+	Expect(l.Close()).To(Succeed())
+	return port
 }
 
 func managerBinary() string {
@@ -73,7 +73,7 @@ var _ = AfterSuite(func() {
 	if env != nil {
 		if CurrentSpecReport().Failed() {
 			if log, err := os.ReadFile(env.ManagerLog); err == nil {
-				fmt.Fprintf(GinkgoWriter, "manager log:\n%s\n", log)
+				GinkgoWriter.Printf("manager log:\n%s\n", log)
 			}
 		}
 		Expect(env.Stop()).To(Succeed())

@@ -37,7 +37,8 @@ func orgManifest(name, spec string) string {
 
 func waitReady(timeout string, names ...string) {
 	GinkgoHelper()
-	args := []string{"wait", "--for=condition=Ready", "--timeout=" + timeout}
+	args := make([]string, 0, 3+len(names))
+	args = append(args, "wait", "--for=condition=Ready", "--timeout="+timeout)
 	for _, n := range names {
 		args = append(args, "organization/"+n)
 	}
@@ -76,7 +77,7 @@ func request(method, path, token string, body any) httpResult {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the end below; nothing to report
 	res := httpResult{status: resp.StatusCode}
 	data, _ := io.ReadAll(resp.Body)
 	if len(data) > 0 {

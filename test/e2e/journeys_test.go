@@ -88,8 +88,7 @@ var _ = Describe("Journeys", Ordered, func() {
 	})
 
 	It("5. survives a SIGKILL of the manager while 20 orgs are created: all Ready, one admin each, no duplicate Secrets", func() {
-		var docs []string
-		var names []string
+		docs, names := make([]string, 0, 20), make([]string, 0, 20)
 		for i := range 20 {
 			name := fmt.Sprintf("crash-%02d", i)
 			names = append(names, name)
@@ -114,7 +113,7 @@ var _ = Describe("Journeys", Ordered, func() {
 	})
 
 	It("6. reports MongoUnavailable while MongoDB is down for 20s, then every org becomes Ready", func() {
-		var docs, names []string
+		docs, names := make([]string, 0, 5), make([]string, 0, 5)
 		for i := range 5 {
 			name := fmt.Sprintf("outage-%d", i)
 			names = append(names, name)

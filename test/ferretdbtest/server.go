@@ -132,8 +132,7 @@ func (s *Server) Start() error {
 	host, err := hostFromURI(uri)
 	if err != nil {
 		cancel()
-		<-done
-		return err
+		return errors.Join(err, <-done)
 	}
 	s.opts.Addr, s.cancel, s.done = host, cancel, done
 	return waitForListener(host, 10*time.Second)

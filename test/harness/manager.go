@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -139,25 +140,27 @@ func freeLoopbackAddress() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	addr := l.Addr().String()
+	return addr, l.Close()
 }
 
+// waitReady polls url until it answers 200 or timeout passes.
 func waitReady(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		resp, err := http.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			last = err
+			return false, nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s (last error %v)", url, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		_ = resp.Body.Close()
+		last = fmt.Errorf("status %d", resp.StatusCode)
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s not ready after %s (last: %v)", url, timeout, last)
 	}
+	return nil
 }
 
 // Stop stops the operator (which closes its store) and waits for it.

@@ -184,7 +184,7 @@ func loginToken(base string, body []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // decoded below; nothing to report
 	var p restapi.TokenPair
 	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 		return "", err

@@ -1,0 +1,394 @@
+package controller
+
+// Unit tests of the controller's branches with the fake store and
+// controller-runtime's fake client: `go test ./internal/controller/ -run Unit`
+// runs them without a control plane, in about a second. The envtest +
+// FerretDB suite stays the proof against real servers.
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+const unitShared = "shared_tenants"
+
+var unitScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(tenancyv1alpha1.AddToScheme(s))
+	return s
+}()
+
+// newUnitReconciler is a reconciler on the fake client (holding objs) and
+// the fake store; the budget allows maxDedicated collections (0: unlimited).
+func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ...client.Object) *OrganizationReconciler {
+	t.Helper()
+	c := fake.NewClientBuilder().WithScheme(unitScheme).
+		WithStatusSubresource(&tenancyv1alpha1.Organization{}).
+		WithIndex(&tenancyv1alpha1.Organization{}, renamedFromIndex, func(o client.Object) []string {
+			if old := o.(*tenancyv1alpha1.Organization).Spec.RenamedFrom; old != "" {
+				return []string{old}
+			}
+			return nil
+		}).
+		WithObjects(objs...).Build()
+	observed := newObservation(time.Minute)
+	return &OrganizationReconciler{
+		Client: c, APIReader: c, Scheme: unitScheme,
+		Store:                &writeThrough{TenantStore: store, observed: observed},
+		CredentialsNamespace: "creds",
+		HashParams:           password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		HashSlots:            password.NewSlots(2),
+		SharedCollection:     unitShared,
+		MigrationBatchSize:   2,
+		budget:               newCollectionBudget(maxDedicated),
+		observed:             observed,
+		selfWrites:           newSelfWrites(),
+	}
+}
+
+func unitOrg(name string, mutate ...func(*tenancyv1alpha1.Organization)) *tenancyv1alpha1.Organization {
+	o := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
+		Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"},
+			Tenancy: tenancyv1alpha1.TenancyDedicated}}
+	for _, m := range mutate {
+		m(o)
+	}
+	return o
+}
+
+func dedicated(name string) mongostore.Location {
+	return mongostore.Location{Collection: "org_" + name}
+}
+func sharedLoc(name string) mongostore.Location {
+	return mongostore.Location{Collection: unitShared, Organization: name}
+}
+
+func atLocation(l mongostore.Location) func(*tenancyv1alpha1.Organization) {
+	return func(o *tenancyv1alpha1.Organization) {
+		o.Status.Collection = l.Collection
+		if l.Shared() {
+			o.Status.DocumentFilter = documentFilter(l)
+		}
+	}
+}
+
+var errDown = errors.Join(mongostore.ErrUnavailable, errors.New("no reachable servers"))
+
+func TestUnitRenameSource(t *testing.T) {
+	tests := []struct {
+		name      string
+		old       *tenancyv1alpha1.Organization // nil: the old Organization is gone
+		seed      map[mongostore.Location]int
+		storeDown bool
+		want      mongostore.Location
+		wantFound bool
+		wantErr   string // a reason
+	}{
+		{name: "old org present, dedicated with documents", old: unitOrg("old", atLocation(dedicated("old"))),
+			seed: map[mongostore.Location]int{dedicated("old"): 3}, want: dedicated("old"), wantFound: true},
+		{name: "old org present, empty dedicated collection is still its data", old: unitOrg("old", atLocation(dedicated("old"))),
+			seed: map[mongostore.Location]int{dedicated("old"): 0}, want: dedicated("old"), wantFound: true},
+		{name: "old org present, shared without documents: nothing to move", old: unitOrg("old", atLocation(sharedLoc("old"))),
+			seed: map[mongostore.Location]int{sharedLoc("other"): 2}, want: sharedLoc("old"), wantFound: false},
+		{name: "old org present, shared with documents", old: unitOrg("old", atLocation(sharedLoc("old"))),
+			seed: map[mongostore.Location]int{sharedLoc("old"): 2}, want: sharedLoc("old"), wantFound: true},
+		{name: "old org moving its documents: wait", old: unitOrg("old", atLocation(dedicated("old")), func(o *tenancyv1alpha1.Organization) {
+			o.Status.Migration = &tenancyv1alpha1.MigrationStatus{Phase: tenancyv1alpha1.MigrationCopying}
+		}), wantErr: tenancyv1alpha1.ReasonRenameInProgress},
+		{name: "old org gone, its dedicated collection remains", seed: map[mongostore.Location]int{dedicated("old"): 1},
+			want: dedicated("old"), wantFound: true},
+		{name: "old org gone, its shared documents remain", seed: map[mongostore.Location]int{sharedLoc("old"): 4},
+			want: sharedLoc("old"), wantFound: true},
+		{name: "old org gone, nothing left", want: sharedLoc("old"), wantFound: false},
+		{name: "MongoDB unreachable", storeDown: true, wantErr: tenancyv1alpha1.ReasonMongoUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store, db := newMemStore()
+			for l, n := range tt.seed {
+				db.seed(l, n)
+			}
+			if tt.storeDown {
+				store.CollectionExistsFn = func(context.Context, string) (bool, error) { return false, errDown }
+			}
+			var objs []client.Object
+			if tt.old != nil {
+				objs = append(objs, tt.old)
+			}
+			r := newUnitReconciler(t, store, 0, objs...)
+			got, found, err := r.renameSource(context.Background(), "old")
+			if tt.wantErr != "" {
+				if reason := reasonOf(err); reason != tt.wantErr {
+					t.Fatalf("err = %v (reason %q); want reason %q", err, reason, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found != tt.wantFound || (found && got != tt.want) {
+				t.Fatalf("renameSource = %v, %v; want %v, %v", got, found, tt.want, tt.wantFound)
+			}
+		})
+	}
+}
+
+// reasonOf is the condition reason an error leads to ("" for a plain error).
+func reasonOf(err error) string {
+	if se, ok := asStalling(err); ok {
+		return se.reason
+	}
+	if we, ok := asWaiting(err); ok {
+		return we.reason
+	}
+	return ""
+}
+
+func TestUnitBudget(t *testing.T) {
+	holding := func(name string) *tenancyv1alpha1.Organization { return unitOrg(name, atLocation(dedicated(name))) }
+	t.Run("counts holders from the cluster, reserves, refuses beyond the budget", func(t *testing.T) {
+		b := newCollectionBudget(3)
+		b.observe(holding("a"))
+		b.observe(unitOrg("s", atLocation(sharedLoc("s")))) // shared: not counted
+		b.observe(unitOrg("moving", atLocation(sharedLoc("moving")), func(o *tenancyv1alpha1.Organization) {
+			o.Status.Migration = &tenancyv1alpha1.MigrationStatus{Target: toDocLocation(dedicated("moving"))}
+		}))
+		if got := b.used(); got != 2 {
+			t.Fatalf("used = %d; want 2 (a holder and a move into a dedicated collection)", got)
+		}
+		if ok, _ := b.reserve("a"); !ok {
+			t.Fatal("a holder was refused its own collection")
+		}
+		if ok, used := b.reserve("b"); !ok || used != 3 {
+			t.Fatalf("reserve(b) = %v, %d; want granted, 3 used", ok, used)
+		}
+		if ok, _ := b.reserve("b"); !ok {
+			t.Fatal("a reservation is not kept")
+		}
+		if ok, used := b.reserve("c"); ok || used != 3 {
+			t.Fatalf("reserve(c) = %v, %d; want refused at 3", ok, used)
+		}
+		b.observe(holding("b")) // the reservation became a holder: still 3
+		if b.used() != 3 {
+			t.Fatalf("used = %d after b became a holder; want 3", b.used())
+		}
+		b.forget("a")
+		if ok, _ := b.reserve("c"); !ok {
+			t.Fatal("a slot freed by a deletion was not granted")
+		}
+		b.release("c")
+		if b.used() != 2 {
+			t.Fatalf("used = %d after a release; want 2", b.used())
+		}
+	})
+	t.Run("unlimited", func(t *testing.T) {
+		b := newCollectionBudget(0)
+		for _, n := range []string{"a", "b", "c"} {
+			if ok, _ := b.reserve(n); !ok {
+				t.Fatalf("reserve(%s) refused with no budget", n)
+			}
+		}
+	})
+	t.Run("a new dedicated organization beyond the budget stalls, a shared one gives its reservation back", func(t *testing.T) {
+		store, _ := newMemStore()
+		r := newUnitReconciler(t, store, 1)
+		r.budget.observe(holding("full"))
+		err := r.checkBudget(unitOrg("late"), dedicated("late"))
+		if reasonOf(err) != tenancyv1alpha1.ReasonCollectionBudgetExceeded {
+			t.Fatalf("err = %v; want CollectionBudgetExceeded", err)
+		}
+		r.budget.forget("full")
+		if err := r.checkBudget(unitOrg("late"), dedicated("late")); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.checkBudget(unitOrg("late"), sharedLoc("late")); err != nil || r.budget.used() != 0 {
+			t.Fatalf("err %v, used %d; want the reservation released", err, r.budget.used())
+		}
+	})
+}
+
+func TestUnitTenantLocations(t *testing.T) {
+	migration := func(src, dst mongostore.Location) func(*tenancyv1alpha1.Organization) {
+		return func(o *tenancyv1alpha1.Organization) {
+			o.Status.Migration = &tenancyv1alpha1.MigrationStatus{Source: toDocLocation(src), Target: toDocLocation(dst)}
+		}
+	}
+	renamed := func(o *tenancyv1alpha1.Organization) { o.Spec.RenamedFrom = "old" }
+	shared := func(o *tenancyv1alpha1.Organization) { o.Spec.Tenancy = tenancyv1alpha1.TenancyShared }
+	tests := []struct {
+		name string
+		org  *tenancyv1alpha1.Organization
+		want []mongostore.Location
+	}{
+		{"new organization: its target", unitOrg("a"), []mongostore.Location{dedicated("a")}},
+		{"settled dedicated", unitOrg("a", atLocation(dedicated("a"))), []mongostore.Location{dedicated("a")}},
+		{"settled shared", unitOrg("a", shared, atLocation(sharedLoc("a"))), []mongostore.Location{sharedLoc("a")}},
+		{"spec switched, move not started: current and target",
+			unitOrg("a", shared, atLocation(dedicated("a"))), []mongostore.Location{dedicated("a"), sharedLoc("a")}},
+		{"move under way: both ends",
+			unitOrg("a", shared, atLocation(dedicated("a")), migration(dedicated("a"), sharedLoc("a"))),
+			[]mongostore.Location{dedicated("a"), sharedLoc("a")}},
+		{"move reversed in flight: current, both ends and the new target",
+			unitOrg("a", atLocation(sharedLoc("a")), migration(dedicated("a"), sharedLoc("a"))),
+			[]mongostore.Location{sharedLoc("a"), dedicated("a")}},
+		{"rename never started: nothing of ours", unitOrg("a", renamed), nil},
+		{"rename under way: the target only, never the old organization's data",
+			unitOrg("a", renamed, migration(dedicated("old"), dedicated("a"))), []mongostore.Location{dedicated("a")}},
+		{"rename done: like any organization",
+			unitOrg("a", renamed, atLocation(dedicated("a")), func(o *tenancyv1alpha1.Organization) { o.Status.RenamedFrom = "old" }),
+			[]mongostore.Location{dedicated("a")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store, _ := newMemStore()
+			r := newUnitReconciler(t, store, 0)
+			if got := r.tenantLocations(tt.org); !slices.Equal(got, tt.want) {
+				t.Fatalf("tenantLocations = %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnitMigrationResume(t *testing.T) {
+	const docs = 5
+	type state struct {
+		phase     tenancyv1alpha1.MigrationPhase
+		method    tenancyv1alpha1.MigrationMethod
+		copied    int // documents already at the target
+		srcGone   bool
+		srcSeeded bool
+	}
+	tests := []struct {
+		name     string
+		src, dst mongostore.Location
+		start    state
+	}{
+		{"copy interrupted after a batch", dedicated("a"), sharedLoc("a"),
+			state{phase: tenancyv1alpha1.MigrationCopying, method: tenancyv1alpha1.MigrationCopy, copied: 2, srcSeeded: true}},
+		{"copy finished, not yet switched", dedicated("a"), sharedLoc("a"),
+			state{phase: tenancyv1alpha1.MigrationCopying, method: tenancyv1alpha1.MigrationCopy, copied: docs, srcSeeded: true}},
+		{"switched, source still there", sharedLoc("a"), dedicated("a"),
+			state{phase: tenancyv1alpha1.MigrationSwitched, method: tenancyv1alpha1.MigrationCopy, copied: docs, srcSeeded: true}},
+		{"switched, source already removed", dedicated("a"), sharedLoc("a"),
+			state{phase: tenancyv1alpha1.MigrationSwitched, method: tenancyv1alpha1.MigrationCopy, copied: docs, srcGone: true}},
+		{"collection rename not done yet", dedicated("old"), dedicated("a"),
+			state{phase: tenancyv1alpha1.MigrationCopying, method: tenancyv1alpha1.MigrationRenameCollection, srcSeeded: true}},
+		{"collection rename done, status not switched", dedicated("old"), dedicated("a"),
+			state{phase: tenancyv1alpha1.MigrationCopying, method: tenancyv1alpha1.MigrationRenameCollection, copied: docs, srcGone: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The tenant's documents (ids as the source holds them), some of
+			// them already at the target, the source possibly gone.
+			want := seededIDs(tt.src, docs)
+			store, db := newMemStore()
+			if tt.start.srcSeeded {
+				db.seed(tt.src, docs)
+			}
+			if tt.start.copied > 0 && db.collections[tt.dst.Collection] == nil {
+				db.collections[tt.dst.Collection] = map[string]string{}
+			}
+			for _, id := range want[:tt.start.copied] {
+				db.collections[tt.dst.Collection][id] = tt.dst.Organization
+			}
+			org := unitOrg("a", atLocation(tt.src), func(o *tenancyv1alpha1.Organization) {
+				o.Status.Migration = &tenancyv1alpha1.MigrationStatus{Source: toDocLocation(tt.src), Target: toDocLocation(tt.dst),
+					Phase: tt.start.phase, Method: tt.start.method, Copied: int64(tt.start.copied), Total: docs}
+				if tt.start.phase == tenancyv1alpha1.MigrationSwitched {
+					atLocation(tt.dst)(o)
+				}
+			})
+			r := newUnitReconciler(t, store, 0, org)
+			// The regression of issue 13: the source may only be removed
+			// once the switch is recorded in the stored status.
+			removeTenant := store.RemoveTenantFn
+			store.RemoveTenantFn = func(ctx context.Context, l mongostore.Location) (int64, error) {
+				stored := &tenancyv1alpha1.Organization{}
+				if err := r.Get(ctx, client.ObjectKey{Name: "a"}, stored); err != nil {
+					t.Fatal(err)
+				}
+				if m := stored.Status.Migration; m == nil || m.Phase != tenancyv1alpha1.MigrationSwitched || stored.Status.Collection != tt.dst.Collection {
+					t.Fatalf("removing %s while the stored status says %+v at %s", l, m, stored.Status.Collection)
+				}
+				return removeTenant(ctx, l)
+			}
+			tn := &tenant{org: org, persisted: org.Status.DeepCopy()}
+			if err := r.runMigration(context.Background(), tn); err != nil {
+				t.Fatal(err)
+			}
+			if got := db.ids(tt.dst); !slices.Equal(got, want) {
+				t.Fatalf("target holds %v; want %v", got, want)
+			}
+			if n := len(db.ids(tt.src)); n != 0 && tt.src.Collection != tt.dst.Collection {
+				t.Fatalf("source still holds %d documents", n)
+			}
+			if tn.org.Status.Migration != nil || tn.org.Status.Collection != tt.dst.Collection {
+				t.Fatalf("move not finished: %+v at %s", tn.org.Status.Migration, tn.org.Status.Collection)
+			}
+		})
+	}
+}
+
+// seededIDs are the _id values memDB.seed gives n documents at l (a move
+// keeps them, as the real copy does).
+func seededIDs(l mongostore.Location, n int) []string {
+	m := &memDB{collections: map[string]map[string]string{}}
+	m.seed(l, n)
+	return m.ids(l)
+}
+
+func TestUnitMigrationConflictStallsAndRemovesNothing(t *testing.T) {
+	store, db := newMemStore()
+	db.seed(dedicated("a"), 3)
+	ids := db.ids(dedicated("a"))
+	db.collections[unitShared] = map[string]string{ids[1]: "someone-else"}
+	org := unitOrg("a", atLocation(dedicated("a")), func(o *tenancyv1alpha1.Organization) {
+		o.Status.Migration = &tenancyv1alpha1.MigrationStatus{Source: toDocLocation(dedicated("a")), Target: toDocLocation(sharedLoc("a")),
+			Phase: tenancyv1alpha1.MigrationCopying, Method: tenancyv1alpha1.MigrationCopy}
+	})
+	r := newUnitReconciler(t, store, 0, org)
+	err := r.runMigration(context.Background(), &tenant{org: org, persisted: org.Status.DeepCopy()})
+	if reasonOf(err) != tenancyv1alpha1.ReasonMigrationConflict {
+		t.Fatalf("err = %v; want MigrationConflict", err)
+	}
+	if len(db.ids(dedicated("a"))) != 3 || db.collections[unitShared][ids[1]] != "someone-else" {
+		t.Fatal("a conflicting move removed or overwrote documents")
+	}
+}
+
+func TestUnitSettledAndDrift(t *testing.T) {
+	ready := func(o *tenancyv1alpha1.Organization) {
+		o.Status.ObservedGeneration = o.Generation
+		o.Status.Conditions = []metav1.Condition{{Type: tenancyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Succeeded"}}
+	}
+	if settled(unitOrg("a")) {
+		t.Error("a new organization is settled")
+	}
+	if !settled(unitOrg("a", ready)) {
+		t.Error("a Ready, current organization is not settled")
+	}
+	stale := unitOrg("a", ready)
+	stale.Generation = 2
+	if settled(stale) {
+		t.Error("an organization with a newer generation is settled")
+	}
+	moving := unitOrg("a", ready, func(o *tenancyv1alpha1.Organization) { o.Status.Migration = &tenancyv1alpha1.MigrationStatus{} })
+	if settled(moving) {
+		t.Error("a moving organization is settled")
+	}
+}

@@ -1,0 +1,13 @@
+package mongostore
+
+// Field names and update operators the store's queries share.
+const (
+	fieldID           = "_id"
+	fieldOrganization = "organization"
+	fieldEmail        = "email"
+
+	opSet         = "$set"
+	opSetOnInsert = "$setOnInsert"
+	opInc         = "$inc"
+	opLt          = "$lt"
+)
