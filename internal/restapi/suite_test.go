@@ -1,14 +1,11 @@
 package restapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +24,7 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/internal/tokens"
+	"github.com/org-operator/org-operator/test/apiclient"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/harness"
 )
@@ -112,35 +110,12 @@ func (r response) json() map[string]any {
 // call sends one request to base (baseURL when empty). body may be a string
 // (sent as is), nil, or a value marshalled to JSON.
 func callAt(base, method, path, token string, body any) response {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		Expect(err).NotTo(HaveOccurred())
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	Expect(err).NotTo(HaveOccurred())
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = resp.Body.Close() }() // read to the end below; nothing to report
-	data, err := io.ReadAll(resp.Body)
+	r, err := apiclient.Do(ctx, base, method, path, token, body)
 	Expect(err).NotTo(HaveOccurred())
 	recordedMu.Lock()
-	recorded = append(recorded, exchange{method: method, path: path, status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")})
+	recorded = append(recorded, exchange{method: method, path: path, status: r.Status, contentType: r.Header.Get("Content-Type")})
 	recordedMu.Unlock()
-	return response{status: resp.StatusCode, header: resp.Header, body: data}
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 func call(method, path, token string, body any) response {

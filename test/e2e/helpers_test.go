@@ -3,10 +3,8 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/org-operator/org-operator/test/apiclient"
 )
 
 // kubectl runs kubectl against the environment and fails the spec on error.
@@ -61,29 +60,10 @@ type httpResult struct {
 
 func request(method, path, token string, body any) httpResult {
 	GinkgoHelper()
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		Expect(err).NotTo(HaveOccurred())
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, env.APIURL+path, rd)
+	r, err := apiclient.Do(ctx, env.APIURL, method, path, token, body)
 	Expect(err).NotTo(HaveOccurred())
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = resp.Body.Close() }() // read to the end below; nothing to report
-	res := httpResult{status: resp.StatusCode}
-	data, _ := io.ReadAll(resp.Body)
-	if len(data) > 0 {
-		_ = json.Unmarshal(data, &res.body)
-	}
-	return res
+	m, _ := r.JSON() // problem documents and results are objects; 204 has no body
+	return httpResult{status: r.Status, body: m}
 }
 
 // login returns the access token, failing the spec unless it is 200.
