@@ -62,7 +62,7 @@ lint-config: golangci-lint ## Verify golangci-lint's configuration.
 
 .PHONY: test-e2e
 test-e2e: envtest-assets ## Run the end-to-end suite: the make dev environment driven by kubectl and HTTP.
-	go build -o bin/manager ./cmd
+	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags e2e ./test/e2e/ -timeout 30m -count=1 -v -ginkgo.v $(TEST_ARGS)
 
 ##@ Build
@@ -74,7 +74,7 @@ build: manifests generate fmt vet ## Build manager binary.
 .PHONY: dev
 dev: envtest-assets ## Run the whole system locally: control plane, FerretDB (data in .dev/), the manager; Ctrl-C stops it.
 	@echo "building the manager and the dev tool..."
-	@go build -o bin/manager ./cmd && go build -o bin/dev ./hack/dev
+	@go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb && go build -o bin/dev ./hack/dev
 	@KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" bin/dev
 
 .PHONY: run

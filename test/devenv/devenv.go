@@ -1,7 +1,8 @@
 // Package devenv runs the whole system locally the way `make dev` shows it:
-// etcd and kube-apiserver (the test control-plane binaries, on loopback), an
-// embedded FerretDB whose data is kept on disk, the CRDs, and the real
-// manager binary as its own process. The e2e suite starts the same
+// etcd and kube-apiserver (the test control-plane binaries, on loopback),
+// FerretDB as its own process (bin/ferretdb) with its data kept on disk, the
+// CRDs, and the real manager binary as its own process. The manager and the
+// store can each be killed and started again on the same data. The e2e suite starts the same
 // environment through this package and then drives it only from outside.
 //
 // It is development and test support: the manager binary never imports it.
@@ -31,7 +32,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
 )
 
 // CredentialsNamespace is where the manager keeps credentials Secrets in the
@@ -47,6 +47,8 @@ type Options struct {
 	StateDir string
 	// ManagerBinary is the manager to run; default Root/bin/manager.
 	ManagerBinary string
+	// FerretDBBinary is the store to run (hack/ferretdb); default Root/bin/ferretdb.
+	FerretDBBinary string
 	// APIPort and MongoPort are fixed loopback ports (defaults 8082, 27018).
 	APIPort   int
 	MongoPort int
@@ -61,7 +63,7 @@ type Env struct {
 	opts    Options
 	lock    *os.File
 	cp      *envtest.Environment
-	mongo   *ferretdbtest.Server
+	mongo   *process
 	manager *process
 
 	// Kubeconfig is the path of an admin kubeconfig for the apiserver.
@@ -92,6 +94,9 @@ func (o *Options) defaults() error {
 	}
 	if o.ManagerBinary == "" {
 		o.ManagerBinary = filepath.Join(o.Root, "bin", "manager")
+	}
+	if o.FerretDBBinary == "" {
+		o.FerretDBBinary = filepath.Join(o.Root, "bin", "ferretdb")
 	}
 	if o.APIPort == 0 {
 		o.APIPort = 8082
@@ -125,8 +130,10 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if err := checkPorts(map[string]int{"REST API": opts.APIPort, "MongoDB (FerretDB)": opts.MongoPort}); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(opts.ManagerBinary); err != nil {
-		return nil, fmt.Errorf("manager binary %s is missing: run `make build`", opts.ManagerBinary)
+	for _, bin := range []string{opts.ManagerBinary, opts.FerretDBBinary} {
+		if _, err := os.Stat(bin); err != nil {
+			return nil, fmt.Errorf("%s is missing: run `make dev` (it builds bin/manager and bin/ferretdb)", bin)
+		}
 	}
 	if err := e.startControlPlane(); err != nil {
 		return nil, err
@@ -186,19 +193,60 @@ func (e *Env) Config() *rest.Config { return e.cp.Config }
 func (e *Env) startMongo() error {
 	dir := filepath.Join(e.opts.StateDir, "ferretdb")
 	e.logf("starting FerretDB on 127.0.0.1:%d (data in %s)", e.opts.MongoPort, dir)
-	srv, err := ferretdbtest.Start(ferretdbtest.Options{Addr: fmt.Sprintf("127.0.0.1:%d", e.opts.MongoPort), Dir: dir})
+	e.MongoURI = fmt.Sprintf("mongodb://127.0.0.1:%d/", e.opts.MongoPort)
+	return e.StartMongo()
+}
+
+// MongoLog is the store process's log file.
+func (e *Env) MongoLog() string { return filepath.Join(e.opts.StateDir, "ferretdb.log") }
+
+// StartMongo starts the store process on the environment's port and data
+// and waits until it accepts connections.
+func (e *Env) StartMongo() error {
+	if e.mongo != nil {
+		return nil
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", e.opts.MongoPort)
+	p, err := startProcess(e.opts.FerretDBBinary, []string{"-addr", addr, "-dir", filepath.Join(e.opts.StateDir, "ferretdb")},
+		os.Environ(), e.MongoLog())
 	if err != nil {
 		return err
 	}
-	e.mongo, e.MongoURI = srv, srv.URI()
+	e.mongo = p
+	if err := waitTCP(addr, p, 30*time.Second); err != nil {
+		return errors.Join(err, e.KillMongo(syscall.SIGKILL))
+	}
 	return nil
 }
 
-// StopMongo stops the FerretDB server (its data stays); StartMongo brings it back.
-func (e *Env) StopMongo() error { return e.mongo.Stop() }
+// StopMongo stops the store process (its data stays); StartMongo brings it back.
+func (e *Env) StopMongo() error { return e.KillMongo(syscall.SIGTERM) }
 
-// StartMongo restarts a stopped FerretDB server on the same port and data.
-func (e *Env) StartMongo() error { return e.mongo.Start() }
+// KillMongo stops the store process with sig (SIGKILL simulates a crash) and waits.
+func (e *Env) KillMongo(sig syscall.Signal) error {
+	if e.mongo == nil {
+		return nil
+	}
+	err := e.mongo.stop(sig, 15*time.Second)
+	e.mongo = nil
+	return err
+}
+
+// MongoPID is the store process's pid (0 when it is not running).
+func (e *Env) MongoPID() int {
+	if e.mongo == nil {
+		return 0
+	}
+	return e.mongo.cmd.Process.Pid
+}
+
+// ManagerPID is the manager process's pid (0 when it is not running).
+func (e *Env) ManagerPID() int {
+	if e.manager == nil {
+		return 0
+	}
+	return e.manager.cmd.Process.Pid
+}
 
 func (e *Env) writeEnvFile() error {
 	e.EnvFile = filepath.Join(e.opts.StateDir, "env")
@@ -249,8 +297,7 @@ func (e *Env) Stop() error {
 		errs = append(errs, e.KillManager(syscall.SIGTERM))
 	}
 	if e.mongo != nil {
-		errs = append(errs, e.mongo.Stop())
-		e.mongo = nil
+		errs = append(errs, e.StopMongo())
 	}
 	if e.cp != nil {
 		errs = append(errs, e.cp.Stop())
@@ -311,6 +358,23 @@ func freePort() (int, error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	return port, l.Close()
+}
+
+// waitTCP waits until addr accepts connections, the process exits or the timeout passes.
+func waitTCP(addr string, p *process, timeout time.Duration) error {
+	return wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return false, fmt.Errorf("%s exited before accepting connections (%v); see %s", p.cmd.Path, err, p.logPath)
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false, nil
+		}
+		return true, conn.Close()
+	})
 }
 
 // waitHTTP polls url until it answers 200, the process exits or the timeout passes.

@@ -81,7 +81,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Expect(string(secondOut)).To(ContainSubstring("already running"))
 
 		procs := devenv.Descendants(cmd.Process.Pid)
-		Expect(len(procs)).To(BeNumerically(">=", 3), "manager, etcd and kube-apiserver should be children")
+		Expect(len(procs)).To(BeNumerically(">=", 4), "the manager, FerretDB, etcd and kube-apiserver should be children")
 		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
