@@ -212,6 +212,12 @@ N ?= 200
 bench-controller: envtest-assets ## Create N Organizations against envtest + FerretDB and print rates and ratios.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/controller -n $(N)
 
+BACKEND ?= sqlite
+.PHONY: bench-scale
+bench-scale: envtest-assets ## Scale benchmark against the real manager process: make bench-scale N=2000 BACKEND=sqlite|postgresql.
+	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/scale -n $(N) -backend $(BACKEND)
+
 .PHONY: bench-api
 bench-api: envtest-assets ## Measure login req/s vs the hashing limit and authenticated GET req/s vs a bare handler.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/api

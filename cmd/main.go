@@ -25,6 +25,14 @@ func main() {
 		os.Exit(2)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
+	limit, err := applyMemoryLimit(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "org-operator: %v\n", err)
+		os.Exit(2)
+	}
+	if limit > 0 {
+		ctrl.Log.WithName("setup").Info("Go memory limit set from the container's", "GOMEMLIMIT", limit)
+	}
 	if err := run(opts); err != nil {
 		ctrl.Log.WithName("setup").Error(err, "manager stopped")
 		os.Exit(1)

@@ -15,19 +15,20 @@ import (
 
 // reconcileAdmin makes the admin record match the spec and the credentials.
 // It writes nothing when the record already carries the spec's email and the
-// credentials' fingerprint (a plain resync), and reads nothing when the
-// observation already shows that. When the credential source changed, the
-// password is hashed again only if it no longer verifies against the stored
-// hash, and then credentialsVersion increases so that earlier tokens are
-// refused. An email held by another organization stalls the Organization
-// with AdminEmailInUse and changes nothing.
+// credentials' fingerprint (a plain resync), and reads nothing that the
+// observation already shows (the record in place, or missing; the email
+// free). When the credential source changed, the password is hashed again
+// only if it no longer verifies against the stored hash, and then
+// credentialsVersion increases so that earlier tokens are refused. An email
+// held by another organization stalls the Organization with AdminEmailInUse
+// and changes nothing.
 func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) error {
 	org := t.org
 	email := mongostore.NormalizeEmail(org.Spec.Admin.Email)
 	if r.observed.adminMatches(org.Name, email, t.creds.fingerprint) {
 		return nil
 	}
-	existing, err := r.Store.GetAdmin(ctx, org.Name)
+	existing, err := r.currentAdmin(ctx, org.Name)
 	if err != nil {
 		return classifyMongo(err)
 	}
@@ -35,14 +36,20 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 		return nil
 	}
 	// Check before hashing: a conflicted email costs no argon2 work.
-	if err := r.Store.CheckEmailFree(ctx, email, org.Name); err != nil {
-		return classifyAdminError(err, org.Spec.Admin.Email)
+	if !r.observed.emailFree(email, org.Name) {
+		if err := r.Store.CheckEmailFree(ctx, email, org.Name); err != nil {
+			return classifyAdminError(err, org.Spec.Admin.Email)
+		}
 	}
 	next, event, err := r.nextAdmin(ctx, existing, org.Name, email, t.creds)
 	if err != nil {
 		return err
 	}
-	if err := r.Store.PutAdmin(ctx, next); err != nil {
+	write := r.Store.UpdateAdmin
+	if existing == nil {
+		write = r.Store.CreateAdmin
+	}
+	if err := write(ctx, next); err != nil {
 		return classifyAdminError(err, org.Spec.Admin.Email)
 	}
 	switch {
@@ -53,6 +60,15 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 		r.event(org, corev1.EventTypeNormal, event, actionUpdate, adminEventNotes[event])
 	}
 	return nil
+}
+
+// currentAdmin reads the organization's admin record, unless the
+// observation already shows it has none.
+func (r *OrganizationReconciler) currentAdmin(ctx context.Context, organization string) (*mongostore.Admin, error) {
+	if _, present, known := r.observed.admin(organization); known && !present {
+		return nil, nil
+	}
+	return r.Store.GetAdmin(ctx, organization)
 }
 
 var adminEventNotes = map[string]string{

@@ -77,7 +77,8 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 // location the observation shows in place (and, for a shared collection,
 // whose index this process made sure of) costs no MongoDB call.
 func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, l mongostore.Location, isNew bool) error {
-	if !isNew && r.observed.hasCollection(l.Collection) && (!l.Shared() || r.sharedIndexed(l.Collection)) {
+	exists, known := r.observed.collection(l.Collection)
+	if !isNew && exists && (!l.Shared() || r.sharedIndexed(l.Collection)) {
 		r.setLocation(t.org, l)
 		return nil
 	}
@@ -86,7 +87,11 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 			return err
 		}
 	}
-	created, err := r.Store.EnsureLocation(ctx, l)
+	ensure := r.Store.EnsureLocation
+	if known && !exists {
+		ensure = r.Store.CreateLocation
+	}
+	created, err := ensure(ctx, l)
 	if err != nil {
 		return classifyMongo(err)
 	}

@@ -104,10 +104,12 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 		return err
 	}
 	secret.Data[tenancyv1alpha1.SecretKeyPassword] = []byte(pw)
-	if err := r.Create(ctx, secret); err != nil {
+	r.selfWrites.begin(secret)
+	err := r.Create(ctx, secret)
+	t.othersWrote = r.selfWrites.end(secret, err) || t.othersWrote
+	if err != nil {
 		return fmt.Errorf("create credentials Secret %s: %w", key, err)
 	}
-	r.selfWrites.record(secret)
 	switch {
 	case t.org.Spec.RenamedFrom != "" && !t.wasReady:
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
@@ -143,10 +145,12 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 	}
 	if !equality.Semantic.DeepEqual(secret, desired) {
 		patch := client.MergeFromWithOptions(secret, client.MergeFromWithOptimisticLock{})
-		if err := r.Patch(ctx, desired, patch); err != nil {
+		r.selfWrites.begin(desired)
+		err := r.Patch(ctx, desired, patch)
+		t.othersWrote = r.selfWrites.end(desired, err) || t.othersWrote
+		if err != nil {
 			return fmt.Errorf("update credentials Secret %s/%s: %w", secret.Namespace, secret.Name, err)
 		}
-		r.selfWrites.record(desired)
 	}
 	if regenerated {
 		r.event(t.org, corev1.EventTypeWarning, EventCredentialsRegenerated, actionUpdate,

@@ -20,10 +20,12 @@ type fakeStore struct {
 	DropCollectionFn   func(ctx context.Context, name string) (bool, error)
 	GetAdminFn         func(ctx context.Context, organization string) (*mongostore.Admin, error)
 	CheckEmailFreeFn   func(ctx context.Context, email, organization string) error
-	PutAdminFn         func(ctx context.Context, a mongostore.Admin) error
+	CreateAdminFn      func(ctx context.Context, a mongostore.Admin) error
+	UpdateAdminFn      func(ctx context.Context, a mongostore.Admin) error
 	DeleteAdminFn      func(ctx context.Context, organization string) (bool, error)
 	RehomeAdminFn      func(ctx context.Context, from, to string) (bool, error)
 	EnsureLocationFn   func(ctx context.Context, l mongostore.Location) (bool, error)
+	CreateLocationFn   func(ctx context.Context, l mongostore.Location) (bool, error)
 	CountTenantFn      func(ctx context.Context, l mongostore.Location) (int64, error)
 	CopyTenantFn       func(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(int64) error) error
 	RemoveTenantFn     func(ctx context.Context, l mongostore.Location) (int64, error)
@@ -49,8 +51,11 @@ func (f *fakeStore) GetAdmin(ctx context.Context, organization string) (*mongost
 func (f *fakeStore) CheckEmailFree(ctx context.Context, email, organization string) error {
 	return f.CheckEmailFreeFn(ctx, email, organization)
 }
-func (f *fakeStore) PutAdmin(ctx context.Context, a mongostore.Admin) error {
-	return f.PutAdminFn(ctx, a)
+func (f *fakeStore) CreateAdmin(ctx context.Context, a mongostore.Admin) error {
+	return f.CreateAdminFn(ctx, a)
+}
+func (f *fakeStore) UpdateAdmin(ctx context.Context, a mongostore.Admin) error {
+	return f.UpdateAdminFn(ctx, a)
 }
 func (f *fakeStore) DeleteAdmin(ctx context.Context, organization string) (bool, error) {
 	return f.DeleteAdminFn(ctx, organization)
@@ -60,6 +65,9 @@ func (f *fakeStore) RehomeAdmin(ctx context.Context, from, to string) (bool, err
 }
 func (f *fakeStore) EnsureLocation(ctx context.Context, l mongostore.Location) (bool, error) {
 	return f.EnsureLocationFn(ctx, l)
+}
+func (f *fakeStore) CreateLocation(ctx context.Context, l mongostore.Location) (bool, error) {
+	return f.CreateLocationFn(ctx, l)
 }
 func (f *fakeStore) CountTenant(ctx context.Context, l mongostore.Location) (int64, error) {
 	return f.CountTenantFn(ctx, l)
@@ -142,7 +150,20 @@ func newMemStore() (*fakeStore, *memDB) {
 			}
 			return nil
 		},
-		PutAdminFn: func(_ context.Context, a mongostore.Admin) error { m.admins[a.Organization] = a; return nil },
+		CreateAdminFn: func(_ context.Context, a mongostore.Admin) error {
+			if _, ok := m.admins[a.Organization]; ok {
+				return mongostore.ErrAdminExists
+			}
+			m.admins[a.Organization] = a
+			return nil
+		},
+		UpdateAdminFn: func(_ context.Context, a mongostore.Admin) error {
+			if old, ok := m.admins[a.Organization]; !ok || old.ID != a.ID {
+				return mongostore.ErrAdminNotFound
+			}
+			m.admins[a.Organization] = a
+			return nil
+		},
 		DeleteAdminFn: func(_ context.Context, org string) (bool, error) {
 			_, ok := m.admins[org]
 			delete(m.admins, org)
@@ -173,6 +194,7 @@ func newMemStore() (*fakeStore, *memDB) {
 	f.EnsureLocationFn = func(ctx context.Context, l mongostore.Location) (bool, error) {
 		return f.EnsureCollectionFn(ctx, l.Collection)
 	}
+	f.CreateLocationFn = f.EnsureLocationFn
 	f.RemoveTenantFn = func(_ context.Context, l mongostore.Location) (int64, error) {
 		if !l.Shared() {
 			delete(m.collections, l.Collection)

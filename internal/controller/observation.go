@@ -8,11 +8,13 @@ import (
 )
 
 // observation holds the latest bulk mongostore.Observation, amended by what
-// reconciles wrote since (write-through). A reconcile of a Ready tenant
-// reads it instead of asking MongoDB: a resync of an undrifted tenant then
-// costs no MongoDB command. It only ever answers "in place" for what a
-// recent observation or this process's own writes showed; anything it does
-// not know is checked against MongoDB.
+// reconciles wrote since (write-through). Reconciles read it instead of
+// asking MongoDB: a resync of an undrifted tenant costs no MongoDB command,
+// and a new tenant needs no read (its collection and admin record are known
+// to be missing, its email known to be free), only the writes that create
+// it. It answers only what a recent observation or this process's own
+// writes showed; whatever it does not know is asked of MongoDB. (On FerretDB
+// such lookups scan the table, so they are the cost that grows with N.)
 type observation struct {
 	maxAge time.Duration
 	now    func() time.Time
@@ -20,6 +22,11 @@ type observation struct {
 	mu sync.RWMutex
 	// latest is nil before the first successful pass.
 	latest *mongostore.Observation
+	// emails maps each known admin email to its organization.
+	emails map[string]string
+	// unsure holds organizations whose admin record this process changed
+	// without knowing the result (a re-homed record, a lost insert race).
+	unsure map[string]bool
 	// unavailable is the error of the last pass when MongoDB could not be reached.
 	unavailable error
 }
@@ -30,9 +37,13 @@ func newObservation(maxAge time.Duration) *observation {
 
 // set replaces the observation after a successful pass.
 func (o *observation) set(obs *mongostore.Observation) {
+	emails := make(map[string]string, len(obs.Admins))
+	for org, a := range obs.Admins {
+		emails[a.Email] = org
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.latest, o.unavailable = obs, nil
+	o.latest, o.emails, o.unsure, o.unavailable = obs, emails, map[string]bool{}, nil
 }
 
 // fail records a pass that could not reach MongoDB: until the next
@@ -41,7 +52,7 @@ func (o *observation) set(obs *mongostore.Observation) {
 func (o *observation) fail(err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.latest, o.unavailable = nil, err
+	o.latest, o.emails, o.unsure, o.unavailable = nil, nil, nil, err
 }
 
 // current returns the observation when it is recent enough to rely on.
@@ -68,29 +79,52 @@ func (o *observation) storeUnavailable() error {
 	return o.unavailable
 }
 
-// hasCollection reports whether the collection is known to exist.
-func (o *observation) hasCollection(name string) bool {
+// collection reports whether the collection is known to exist (exists) or
+// known to be missing (known and !exists).
+func (o *observation) collection(name string) (exists, known bool) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	obs := o.current()
-	return obs != nil && obs.Collections[name]
+	if obs == nil {
+		return false, false
+	}
+	return obs.Collections[name], true
+}
+
+// admin returns the organization's admin record summary when it is known to
+// exist (present), or known to be missing (known and !present).
+func (o *observation) admin(organization string) (a mongostore.AdminSummary, present, known bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	obs := o.current()
+	if obs == nil || o.unsure[organization] {
+		return mongostore.AdminSummary{}, false, false
+	}
+	a, present = obs.Admins[organization]
+	return a, present, true
 }
 
 // adminMatches reports whether the organization's admin record is known to
 // carry email and fingerprint.
 func (o *observation) adminMatches(organization, email, fingerprint string) bool {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	obs := o.current()
-	if obs == nil {
-		return false
-	}
-	a, ok := obs.Admins[organization]
-	return ok && a.Email == email && a.CredentialsFingerprint == fingerprint
+	a, present, _ := o.admin(organization)
+	return present && a.Email == email && a.CredentialsFingerprint == fingerprint
 }
 
-// recordCollection, forgetCollection, recordAdmin and forgetAdmin amend the
-// observation with this process's own writes.
+// emailFree reports whether email is known to be free for organization (no
+// other organization's admin holds it).
+func (o *observation) emailFree(email, organization string) bool {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if o.current() == nil {
+		return false
+	}
+	holder, held := o.emails[email]
+	return !held || holder == organization
+}
+
+// recordCollection and forgetCollection amend the observation with this
+// process's own writes.
 func (o *observation) recordCollection(name string) {
 	o.amend(func(obs *mongostore.Observation) { obs.Collections[name] = true })
 }
@@ -99,12 +133,36 @@ func (o *observation) forgetCollection(name string) {
 	o.amend(func(obs *mongostore.Observation) { delete(obs.Collections, name) })
 }
 
+// recordAdmin notes the admin record as this process wrote (or read) it.
 func (o *observation) recordAdmin(organization string, a mongostore.AdminSummary) {
-	o.amend(func(obs *mongostore.Observation) { obs.Admins[organization] = a })
+	o.amend(func(obs *mongostore.Observation) {
+		o.dropEmailLocked(organization)
+		obs.Admins[organization] = a
+		o.emails[a.Email] = organization
+		delete(o.unsure, organization)
+	})
 }
 
-func (o *observation) forgetAdmin(organization string) {
-	o.amend(func(obs *mongostore.Observation) { delete(obs.Admins, organization) })
+// absentAdmin notes that the organization has no admin record (deleted).
+func (o *observation) absentAdmin(organization string) {
+	o.amend(func(obs *mongostore.Observation) {
+		o.dropEmailLocked(organization)
+		delete(obs.Admins, organization)
+		delete(o.unsure, organization)
+	})
+}
+
+// unsureAdmin notes that the organization's admin record is not known any
+// more: it is read from MongoDB until the next pass.
+func (o *observation) unsureAdmin(organization string) {
+	o.amend(func(*mongostore.Observation) { o.unsure[organization] = true })
+}
+
+// dropEmailLocked removes the organization's current email from the index.
+func (o *observation) dropEmailLocked(organization string) {
+	if a, ok := o.latest.Admins[organization]; ok && o.emails[a.Email] == organization {
+		delete(o.emails, a.Email)
+	}
 }
 
 func (o *observation) amend(f func(*mongostore.Observation)) {

@@ -81,6 +81,9 @@ type tenant struct {
 	creds    credentials
 	// persisted is the status as last written to the apiserver.
 	persisted *tenancyv1alpha1.OrganizationStatus
+	// othersWrote is set when somebody else changed a Secret while this
+	// reconcile wrote it (its event was dropped as ours): look again.
+	othersWrote bool
 }
 
 // Reconcile fetches the Organization, runs the deletion path or the ordered
@@ -112,7 +115,11 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 		return r.finish(ctx, t, outcome{err: err, deleting: true})
 	}
-	return r.finish(ctx, t, r.reconcileLive(ctx, t))
+	res, err := r.finish(ctx, t, r.reconcileLive(ctx, t))
+	if t.othersWrote && err == nil && res.RequeueAfter == 0 {
+		res.RequeueAfter = conflictRequeue
+	}
+	return res, err
 }
 
 // reconcileLive runs the steps for an Organization that is not being deleted.

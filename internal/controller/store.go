@@ -23,17 +23,25 @@ type TenantStore interface {
 	// CheckEmailFree returns mongostore.ErrEmailInUse when another
 	// organization's admin holds the email (read only).
 	CheckEmailFree(ctx context.Context, email, organization string) error
-	// PutAdmin creates or replaces an organization's admin record; it returns
-	// mongostore.ErrEmailInUse, writing nothing, when another organization holds the email.
-	PutAdmin(ctx context.Context, a mongostore.Admin) error
+	// CreateAdmin inserts an organization's admin record; it returns
+	// mongostore.ErrEmailInUse or mongostore.ErrAdminExists, writing nothing,
+	// when another organization holds the email or the record exists.
+	CreateAdmin(ctx context.Context, a mongostore.Admin) error
+	// UpdateAdmin rewrites the existing record a.ID; it returns
+	// mongostore.ErrEmailInUse, writing nothing, when another organization
+	// holds the email, mongostore.ErrAdminNotFound when the record is gone.
+	UpdateAdmin(ctx context.Context, a mongostore.Admin) error
 	// DeleteAdmin removes an organization's admin record when present.
 	DeleteAdmin(ctx context.Context, organization string) (bool, error)
 	// RehomeAdmin moves an admin record to another organization (rename),
 	// increasing its credentialsVersion.
 	RehomeAdmin(ctx context.Context, from, to string) (bool, error)
 
-	// EnsureLocation creates a tenant location's collection (and index).
+	// EnsureLocation creates a tenant location's collection (and index) when missing.
 	EnsureLocation(ctx context.Context, l mongostore.Location) (created bool, err error)
+	// CreateLocation is EnsureLocation for a collection known to be missing
+	// (one command fewer).
+	CreateLocation(ctx context.Context, l mongostore.Location) (created bool, err error)
 	// CountTenant counts a tenant's documents at a location.
 	CountTenant(ctx context.Context, l mongostore.Location) (int64, error)
 	// CopyTenant copies a tenant's documents idempotently, in batches.

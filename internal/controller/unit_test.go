@@ -8,6 +8,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
@@ -390,5 +392,73 @@ func TestUnitSettledAndDrift(t *testing.T) {
 	moving := unitOrg("a", ready, func(o *tenancyv1alpha1.Organization) { o.Status.Migration = &tenancyv1alpha1.MigrationStatus{} })
 	if settled(moving) {
 		t.Error("a moving organization is settled")
+	}
+}
+
+// counting wraps the fake's functions to count calls by name.
+func counting(f *fakeStore) map[string]int {
+	calls := map[string]int{}
+	exists, getAdmin, checkEmail := f.CollectionExistsFn, f.GetAdminFn, f.CheckEmailFreeFn
+	createLoc, ensureLoc, createAdmin := f.CreateLocationFn, f.EnsureLocationFn, f.CreateAdminFn
+	f.CollectionExistsFn = func(ctx context.Context, n string) (bool, error) { calls["CollectionExists"]++; return exists(ctx, n) }
+	f.GetAdminFn = func(ctx context.Context, o string) (*mongostore.Admin, error) {
+		calls["GetAdmin"]++
+		return getAdmin(ctx, o)
+	}
+	f.CheckEmailFreeFn = func(ctx context.Context, e, o string) error { calls["CheckEmailFree"]++; return checkEmail(ctx, e, o) }
+	f.CreateLocationFn = func(ctx context.Context, l mongostore.Location) (bool, error) {
+		calls["CreateLocation"]++
+		return createLoc(ctx, l)
+	}
+	f.EnsureLocationFn = func(ctx context.Context, l mongostore.Location) (bool, error) {
+		calls["EnsureLocation"]++
+		return ensureLoc(ctx, l)
+	}
+	f.CreateAdminFn = func(ctx context.Context, a mongostore.Admin) error {
+		calls["CreateAdmin"]++
+		return createAdmin(ctx, a)
+	}
+	return calls
+}
+
+func TestUnitNewOrganizationCostsTwoWritesAndNoRead(t *testing.T) {
+	store, db := newMemStore()
+	org := unitOrg("fresh")
+	r := newUnitReconciler(t, store, 0, org)
+	obs, _ := store.Observe(context.Background())
+	r.observed.set(obs) // a current observation: nothing of "fresh" exists
+	calls := counting(store)
+	if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Name: "fresh"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"CreateLocation": 1, "CreateAdmin": 1}
+	if !maps.Equal(calls, want) {
+		t.Fatalf("store calls %v; want only %v", calls, want)
+	}
+	if _, ok := db.admins["fresh"]; !ok || db.collections["org_fresh"] == nil {
+		t.Fatal("the tenant was not created")
+	}
+}
+
+func TestUnitWrongObservationFallsBackToReading(t *testing.T) {
+	store, db := newMemStore()
+	org := unitOrg("known")
+	r := newUnitReconciler(t, store, 0, org)
+	obs, _ := store.Observe(context.Background())
+	r.observed.set(obs)                                                                                   // says: no admin record
+	db.admins["known"] = mongostore.Admin{ID: "old", Organization: "known", Email: "admin@known.example"} // written behind its back
+	req := reconcile.Request{NamespacedName: client.ObjectKey{Name: "known"}}
+	if _, err := r.Reconcile(context.Background(), req); err == nil {
+		t.Fatal("an insert over an existing record was not reported")
+	}
+	calls := counting(store)
+	if _, err := r.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if calls["GetAdmin"] != 1 {
+		t.Fatalf("store calls %v; the next reconcile must read the record it could not create", calls)
+	}
+	if got := db.admins["known"]; got.ID != "old" || got.CredentialsFingerprint == "" {
+		t.Fatalf("admin record %+v; want the existing record updated in place", got)
 	}
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
@@ -17,34 +18,65 @@ type writeThrough struct {
 
 func (w *writeThrough) GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error) {
 	a, err := w.TenantStore.GetAdmin(ctx, organization)
-	if err == nil && a != nil {
+	switch {
+	case err != nil:
+	case a != nil:
 		w.observed.recordAdmin(organization, summary(*a))
+	default:
+		w.observed.absentAdmin(organization)
 	}
 	return a, err
 }
 
-func (w *writeThrough) PutAdmin(ctx context.Context, a mongostore.Admin) error {
-	err := w.TenantStore.PutAdmin(ctx, a)
-	if err == nil {
+func (w *writeThrough) CreateAdmin(ctx context.Context, a mongostore.Admin) error {
+	err := w.TenantStore.CreateAdmin(ctx, a)
+	switch {
+	case err == nil:
 		a.Email = mongostore.NormalizeEmail(a.Email)
 		w.observed.recordAdmin(a.Organization, summary(a))
+	case errors.Is(err, mongostore.ErrAdminExists):
+		w.observed.unsureAdmin(a.Organization) // the observation was wrong: read it next time
+	}
+	return err
+}
+
+func (w *writeThrough) UpdateAdmin(ctx context.Context, a mongostore.Admin) error {
+	err := w.TenantStore.UpdateAdmin(ctx, a)
+	switch {
+	case err == nil:
+		a.Email = mongostore.NormalizeEmail(a.Email)
+		w.observed.recordAdmin(a.Organization, summary(a))
+	case errors.Is(err, mongostore.ErrAdminNotFound):
+		w.observed.absentAdmin(a.Organization)
 	}
 	return err
 }
 
 func (w *writeThrough) DeleteAdmin(ctx context.Context, organization string) (bool, error) {
-	w.observed.forgetAdmin(organization)
-	return w.TenantStore.DeleteAdmin(ctx, organization)
+	w.observed.unsureAdmin(organization)
+	deleted, err := w.TenantStore.DeleteAdmin(ctx, organization)
+	if err == nil {
+		w.observed.absentAdmin(organization)
+	}
+	return deleted, err
 }
 
 func (w *writeThrough) RehomeAdmin(ctx context.Context, from, to string) (bool, error) {
-	w.observed.forgetAdmin(from)
-	w.observed.forgetAdmin(to)
+	w.observed.unsureAdmin(from)
+	w.observed.unsureAdmin(to)
 	return w.TenantStore.RehomeAdmin(ctx, from, to)
 }
 
 func (w *writeThrough) EnsureLocation(ctx context.Context, l mongostore.Location) (bool, error) {
 	created, err := w.TenantStore.EnsureLocation(ctx, l)
+	if err == nil {
+		w.observed.recordCollection(l.Collection)
+	}
+	return created, err
+}
+
+func (w *writeThrough) CreateLocation(ctx context.Context, l mongostore.Location) (bool, error) {
+	created, err := w.TenantStore.CreateLocation(ctx, l)
 	if err == nil {
 		w.observed.recordCollection(l.Collection)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // AdminsCollection holds one admin record per organization.
@@ -99,27 +98,50 @@ func (s *Store) findAdmin(ctx context.Context, filter bson.D) (*Admin, error) {
 	return &a, nil
 }
 
-// PutAdmin writes the admin record of a.Organization: it inserts it when
-// missing and otherwise replaces it, keeping the stored ID. The unique index
-// on email rejects an email held by another organization; a failed write is
-// then classified by reading who holds the email, because FerretDB v1 reports
-// a unique-index violation caused by an update as an internal error rather
-// than E11000, so the error code alone cannot be trusted.
-// It returns ErrEmailInUse when another organization holds the email; in that
-// case nothing was written.
-func (s *Store) PutAdmin(ctx context.Context, a Admin) error {
+// CreateAdmin inserts the admin record a (a plain insert: a point write on
+// MongoDB and FerretDB alike, whatever the number of records). It returns
+// ErrEmailInUse when another organization holds the email and
+// ErrAdminExists when the organization already has a record; nothing is
+// written then.
+func (s *Store) CreateAdmin(ctx context.Context, a Admin) error {
 	a.Email = NormalizeEmail(a.Email)
 	if err := s.ensureIndexes(ctx); err != nil {
 		return err
 	}
-	return s.classifyWriteError(ctx, s.writeAdmin(ctx, a), a)
+	if a.UpdatedAt.IsZero() {
+		a.UpdatedAt = time.Now().UTC()
+	}
+	err := s.InsertOne(ctx, AdminsCollection, a)
+	if err == nil || !IsDuplicateKey(err) {
+		return err
+	}
+	if cerr := s.CheckEmailFree(ctx, a.Email, a.Organization); cerr != nil {
+		return cerr
+	}
+	return ErrAdminExists
+}
+
+// UpdateAdmin replaces the email, hash, credentials version and fingerprint
+// of the existing record a.ID. The unique index on email rejects an email
+// held by another organization; a failed write is then classified by
+// reading who holds the email, because FerretDB v1 reports a unique-index
+// violation caused by an update as an internal error rather than E11000, so
+// the error code alone cannot be trusted. It returns ErrEmailInUse when
+// another organization holds the email, ErrAdminNotFound when the record is
+// gone; nothing was written then.
+func (s *Store) UpdateAdmin(ctx context.Context, a Admin) error {
+	a.Email = NormalizeEmail(a.Email)
+	if err := s.ensureIndexes(ctx); err != nil {
+		return err
+	}
+	return s.classifyWriteError(ctx, s.updateAdmin(ctx, a), a)
 }
 
 // classifyWriteError turns a failed admin write into ErrEmailInUse when the
 // email turns out to belong to another organization (a concurrent writer won
 // the race between the check and the write); other errors pass unchanged.
 func (s *Store) classifyWriteError(ctx context.Context, err error, a Admin) error {
-	if err == nil || IsUnavailable(err) {
+	if err == nil || IsUnavailable(err) || errors.Is(err, ErrAdminNotFound) {
 		return err
 	}
 	if cerr := s.CheckEmailFree(ctx, a.Email, a.Organization); cerr != nil {
@@ -141,7 +163,7 @@ func (s *Store) CheckEmailFree(ctx context.Context, email, organization string) 
 	return nil
 }
 
-func (s *Store) writeAdmin(ctx context.Context, a Admin) error {
+func (s *Store) updateAdmin(ctx context.Context, a Admin) error {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
 	if a.UpdatedAt.IsZero() {
@@ -154,14 +176,13 @@ func (s *Store) writeAdmin(ctx context.Context, a Admin) error {
 		{Key: "credentialsFingerprint", Value: a.CredentialsFingerprint},
 		{Key: "updatedAt", Value: a.UpdatedAt},
 	}
-	update := bson.D{
-		{Key: opSet, Value: set},
-		{Key: opSetOnInsert, Value: bson.D{{Key: fieldID, Value: a.ID}}},
-	}
-	_, err := s.db.Collection(AdminsCollection).UpdateOne(ctx,
-		bson.D{{Key: fieldOrganization, Value: a.Organization}}, update, options.UpdateOne().SetUpsert(true))
+	res, err := s.db.Collection(AdminsCollection).UpdateOne(ctx,
+		bson.D{{Key: fieldID, Value: a.ID}, {Key: fieldOrganization, Value: a.Organization}}, bson.D{{Key: opSet, Value: set}})
 	if err != nil {
-		return wrap(fmt.Sprintf("write admin of %s", a.Organization), err)
+		return wrap(fmt.Sprintf("update admin of %s", a.Organization), err)
+	}
+	if res.MatchedCount == 0 {
+		return ErrAdminNotFound
 	}
 	return nil
 }

@@ -26,9 +26,15 @@ func (s *Store) EnsureCollection(ctx context.Context, name string) (created bool
 	if err != nil || exists {
 		return false, err
 	}
-	cctx, cancel := s.callContext(ctx)
+	return s.createCollection(ctx, name)
+}
+
+// createCollection creates the collection without looking first; an
+// existing one is reported as not created when the server says so.
+func (s *Store) createCollection(ctx context.Context, name string) (created bool, err error) {
+	ctx, cancel := s.callContext(ctx)
 	defer cancel()
-	if err := s.db.CreateCollection(cctx, name); err != nil {
+	if err := s.db.CreateCollection(ctx, name); err != nil {
 		if hasCode(err, codeNamespaceExists) {
 			return false, nil
 		}

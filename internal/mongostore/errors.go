@@ -16,6 +16,11 @@ var (
 	// ErrEmailInUse is returned when an admin email already belongs to another
 	// organization.
 	ErrEmailInUse = errors.New("admin email is already used by another organization")
+	// ErrAdminExists is returned by CreateAdmin when the organization already
+	// has an admin record.
+	ErrAdminExists = errors.New("the organization already has an admin record")
+	// ErrAdminNotFound is returned by UpdateAdmin when the record is gone.
+	ErrAdminNotFound = errors.New("the admin record does not exist")
 )
 
 // codeNamespaceExists is MongoDB's error code for creating an existing collection.

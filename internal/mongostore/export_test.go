@@ -2,11 +2,11 @@ package mongostore
 
 import "context"
 
-// WriteAdminUnchecked writes without the prior email check, to provoke the
-// unique-index race in tests.
-func (s *Store) WriteAdminUnchecked(ctx context.Context, a Admin) error {
+// UpdateAdminUnchecked updates without classifying the failure, to provoke
+// the unique-index race in tests.
+func (s *Store) UpdateAdminUnchecked(ctx context.Context, a Admin) error {
 	a.Email = NormalizeEmail(a.Email)
-	return s.writeAdmin(ctx, a)
+	return s.updateAdmin(ctx, a)
 }
 
 // ClassifyWriteError exposes classifyWriteError to tests.

@@ -104,7 +104,7 @@ func TestAdminRecords(t *testing.T) {
 	s := newStore(t, mongostore.Options{})
 	a := mongostore.Admin{ID: "id-a", Organization: "a", Email: " Admin@A.example ", PasswordHash: "$argon2id$x",
 		CredentialsVersion: 1, CredentialsFingerprint: "f1"}
-	if err := s.PutAdmin(ctx, a); err != nil {
+	if err := s.CreateAdmin(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetAdmin(ctx, "a")
@@ -119,9 +119,16 @@ func TestAdminRecords(t *testing.T) {
 		t.Fatalf("GetAdminByEmail = %+v, %v", byEmail, err)
 	}
 
-	// An update keeps the stored id.
+	// A second record for the organization is refused; an update keeps the id.
 	a.ID, a.CredentialsVersion = "other-id", 2
-	if err := s.PutAdmin(ctx, a); err != nil {
+	if err := s.CreateAdmin(ctx, a); !errors.Is(err, mongostore.ErrAdminExists) {
+		t.Fatalf("CreateAdmin of a second record = %v; want ErrAdminExists", err)
+	}
+	if err := s.UpdateAdmin(ctx, a); !errors.Is(err, mongostore.ErrAdminNotFound) {
+		t.Fatalf("UpdateAdmin of an unknown id = %v; want ErrAdminNotFound", err)
+	}
+	a.ID = "id-a"
+	if err := s.UpdateAdmin(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.GetAdmin(ctx, "a")
@@ -131,19 +138,19 @@ func TestAdminRecords(t *testing.T) {
 
 	// A second organization claiming the email is refused, by insert...
 	b := mongostore.Admin{ID: "id-b", Organization: "b", Email: "admin@a.example", PasswordHash: "h", CredentialsVersion: 1}
-	if err := s.PutAdmin(ctx, b); !errors.Is(err, mongostore.ErrEmailInUse) {
-		t.Fatalf("PutAdmin(b) with a's email = %v; want ErrEmailInUse", err)
+	if err := s.CreateAdmin(ctx, b); !errors.Is(err, mongostore.ErrEmailInUse) {
+		t.Fatalf("CreateAdmin(b) with a's email = %v; want ErrEmailInUse", err)
 	}
 	if got, _ := s.GetAdmin(ctx, "b"); got != nil {
 		t.Fatalf("b was written: %+v", got)
 	}
 	// ...and by update of an existing record.
 	b.Email = "admin@b.example"
-	if err := s.PutAdmin(ctx, b); err != nil {
+	if err := s.CreateAdmin(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	b.Email = "admin@a.example"
-	if err := s.PutAdmin(ctx, b); !errors.Is(err, mongostore.ErrEmailInUse) {
+	if err := s.UpdateAdmin(ctx, b); !errors.Is(err, mongostore.ErrEmailInUse) {
 		t.Fatalf("update of b to a's email = %v; want ErrEmailInUse", err)
 	}
 	if got, _ := s.GetAdmin(ctx, "b"); got.Email != "admin@b.example" {
@@ -168,14 +175,14 @@ func TestUniqueIndexRaceOnUpdateIsReportedAsConflict(t *testing.T) {
 	// an update's index violation is an internal error rather than E11000.
 	ctx := context.Background()
 	s := newStore(t, mongostore.Options{})
-	if err := s.PutAdmin(ctx, mongostore.Admin{ID: "1", Organization: "x", Email: "x@e.example"}); err != nil {
+	if err := s.CreateAdmin(ctx, mongostore.Admin{ID: "1", Organization: "x", Email: "x@e.example"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutAdmin(ctx, mongostore.Admin{ID: "2", Organization: "y", Email: "y@e.example"}); err != nil {
+	if err := s.CreateAdmin(ctx, mongostore.Admin{ID: "2", Organization: "y", Email: "y@e.example"}); err != nil {
 		t.Fatal(err)
 	}
 	y := mongostore.Admin{ID: "2", Organization: "y", Email: "x@e.example"}
-	err := s.WriteAdminUnchecked(ctx, y)
+	err := s.UpdateAdminUnchecked(ctx, y)
 	if err == nil {
 		t.Fatal("the unique index on email did not reject the update")
 	}

@@ -43,11 +43,23 @@ func (l Location) String() string {
 // a document with the same _id already belongs to another tenant.
 var ErrDocumentConflict = errors.New("a document with the same _id belongs to another tenant in the target collection")
 
-// EnsureLocation creates the collection (and, for a shared one, the index on
-// TenantField, once per process and collection, so that a resync writes
-// nothing). It reports whether the collection was created.
+// EnsureLocation creates the collection when it does not exist (and, for a
+// shared one, the index on TenantField, once per process and collection, so
+// that a resync writes nothing). It reports whether the collection was created.
 func (s *Store) EnsureLocation(ctx context.Context, l Location) (bool, error) {
 	created, err := s.EnsureCollection(ctx, l.Collection)
+	return s.indexLocation(ctx, l, created, err)
+}
+
+// CreateLocation is EnsureLocation for a collection known to be missing: it
+// creates it without listing collections first (one command), and reports
+// whether the server created it.
+func (s *Store) CreateLocation(ctx context.Context, l Location) (bool, error) {
+	created, err := s.createCollection(ctx, l.Collection)
+	return s.indexLocation(ctx, l, created, err)
+}
+
+func (s *Store) indexLocation(ctx context.Context, l Location, created bool, err error) (bool, error) {
 	if err != nil || !l.Shared() {
 		return created, err
 	}

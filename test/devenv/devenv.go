@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/test/proc"
 )
 
 // CredentialsNamespace is where the manager keeps credentials Secrets in the
@@ -63,8 +64,8 @@ type Env struct {
 	opts    Options
 	lock    *os.File
 	cp      *envtest.Environment
-	mongo   *process
-	manager *process
+	mongo   *proc.Process
+	manager *proc.Process
 
 	// Kubeconfig is the path of an admin kubeconfig for the apiserver.
 	Kubeconfig string
@@ -207,8 +208,8 @@ func (e *Env) StartMongo() error {
 		return nil
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", e.opts.MongoPort)
-	p, err := startProcess(e.opts.FerretDBBinary, []string{"-addr", addr, "-dir", filepath.Join(e.opts.StateDir, "ferretdb")},
-		os.Environ(), e.MongoLog())
+	p, err := proc.Start(e.opts.FerretDBBinary, []string{"-addr", addr, "-dir", filepath.Join(e.opts.StateDir, "ferretdb")},
+		os.Environ(), e.MongoLog(), nil)
 	if err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func (e *Env) KillMongo(sig syscall.Signal) error {
 	if e.mongo == nil {
 		return nil
 	}
-	err := e.mongo.stop(sig, 15*time.Second)
+	err := e.mongo.Stop(sig, 15*time.Second)
 	e.mongo = nil
 	return err
 }
@@ -237,7 +238,7 @@ func (e *Env) MongoPID() int {
 	if e.mongo == nil {
 		return 0
 	}
-	return e.mongo.cmd.Process.Pid
+	return e.mongo.Pid()
 }
 
 // ManagerPID is the manager process's pid (0 when it is not running).
@@ -245,7 +246,7 @@ func (e *Env) ManagerPID() int {
 	if e.manager == nil {
 		return 0
 	}
-	return e.manager.cmd.Process.Pid
+	return e.manager.Pid()
 }
 
 func (e *Env) writeEnvFile() error {
@@ -271,12 +272,12 @@ func (e *Env) StartManager(ctx context.Context) error {
 		"--resync-period=1m",
 	}, e.opts.ManagerArgs...)
 	env := append(os.Environ(), "KUBECONFIG="+e.Kubeconfig, "MONGODB_URI="+e.MongoURI)
-	p, err := startProcess(e.opts.ManagerBinary, args, env, e.ManagerLog)
+	p, err := proc.Start(e.opts.ManagerBinary, args, env, e.ManagerLog, nil)
 	if err != nil {
 		return err
 	}
 	e.manager = p
-	e.logf("started the manager (pid %d, log %s)", p.cmd.Process.Pid, e.ManagerLog)
+	e.logf("started the manager (pid %d, log %s)", p.Pid(), e.ManagerLog)
 	return waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort), p, 60*time.Second)
 }
 
@@ -285,7 +286,7 @@ func (e *Env) KillManager(sig syscall.Signal) error {
 	if e.manager == nil {
 		return nil
 	}
-	err := e.manager.stop(sig, 15*time.Second)
+	err := e.manager.Stop(sig, 15*time.Second)
 	e.manager = nil
 	return err
 }
@@ -361,13 +362,10 @@ func freePort() (int, error) {
 }
 
 // waitTCP waits until addr accepts connections, the process exits or the timeout passes.
-func waitTCP(addr string, p *process, timeout time.Duration) error {
+func waitTCP(addr string, p *proc.Process, timeout time.Duration) error {
 	return wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return false, fmt.Errorf("%s exited before accepting connections (%v); see %s", p.cmd.Path, err, p.logPath)
-		default:
+		if exited, err := p.Exited(); exited {
+			return false, fmt.Errorf("%s exited before accepting connections (%v); see %s", p.Cmd.Path, err, p.LogPath)
 		}
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
@@ -378,13 +376,10 @@ func waitTCP(addr string, p *process, timeout time.Duration) error {
 }
 
 // waitHTTP polls url until it answers 200, the process exits or the timeout passes.
-func waitHTTP(ctx context.Context, url string, p *process, timeout time.Duration) error {
+func waitHTTP(ctx context.Context, url string, p *proc.Process, timeout time.Duration) error {
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return false, fmt.Errorf("the manager exited before becoming ready (%v); see %s", err, p.logPath)
-		default:
+		if exited, err := p.Exited(); exited {
+			return false, fmt.Errorf("the manager exited before becoming ready (%v); see %s", err, p.LogPath)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -395,7 +390,7 @@ func waitHTTP(ctx context.Context, url string, p *process, timeout time.Duration
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	if wait.Interrupted(err) && ctx.Err() == nil {
-		return fmt.Errorf("the manager was not ready after %s; see %s", timeout, p.logPath)
+		return fmt.Errorf("the manager was not ready after %s; see %s", timeout, p.LogPath)
 	}
 	return err
 }

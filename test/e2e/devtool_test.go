@@ -17,7 +17,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/org-operator/org-operator/test/devenv"
+	"github.com/org-operator/org-operator/test/proc"
 	"github.com/org-operator/org-operator/test/testenv"
 )
 
@@ -80,7 +80,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Expect(err).To(HaveOccurred())
 		Expect(string(secondOut)).To(ContainSubstring("already running"))
 
-		procs := devenv.Descendants(cmd.Process.Pid)
+		procs := proc.Descendants(cmd.Process.Pid)
 		Expect(len(procs)).To(BeNumerically(">=", 4), "the manager, FerretDB, etcd and kube-apiserver should be children")
 		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
 		done := make(chan error, 1)
@@ -89,7 +89,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Eventually(done, "60s").Should(Receive(&exitErr))
 		Expect(exitErr).NotTo(HaveOccurred(), "make dev must exit 0 after Ctrl-C")
 		for _, p := range procs {
-			Eventually(func() bool { return devenv.Alive(p) }, "10s").Should(BeFalse(), "process %d survived", p)
+			Eventually(func() bool { return proc.Alive(p) }, "10s").Should(BeFalse(), "process %d survived", p)
 		}
 	})
 

@@ -77,12 +77,20 @@ func (s *Store) GetAdmin(ctx context.Context, organization string) (*mongostore.
 	return s.TenantStore.GetAdmin(ctx, organization)
 }
 
-// PutAdmin writes the admin record after Latency.
-func (s *Store) PutAdmin(ctx context.Context, a mongostore.Admin) error {
+// CreateAdmin writes the admin record after Latency.
+func (s *Store) CreateAdmin(ctx context.Context, a mongostore.Admin) error {
 	if err := s.delay(ctx); err != nil {
 		return err
 	}
-	return s.TenantStore.PutAdmin(ctx, a)
+	return s.TenantStore.CreateAdmin(ctx, a)
+}
+
+// UpdateAdmin writes the admin record after Latency.
+func (s *Store) UpdateAdmin(ctx context.Context, a mongostore.Admin) error {
+	if err := s.delay(ctx); err != nil {
+		return err
+	}
+	return s.TenantStore.UpdateAdmin(ctx, a)
 }
 
 // CopyTenant copies as the real store does and calls Fault after each

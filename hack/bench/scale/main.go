@@ -1,0 +1,267 @@
+// Command scale-bench measures the operator at scale against the real
+// manager binary as its own process, a real control plane (envtest) and
+// FerretDB as its own process, over SQLite (as `make dev`) or PostgreSQL 15
+// (started here in a temporary folder, fsync off). In one run it prints:
+//
+//   - the ceilings the creation of an organization is bound by, measured
+//     with the same concurrency: the apiserver's raw write rate, the store's
+//     raw single-document write rate, and the hash rates;
+//
+//   - N organizations created at once: orgs/s and its ratio to the binding
+//     ceiling, Kubernetes API writes and MongoDB commands per organization,
+//     create->Ready p50/p99;
+//
+//   - one resync period with N Ready: MongoDB commands and API writes
+//     (amortised per organization), and the idle CPU of the manager and
+//     the store over it;
+//
+//   - the latency of one new organization at N, alone and while a backlog
+//     of drift repairs (N/10 tenants whose admin record was deleted) is
+//     under way;
+//
+//   - the manager's RSS with N Organizations and N Secrets cached.
+//
+//     make bench-scale N=2000 BACKEND=sqlite
+//     make bench-scale N=10000 BACKEND=postgresql
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/test/proc"
+)
+
+func main() {
+	n := flag.Int("n", 2000, "organizations to create")
+	backend := flag.String("backend", "sqlite", "store backend: sqlite or postgresql")
+	writers := flag.Int("writers", 8, "concurrent creators (and concurrent raw writers for the ceilings)")
+	resync := flag.Duration("resync", time.Minute, "the manager's --resync-period")
+	probes := flag.Int("probes", 20, "single new organizations timed at N, per scenario")
+	flag.Parse()
+	if err := run(*n, *backend, *writers, *resync, *probes); err != nil {
+		fmt.Fprintln(os.Stderr, "scale-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, backend string, writers int, resync time.Duration, probes int) (err error) {
+	ctx := context.Background()
+	e, err := startEnv(backend, resync)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := e.stop(); err == nil {
+			err = serr
+		}
+	}()
+	fmt.Printf("scale-bench: N=%d, backend=%s, %d creators, --resync-period=%s, GOMAXPROCS=%d, %d CPUs\n",
+		n, backend, writers, resync, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	c, err := e.measureCeilings(ctx, writers)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ceilings (same run, %d concurrent writers):\n", writers)
+	fmt.Printf("  apiserver raw writes            %9.1f /s\n", c.kubeWritesPerSec)
+	fmt.Printf("  store raw point writes          %9.1f /s\n", c.storeWritesPerSec)
+	fmt.Printf("  hashes, generated passwords     %9.0f /s (salted SHA-256)\n", c.fastHashesPerSec)
+	fmt.Printf("  hashes, chosen passwords        %9.1f /s (argon2id 19 MiB t=2)\n", c.argonHashesPerSec)
+
+	if err := e.startManager(); err != nil {
+		return err
+	}
+	watchCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r, err := e.watchReadiness(watchCtx)
+	if err != nil {
+		return err
+	}
+	if err := createPhase(ctx, e, r, c, n, writers); err != nil {
+		return err
+	}
+	if err := idlePhase(e, n); err != nil {
+		return err
+	}
+	if err := probePhase(ctx, e, r, n, probes); err != nil {
+		return err
+	}
+	rss, peak, err := proc.RSS(e.manager.Pid())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("manager memory with %d Organizations and %d Secrets cached: RSS %.1f MiB (peak %.1f MiB)\n",
+		n+2*probes, n+2*probes, float64(rss)/(1<<20), float64(peak)/(1<<20))
+	return nil
+}
+
+// createPhase creates N organizations at once and reports the converge
+// rate against the binding ceiling, per-organization costs and latencies.
+func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, writers int) error {
+	names := make([]string, n)
+	created := make([]time.Time, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("org-%05d", i)
+	}
+	before, err := e.scrape()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := parallel(n, writers, func(i int) error {
+		created[i] = time.Now()
+		return e.k8s.Create(ctx, newOrg(names[i]))
+	}); err != nil {
+		return err
+	}
+	if err := r.waitAll(names, 90*time.Minute); err != nil {
+		return err
+	}
+	var last time.Time
+	lat := make([]time.Duration, n)
+	for i, name := range names {
+		at := r.readyAt(name)
+		lat[i] = at.Sub(created[i])
+		if at.After(last) {
+			last = at
+		}
+	}
+	elapsed := last.Sub(start)
+	time.Sleep(3 * time.Second) // the last events and status writes land
+	after, err := e.scrape()
+	if err != nil {
+		return err
+	}
+	d := after.minus(before)
+	perOrg := func(v float64) float64 { return v / float64(n) }
+	orgRate := float64(n) / elapsed.Seconds()
+	apiCeiling := c.kubeWritesPerSec / perOrg(d.kubeWrites)
+	storeCeiling := c.storeWritesPerSec / perOrg(d.mongoWrites)
+	binding, which := apiCeiling, "apiserver"
+	if storeCeiling < binding {
+		binding, which = storeCeiling, "store"
+	}
+	if c.fastHashesPerSec < binding {
+		binding, which = c.fastHashesPerSec, "hashing"
+	}
+	fmt.Printf("creating %d organizations at once:\n", n)
+	fmt.Printf("  all Ready in %s: %.1f orgs/s\n", elapsed.Round(time.Millisecond), orgRate)
+	fmt.Printf("  per organization: %.2f Kubernetes API writes, %.2f MongoDB commands (%.2f writes), %.2f reconciles\n",
+		perOrg(d.kubeWrites), perOrg(d.mongoCommands), perOrg(d.mongoWrites), perOrg(d.reconciles))
+	fmt.Printf("  a reconcile took %.1f ms on average and waited %.1f ms in the queue\n",
+		1000*d.reconcileSeconds/d.reconciles, 1000*d.queueSeconds/max(d.queued, 1))
+	fmt.Printf("  ceilings in orgs/s: apiserver %.1f, store %.1f, hashing %.0f -> binding: %s (%.1f orgs/s)\n",
+		apiCeiling, storeCeiling, c.fastHashesPerSec, which, binding)
+	fmt.Printf("  ratio: orgs/s / binding ceiling = %.2f\n", orgRate/binding)
+	fmt.Printf("  create->Ready: p50 %s, p99 %s, max %s\n", percentile(lat, 0.5).Round(time.Millisecond),
+		percentile(lat, 0.99).Round(time.Millisecond), percentile(lat, 1).Round(time.Millisecond))
+	return nil
+}
+
+// idlePhase measures one resync period (plus 10% jitter) with N Ready and
+// nothing changing: commands and writes, and the CPU of the manager and the store.
+func idlePhase(e *benchEnv, n int) error {
+	time.Sleep(5 * time.Second)
+	before, err := e.scrape()
+	if err != nil {
+		return err
+	}
+	mcpu0, err1 := proc.CPUTime(e.manager.Pid())
+	scpu0, err2 := proc.CPUTime(e.store.Pid())
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("reading CPU time: %v %v", err1, err2)
+	}
+	window := max(e.resync*11/10, 60*time.Second)
+	time.Sleep(window)
+	after, err := e.scrape()
+	if err != nil {
+		return err
+	}
+	mcpu1, _ := proc.CPUTime(e.manager.Pid())
+	scpu1, _ := proc.CPUTime(e.store.Pid())
+	d := after.minus(before)
+	periods := window.Seconds() / e.resync.Seconds()
+	fmt.Printf("idle, %d Ready, over %s (%.1f resync periods):\n", n, window, periods)
+	fmt.Printf("  per resync period: %.1f MongoDB commands (%.0f writes), %.0f Kubernetes API writes, %.0f reconciles\n",
+		d.mongoCommands/periods, d.mongoWrites/periods, d.kubeWrites/periods, d.reconciles/periods)
+	fmt.Printf("  amortised per organization: %.5f MongoDB commands per period\n", d.mongoCommands/periods/float64(n))
+	fmt.Printf("  CPU: manager %.2f%% of a core, store %.2f%% of a core\n",
+		100*(mcpu1-mcpu0).Seconds()/window.Seconds(), 100*(scpu1-scpu0).Seconds()/window.Seconds())
+	return nil
+}
+
+// probePhase times single new organizations at N: alone, then while a
+// backlog of drift repairs (N/10 admin records deleted) is being worked off.
+func probePhase(ctx context.Context, e *benchEnv, r *readiness, n, probes int) error {
+	alone, err := probe(ctx, e, r, "probe-idle", probes)
+	if err != nil {
+		return err
+	}
+	report := func(what string, lat []time.Duration) {
+		fmt.Printf("  %s: p50 %s, p99 %s (%d samples)\n", what, percentile(lat, 0.5).Round(time.Millisecond),
+			percentile(lat, 0.99).Round(time.Millisecond), len(lat))
+	}
+	fmt.Printf("one new organization while %d exist, create->Ready:\n", n)
+	report("alone", alone)
+
+	store, err := mongostore.Connect(mongostore.Options{URI: e.storeURI})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = store.Close(ctx) }()
+	drifted := n / 10
+	for i := range drifted {
+		if _, err := store.DeleteAdmin(ctx, fmt.Sprintf("org-%05d", i*10)); err != nil {
+			return err
+		}
+	}
+	// Wait for the next bulk observation to queue the repairs.
+	base, err := e.scrape()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(e.resync * 2)
+	for {
+		now, err := e.scrape()
+		if err != nil {
+			return err
+		}
+		if now.mongoWrites-base.mongoWrites > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	during, err := probe(ctx, e, r, "probe-backlog", probes)
+	if err != nil {
+		return err
+	}
+	repaired, err := store.CountDocuments(ctx, mongostore.AdminsCollection, nil)
+	if err != nil {
+		return err
+	}
+	report(fmt.Sprintf("while %d drifted tenants are repaired", drifted), during)
+	fmt.Printf("  (admin records when the last probe was Ready: %d of %d)\n", repaired, n+2*probes)
+	return nil
+}
+
+// probe creates organizations one at a time and times each to Ready.
+func probe(ctx context.Context, e *benchEnv, r *readiness, prefix string, count int) ([]time.Duration, error) {
+	lat := make([]time.Duration, 0, count)
+	for i := range count {
+		name := fmt.Sprintf("%s-%03d", prefix, i)
+		start := time.Now()
+		if err := e.k8s.Create(ctx, newOrg(name)); err != nil {
+			return nil, err
+		}
+		if err := r.waitAll([]string{name}, 5*time.Minute); err != nil {
+			return nil, err
+		}
+		lat = append(lat, r.readyAt(name).Sub(start))
+	}
+	return lat, nil
+}

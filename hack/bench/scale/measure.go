@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/operator"
+	"github.com/org-operator/org-operator/internal/password"
+)
+
+// counters is what the manager's metrics endpoint says it sent so far.
+type counters struct {
+	kubeWrites    float64 // POST, PUT, PATCH, DELETE to the kube-apiserver
+	mongoCommands float64
+	mongoWrites   float64
+	reconciles    float64
+	// reconcileSeconds and queueSeconds sum the time reconciles took and
+	// the time requests waited in the queue.
+	reconcileSeconds float64
+	queueSeconds     float64
+	queued           float64
+}
+
+func (c counters) minus(o counters) counters {
+	return counters{c.kubeWrites - o.kubeWrites, c.mongoCommands - o.mongoCommands, c.mongoWrites - o.mongoWrites, c.reconciles - o.reconciles,
+		c.reconcileSeconds - o.reconcileSeconds, c.queueSeconds - o.queueSeconds, c.queued - o.queued}
+}
+
+// scrape reads the manager's Prometheus metrics.
+func (e *benchEnv) scrape() (counters, error) {
+	resp, err := http.Get(e.metricsURL)
+	if err != nil {
+		return counters{}, err
+	}
+	defer func() { _ = resp.Body.Close() }() // parsed below; nothing to report
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return counters{}, err
+	}
+	var c counters
+	writes := map[string]bool{http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true}
+	for _, m := range families["rest_client_requests_total"].GetMetric() {
+		if writes[label(m.GetLabel(), "method")] {
+			c.kubeWrites += m.GetCounter().GetValue()
+		}
+	}
+	for _, m := range families["org_operator_mongodb_commands_total"].GetMetric() {
+		v := m.GetCounter().GetValue()
+		c.mongoCommands += v
+		if slices.Contains(mongostore.WriteCommands, label(m.GetLabel(), "command")) {
+			c.mongoWrites += v
+		}
+	}
+	for _, m := range families["controller_runtime_reconcile_total"].GetMetric() {
+		c.reconciles += m.GetCounter().GetValue()
+	}
+	for _, m := range families["controller_runtime_reconcile_time_seconds"].GetMetric() {
+		c.reconcileSeconds += m.GetHistogram().GetSampleSum()
+	}
+	for _, m := range families["workqueue_queue_duration_seconds"].GetMetric() {
+		c.queueSeconds += m.GetHistogram().GetSampleSum()
+		c.queued += float64(m.GetHistogram().GetSampleCount())
+	}
+	return c, nil
+}
+
+func label(labels []*dto.LabelPair, name string) string {
+	for _, l := range labels {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// readiness watches Organizations and records when each first became Ready
+// for its generation.
+type readiness struct {
+	mu    sync.Mutex
+	ready map[string]time.Time
+}
+
+func (e *benchEnv) watchReadiness(ctx context.Context) (*readiness, error) {
+	wc, err := client.NewWithWatch(e.cp.Config, client.Options{Scheme: operator.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	r := &readiness{ready: map[string]time.Time{}}
+	go func() {
+		for ctx.Err() == nil {
+			w, err := wc.Watch(ctx, &tenancyv1alpha1.OrganizationList{})
+			if err != nil {
+				time.Sleep(time.Second)
+				continue
+			}
+			r.consume(w)
+		}
+	}()
+	return r, nil
+}
+
+func (r *readiness) consume(w watch.Interface) {
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		org, ok := ev.Object.(*tenancyv1alpha1.Organization)
+		if !ok || ev.Type == watch.Deleted {
+			continue
+		}
+		if org.Status.ObservedGeneration == org.Generation && meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady) {
+			r.mu.Lock()
+			if _, seen := r.ready[org.Name]; !seen {
+				r.ready[org.Name] = time.Now()
+			}
+			r.mu.Unlock()
+		}
+	}
+}
+
+// readyAt is when name became Ready (zero when it has not).
+func (r *readiness) readyAt(name string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ready[name]
+}
+
+// waitAll waits until every name is Ready.
+func (r *readiness) waitAll(names []string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		missing := 0
+		for _, n := range names {
+			if r.readyAt(n).IsZero() {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d organizations not Ready after %s", missing, len(names), limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func newOrg(name string) *tenancyv1alpha1.Organization {
+	return &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"}}}
+}
+
+// parallel runs f(i) for i in [0, n) with w workers and returns the first error.
+func parallel(n, w int, f func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	next := make(chan int)
+	for range w {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// ceilings are the raw rates of the systems an organization's creation
+// needs, measured in the same run with the same concurrency.
+type ceilings struct {
+	kubeWritesPerSec  float64 // the apiserver: ConfigMap creates
+	storeWritesPerSec float64 // the store: single-document inserts
+	fastHashesPerSec  float64 // generated passwords: salted SHA-256
+	argonHashesPerSec float64 // chosen passwords: argon2id, one per core
+}
+
+func (e *benchEnv) measureCeilings(ctx context.Context, writers int) (ceilings, error) {
+	var c ceilings
+	const kubeN = 2000
+	start := time.Now()
+	err := parallel(kubeN, writers, func(i int) error {
+		return e.k8s.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace,
+			Name: fmt.Sprintf("raw-%05d", i)}, Data: map[string]string{"k": "v"}})
+	})
+	if err != nil {
+		return c, err
+	}
+	c.kubeWritesPerSec = kubeN / time.Since(start).Seconds()
+	store, err := mongostore.Connect(mongostore.Options{URI: e.storeURI, Database: "rawbench"})
+	if err != nil {
+		return c, err
+	}
+	defer func() { _ = store.Close(ctx) }()
+	const storeN = 3000
+	start = time.Now()
+	if err := parallel(storeN, writers, func(i int) error {
+		return store.InsertOne(ctx, "raw", map[string]any{"_id": i, "v": "x"})
+	}); err != nil {
+		return c, err
+	}
+	c.storeWritesPerSec = storeN / time.Since(start).Seconds()
+	c.fastHashesPerSec = rate(20000, writers, func() { _, _ = password.HashGenerated("a generated 32-character password") })
+	c.argonHashesPerSec = rate(4*writers, writers, func() { _, _ = password.Hash("a chosen password", password.DefaultParams) })
+	return c, nil
+}
+
+func rate(n, w int, f func()) float64 {
+	start := time.Now()
+	_ = parallel(n, w, func(int) error { f(); return nil })
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p)
+	return s[i]
+}
