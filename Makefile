@@ -216,7 +216,7 @@ BACKEND ?= sqlite
 .PHONY: bench-scale
 bench-scale: envtest-assets ## Scale benchmark against the real manager process: make bench-scale N=2000 BACKEND=sqlite|postgresql.
 	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/scale -n $(N) -backend $(BACKEND)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/scale -n $(N) -backend $(BACKEND) -manager-args "$(MANAGER_ARGS)"
 
 .PHONY: bench-api
 bench-api: envtest-assets ## Measure login req/s vs the hashing limit and authenticated GET req/s vs a bare handler.

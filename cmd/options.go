@@ -33,6 +33,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 	fs.BoolVar(&op.EnableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
 	fs.StringVar(&op.HealthProbeBindAddress, "health-probe-bind-address", op.HealthProbeBindAddress, "Address the /healthz and /readyz probes bind to.")
+	fs.StringVar(&op.PprofBindAddress, "pprof-bind-address", "0", "Address serving Go's pprof profiles (for diagnosis; 0 disables).")
 	fs.BoolVar(&op.LeaderElection, "leader-elect", false,
 		"Enable leader election, so only one replica runs the controller (the deployed manager turns it on).")
 

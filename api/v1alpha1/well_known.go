@@ -57,6 +57,13 @@ const (
 	LabelOrganization = "tenancy.org-operator.io/organization"
 )
 
+// AnnotationGeneratedPassword, on the operator-owned <name>-admin Secret,
+// holds the SHA-256 digest of the password the operator generated. While
+// the Secret's password still matches it, the password is known to be
+// random and takes the fast hash; a password someone changed no longer
+// matches and takes argon2id.
+const AnnotationGeneratedPassword = "tenancy.org-operator.io/generated-password-sha256"
+
 // Keys of a credentials Secret.
 const (
 	// SecretKeyOrganization holds the organization's name.

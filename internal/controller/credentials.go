@@ -74,14 +74,15 @@ func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *te
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, key, secret)
 	if apierrors.IsNotFound(err) {
-		// The cache may lag behind a Secret created moments ago: confirm with
-		// the apiserver before generating a password.
+		// Create only if absent: the cache may lag behind a Secret created
+		// moments ago, and an existing Secret's password is never replaced.
+		err = r.createOwnedSecret(ctx, t, key)
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
 		err = r.APIReader.Get(ctx, key, secret)
 	}
-	switch {
-	case apierrors.IsNotFound(err):
-		return r.createOwnedSecret(ctx, t, key)
-	case err != nil:
+	if err != nil {
 		return err
 	}
 	return r.updateOwnedSecret(ctx, t, secret)
@@ -104,11 +105,14 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 		return err
 	}
 	secret.Data[tenancyv1alpha1.SecretKeyPassword] = []byte(pw)
+	if generated {
+		secret.Annotations = map[string]string{tenancyv1alpha1.AnnotationGeneratedPassword: password.Digest(pw)}
+	}
 	r.selfWrites.begin(secret)
 	err := r.Create(ctx, secret)
 	t.othersWrote = r.selfWrites.end(secret, err) || t.othersWrote
 	if err != nil {
-		return fmt.Errorf("create credentials Secret %s: %w", key, err)
+		return fmt.Errorf("create credentials Secret %s: %w", key, err) // AlreadyExists stays recognisable
 	}
 	switch {
 	case t.org.Spec.RenamedFrom != "" && !t.wasReady:
@@ -142,7 +146,9 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 			return err
 		}
 		desired.Data[tenancyv1alpha1.SecretKeyPassword] = []byte(pw)
+		metav1.SetMetaDataAnnotation(&desired.ObjectMeta, tenancyv1alpha1.AnnotationGeneratedPassword, password.Digest(pw))
 	}
+	generated := stillGenerated(desired)
 	if !equality.Semantic.DeepEqual(secret, desired) {
 		patch := client.MergeFromWithOptions(secret, client.MergeFromWithOptimisticLock{})
 		r.selfWrites.begin(desired)
@@ -157,9 +163,24 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 			"Credentials Secret %s/%s had no password: generated a new one; earlier sessions end",
 			desired.Namespace, desired.Name)
 	}
-	t.creds = credentials{password: string(desired.Data[tenancyv1alpha1.SecretKeyPassword]), generated: regenerated,
+	t.creds = credentials{password: string(desired.Data[tenancyv1alpha1.SecretKeyPassword]), generated: generated,
 		fingerprint: fingerprint(desired, tenancyv1alpha1.SecretKeyPassword)}
 	return nil
+}
+
+// stillGenerated reports whether the owned Secret still holds the password
+// the operator generated, and otherwise drops the digest that no longer
+// describes it (someone set another password, which may be guessable).
+func stillGenerated(s *corev1.Secret) bool {
+	digest, ok := s.Annotations[tenancyv1alpha1.AnnotationGeneratedPassword]
+	if !ok {
+		return false
+	}
+	if digest == password.Digest(string(s.Data[tenancyv1alpha1.SecretKeyPassword])) {
+		return true
+	}
+	delete(s.Annotations, tenancyv1alpha1.AnnotationGeneratedPassword)
+	return false
 }
 
 // setOwnedSecretContent sets the labels, the controller reference and the

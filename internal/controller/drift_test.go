@@ -57,6 +57,7 @@ var _ = Describe("7. Drift repair", func() {
 			return &ok
 		}, timeout, interval).Should(HaveValue(BeTrue()))
 		Expect(admin(name).ID).NotTo(Equal(before.ID), "a recreated record has a new id, so earlier tokens end")
+		Expect(admin(name).PasswordHash).To(HavePrefix("$sha256$v=1$"), "the Secret still holds the generated password: no argon2id needed")
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventAdminRecreated))
 	})
 

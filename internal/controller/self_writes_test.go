@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/password"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -58,4 +60,29 @@ func TestUnitSelfWrites(t *testing.T) {
 			t.Fatal("another Secret's event was dropped")
 		}
 	})
+}
+
+func TestUnitStillGenerated(t *testing.T) {
+	pw := "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
+	owned := func(stored string, annotated bool) *corev1.Secret {
+		s := secretAt("1")
+		s.Data = map[string][]byte{tenancyv1alpha1.SecretKeyPassword: []byte(stored)}
+		if annotated {
+			s.Annotations = map[string]string{tenancyv1alpha1.AnnotationGeneratedPassword: password.Digest(pw)}
+		}
+		return s
+	}
+	if !stillGenerated(owned(pw, true)) {
+		t.Fatal("the generated password was not recognised")
+	}
+	edited := owned("a password a person typed", true)
+	if stillGenerated(edited) {
+		t.Fatal("an edited password was taken for the generated one (it would get the fast hash)")
+	}
+	if _, ok := edited.Annotations[tenancyv1alpha1.AnnotationGeneratedPassword]; ok {
+		t.Fatal("the stale digest was kept")
+	}
+	if stillGenerated(owned(pw, false)) {
+		t.Fatal("a password without the operator's digest was taken for a generated one")
+	}
 }

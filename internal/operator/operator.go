@@ -61,6 +61,8 @@ type Options struct {
 	EnableHTTP2        bool
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables).
 	HealthProbeBindAddress string
+	// PprofBindAddress serves Go's pprof profiles ("" or "0" disables).
+	PprofBindAddress string
 
 	// Registry receives the operator's own metrics; default: controller-runtime's
 	// registry, which the metrics endpoint serves. Tests pass their own.
@@ -208,6 +210,7 @@ func managerOptions(o Options) ctrl.Options {
 	return ctrl.Options{
 		Scheme:                  Scheme,
 		Metrics:                 metricsOpts,
+		PprofBindAddress:        o.PprofBindAddress,
 		HealthProbeBindAddress:  probe,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        LeaderElectionID,

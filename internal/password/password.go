@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,6 +97,14 @@ func sha256Key(password string, salt []byte) []byte {
 	h.Write(salt)
 	h.Write([]byte(password))
 	return h.Sum(nil)
+}
+
+// Digest identifies a password the operator generated, so that it can tell
+// later whether a Secret still holds that password (hex SHA-256; the
+// password's 190 random bits make it irreversible).
+func Digest(password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return hex.EncodeToString(sum[:])
 }
 
 // Costly reports whether verifying against hash is an argon2id computation

@@ -116,6 +116,15 @@ func Descendants(pid int) []int {
 	return out
 }
 
+// Name is pid's command name (/proc/<pid>/comm).
+func Name(pid int) string {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
 // Alive reports whether pid is a live, non-zombie process.
 func Alive(pid int) bool {
 	st, ok := readStat(pid)

@@ -30,28 +30,29 @@ import (
 // process (over SQLite or a throwaway PostgreSQL), and the real manager
 // binary as its own process, each measurable through /proc.
 type benchEnv struct {
-	dir        string
-	cp         *envtest.Environment
-	k8s        client.Client
-	kubeconfig string
-	postgres   *proc.Process
-	store      *proc.Process
-	storeURI   string
-	manager    *proc.Process
-	metricsURL string
-	probeURL   string
-	managerBin string
-	resync     time.Duration
+	dir         string
+	cp          *envtest.Environment
+	k8s         client.Client
+	kubeconfig  string
+	postgres    *proc.Process
+	store       *proc.Process
+	storeURI    string
+	manager     *proc.Process
+	metricsURL  string
+	probeURL    string
+	managerBin  string
+	managerArgs []string
+	resync      time.Duration
 }
 
 const credentialsNamespace = tenancyv1alpha1.DefaultCredentialsNamespace
 
-func startEnv(backend string, resync time.Duration) (*benchEnv, error) {
+func startEnv(backend string, resync time.Duration, managerArgs []string) (*benchEnv, error) {
 	dir, err := os.MkdirTemp("", "bench-scale-")
 	if err != nil {
 		return nil, err
 	}
-	e := &benchEnv{dir: dir, managerBin: filepath.Join(testenv.RepoRoot(), "bin", "manager"), resync: resync}
+	e := &benchEnv{dir: dir, managerBin: filepath.Join(testenv.RepoRoot(), "bin", "manager"), resync: resync, managerArgs: managerArgs}
 	if err := e.startControlPlane(); err != nil {
 		return nil, errors.Join(err, e.stop())
 	}
@@ -172,6 +173,7 @@ func (e *benchEnv) startManager() error {
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--metrics-secure=false",
 		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(pport),
 		"--credentials-namespace=" + credentialsNamespace, "--resync-period=" + e.resync.String()}
+	args = append(args, e.managerArgs...)
 	env := append(os.Environ(), "KUBECONFIG="+e.kubeconfig, "MONGODB_URI="+e.storeURI)
 	if e.manager, err = proc.Start(e.managerBin, args, env, filepath.Join(e.dir, "manager.log"), nil); err != nil {
 		return err

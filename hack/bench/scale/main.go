@@ -27,10 +27,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/org-operator/org-operator/internal/mongostore"
@@ -43,16 +48,17 @@ func main() {
 	writers := flag.Int("writers", 8, "concurrent creators (and concurrent raw writers for the ceilings)")
 	resync := flag.Duration("resync", time.Minute, "the manager's --resync-period")
 	probes := flag.Int("probes", 20, "single new organizations timed at N, per scenario")
+	managerArgs := flag.String("manager-args", "", "extra manager flags, space-separated (default: the manager's defaults)")
 	flag.Parse()
-	if err := run(*n, *backend, *writers, *resync, *probes); err != nil {
+	if err := run(*n, *backend, *writers, *resync, *probes, strings.Fields(*managerArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "scale-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, backend string, writers int, resync time.Duration, probes int) (err error) {
+func run(n int, backend string, writers int, resync time.Duration, probes int, managerArgs []string) (err error) {
 	ctx := context.Background()
-	e, err := startEnv(backend, resync)
+	e, err := startEnv(backend, resync, managerArgs)
 	if err != nil {
 		return err
 	}
@@ -61,8 +67,8 @@ func run(n int, backend string, writers int, resync time.Duration, probes int) (
 			err = serr
 		}
 	}()
-	fmt.Printf("scale-bench: N=%d, backend=%s, %d creators, --resync-period=%s, GOMAXPROCS=%d, %d CPUs\n",
-		n, backend, writers, resync, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Printf("scale-bench: N=%d, backend=%s, %d creators, manager --resync-period=%s %v, GOMAXPROCS=%d, %d CPUs\n",
+		n, backend, writers, resync, managerArgs, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	c, err := e.measureCeilings(ctx, writers)
 	if err != nil {
 		return err
@@ -70,8 +76,16 @@ func run(n int, backend string, writers int, resync time.Duration, probes int) (
 	fmt.Printf("ceilings (same run, %d concurrent writers):\n", writers)
 	fmt.Printf("  apiserver raw writes            %9.1f /s\n", c.kubeWritesPerSec)
 	fmt.Printf("  store raw point writes          %9.1f /s\n", c.storeWritesPerSec)
+	fmt.Printf("  store, an organization's writes replayed (collection + admin record): %.1f orgs/s\n", c.storeOrgsPerSec)
 	fmt.Printf("  hashes, generated passwords     %9.0f /s (salted SHA-256)\n", c.fastHashesPerSec)
 	fmt.Printf("  hashes, chosen passwords        %9.1f /s (argon2id 19 MiB t=2)\n", c.argonHashesPerSec)
+	orgWrites, perWrite, err := e.replayOrgWrites(ctx, min(n, 1000), writers)
+	if err != nil {
+		return err
+	}
+	c.orgWritesPerSec = orgWrites
+	fmt.Printf("  apiserver, an organization's writes replayed without the operator: %.1f orgs/s\n", orgWrites)
+	fmt.Printf("    (average time per write: %s)\n", describe(perWrite))
 
 	if err := e.startManager(); err != nil {
 		return err
@@ -112,6 +126,15 @@ func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, 
 	if err != nil {
 		return err
 	}
+	if url := os.Getenv("BENCH_PPROF_URL"); url != "" {
+		// Diagnosis: the manager's CPU profile of the first 10 s of creation.
+		go func() {
+			if err := saveProfile(url+"/debug/pprof/profile?seconds=10", "manager-create.pprof"); err != nil {
+				fmt.Fprintln(os.Stderr, "profile:", err)
+			}
+		}()
+	}
+	cpu0 := sampleCPU()
 	start := time.Now()
 	if err := parallel(n, writers, func(i int) error {
 		created[i] = time.Now()
@@ -132,6 +155,7 @@ func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, 
 		}
 	}
 	elapsed := last.Sub(start)
+	cpu1 := sampleCPU()
 	time.Sleep(3 * time.Second) // the last events and status writes land
 	after, err := e.scrape()
 	if err != nil {
@@ -140,14 +164,13 @@ func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, 
 	d := after.minus(before)
 	perOrg := func(v float64) float64 { return v / float64(n) }
 	orgRate := float64(n) / elapsed.Seconds()
-	apiCeiling := c.kubeWritesPerSec / perOrg(d.kubeWrites)
-	storeCeiling := c.storeWritesPerSec / perOrg(d.mongoWrites)
+	apiCeiling, storeCeiling, hashCeiling := c.orgWritesPerSec, c.storeOrgsPerSec, c.fastHashesPerSec
 	binding, which := apiCeiling, "apiserver"
 	if storeCeiling < binding {
 		binding, which = storeCeiling, "store"
 	}
-	if c.fastHashesPerSec < binding {
-		binding, which = c.fastHashesPerSec, "hashing"
+	if hashCeiling < binding {
+		binding, which = hashCeiling, "hashing"
 	}
 	fmt.Printf("creating %d organizations at once:\n", n)
 	fmt.Printf("  all Ready in %s: %.1f orgs/s\n", elapsed.Round(time.Millisecond), orgRate)
@@ -155,9 +178,13 @@ func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, 
 		perOrg(d.kubeWrites), perOrg(d.mongoCommands), perOrg(d.mongoWrites), perOrg(d.reconciles))
 	fmt.Printf("  a reconcile took %.1f ms on average and waited %.1f ms in the queue\n",
 		1000*d.reconcileSeconds/d.reconciles, 1000*d.queueSeconds/max(d.queued, 1))
-	fmt.Printf("  ceilings in orgs/s: apiserver %.1f, store %.1f, hashing %.0f -> binding: %s (%.1f orgs/s)\n",
-		apiCeiling, storeCeiling, c.fastHashesPerSec, which, binding)
-	fmt.Printf("  ratio: orgs/s / binding ceiling = %.2f\n", orgRate/binding)
+	fmt.Printf("  CPU while creating: %s\n", shares(cpu0, cpu1, elapsed))
+	fmt.Printf("  ceilings in orgs/s, an organization's writes replayed without the operator: apiserver %.1f, store %.1f, hashing %.0f\n",
+		apiCeiling, storeCeiling, hashCeiling)
+	fmt.Printf("    (from the raw rates instead: apiserver %.1f if each write cost a ConfigMap create, store %.1f if each cost a point write)\n",
+		c.kubeWritesPerSec/(perOrg(d.kubeWrites)+1), c.storeWritesPerSec/perOrg(d.mongoWrites))
+	fmt.Printf("  binding: %s; ratio orgs/s / binding ceiling = %.2f (apiserver %.2f, store %.2f)\n",
+		which, orgRate/binding, orgRate/apiCeiling, orgRate/storeCeiling)
 	fmt.Printf("  create->Ready: p50 %s, p99 %s, max %s\n", percentile(lat, 0.5).Round(time.Millisecond),
 		percentile(lat, 0.99).Round(time.Millisecond), percentile(lat, 1).Round(time.Millisecond))
 	return nil
@@ -264,4 +291,31 @@ func probe(ctx context.Context, e *benchEnv, r *readiness, prefix string, count 
 		lat = append(lat, r.readyAt(name).Sub(start))
 	}
 	return lat, nil
+}
+
+func describe(m map[string]time.Duration) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	out := ""
+	for _, k := range names {
+		out += fmt.Sprintf("%s %s, ", k, m[k].Round(100*time.Microsecond))
+	}
+	return strings.TrimSuffix(out, ", ")
+}
+
+func saveProfile(url, file string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }() // copied below; nothing to report
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -21,6 +26,7 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/operator"
 	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/test/proc"
 )
 
 // counters is what the manager's metrics endpoint says it sent so far.
@@ -200,6 +206,8 @@ type ceilings struct {
 	storeWritesPerSec float64 // the store: single-document inserts
 	fastHashesPerSec  float64 // generated passwords: salted SHA-256
 	argonHashesPerSec float64 // chosen passwords: argon2id, one per core
+	orgWritesPerSec   float64 // an organization's Kubernetes API writes, replayed: orgs/s
+	storeOrgsPerSec   float64 // an organization's store writes, replayed: orgs/s
 }
 
 func (e *benchEnv) measureCeilings(ctx context.Context, writers int) (ceilings, error) {
@@ -227,6 +235,18 @@ func (e *benchEnv) measureCeilings(ctx context.Context, writers int) (ceilings, 
 		return c, err
 	}
 	c.storeWritesPerSec = storeN / time.Since(start).Seconds()
+	// The store writes one organization takes: its collection and its admin record.
+	start = time.Now()
+	if err := parallel(storeN/2, writers, func(i int) error {
+		name := fmt.Sprintf("replay-%05d", i)
+		if _, err := store.CreateLocation(ctx, mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(name)}); err != nil {
+			return err
+		}
+		return store.CreateAdmin(ctx, mongostore.Admin{ID: name, Organization: name, Email: name + "@replay.example", PasswordHash: "x"})
+	}); err != nil {
+		return c, err
+	}
+	c.storeOrgsPerSec = storeN / 2 / time.Since(start).Seconds()
 	c.fastHashesPerSec = rate(20000, writers, func() { _, _ = password.HashGenerated("a generated 32-character password") })
 	c.argonHashesPerSec = rate(4*writers, writers, func() { _, _ = password.Hash("a chosen password", password.DefaultParams) })
 	return c, nil
@@ -246,4 +266,117 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	i := int(float64(len(s)-1) * p)
 	return s[i]
+}
+
+// cpuSample is the CPU time used so far by this process and each descendant, by name.
+type cpuSample map[string]time.Duration
+
+func sampleCPU() cpuSample {
+	s := cpuSample{}
+	for _, pid := range append([]int{os.Getpid()}, proc.Descendants(os.Getpid())...) {
+		if t, err := proc.CPUTime(pid); err == nil {
+			name := proc.Name(pid)
+			if pid == os.Getpid() {
+				name = "benchmark client"
+			}
+			s[name] += t
+		}
+	}
+	return s
+}
+
+// shares prints each process's share of the machine between two samples.
+func shares(before, after cpuSample, window time.Duration) string {
+	names := make([]string, 0, len(after))
+	for n := range after {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return int(after[b] - before[b] - (after[a] - before[a])) })
+	out := ""
+	for _, n := range names {
+		if d := after[n] - before[n]; d > 10*time.Millisecond {
+			out += fmt.Sprintf("%s %.0f%%, ", n, 100*d.Seconds()/window.Seconds())
+		}
+	}
+	return strings.TrimSuffix(out, ", ") + fmt.Sprintf(" (of one core; %d cores)", runtime.NumCPU())
+}
+
+// replayOrgWrites performs, with w workers and no operator running, the
+// Kubernetes API writes that creating one organization takes (the
+// platform's create, then what the operator writes: the finalizer patch, the
+// credentials Secret, the status patch and three events) for n
+// organizations, and returns the rate in organizations per second and the
+// time each kind of write took on average. It is the apiserver's ceiling
+// for this workload, as opposed to ConfigMap creates.
+func (e *benchEnv) replayOrgWrites(ctx context.Context, n, w int) (float64, map[string]time.Duration, error) {
+	var mu sync.Mutex
+	spent := map[string]time.Duration{}
+	timed := func(what string, f func() error) error {
+		start := time.Now()
+		err := f()
+		mu.Lock()
+		spent[what] += time.Since(start)
+		mu.Unlock()
+		return err
+	}
+	start := time.Now()
+	err := parallel(n, w, func(i int) error {
+		org := newOrg(fmt.Sprintf("replay-%05d", i))
+		if err := timed("create Organization", func() error { return e.k8s.Create(ctx, org) }); err != nil {
+			return err
+		}
+		base := org.DeepCopy()
+		org.Finalizers = []string{tenancyv1alpha1.Finalizer}
+		if err := timed("patch finalizer", func() error {
+			return e.k8s.Patch(ctx, org, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		}); err != nil {
+			return err
+		}
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: org.Name + "-admin"},
+			Data: map[string][]byte{"password": []byte("x"), "email": []byte("y"), "organization": []byte(org.Name)}}
+		if err := timed("create Secret", func() error { return e.k8s.Create(ctx, secret) }); err != nil {
+			return err
+		}
+		for j := range 3 {
+			ev := &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: fmt.Sprintf("%s.%d", org.Name, j)},
+				EventTime: metav1.NowMicro(), ReportingController: "bench", ReportingInstance: "bench", Action: "Create", Reason: "Replay",
+				Regarding: corev1.ObjectReference{Kind: "Organization", Name: org.Name, APIVersion: tenancyv1alpha1.GroupVersion.String()},
+				Type:      corev1.EventTypeNormal, Note: "replayed"}
+			if err := timed("create Event", func() error { return e.k8s.Create(ctx, ev) }); err != nil {
+				return err
+			}
+		}
+		base = org.DeepCopy()
+		org.Status.ObservedGeneration = org.Generation
+		org.Status.Collection, org.Status.Database = "org_"+org.Name, "orgs"
+		org.Status.Conditions = []metav1.Condition{{Type: tenancyv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+			Reason: tenancyv1alpha1.ReasonSucceeded, Message: "replayed", LastTransitionTime: metav1.Now(), ObservedGeneration: org.Generation}}
+		return timed("patch status", func() error { return e.k8s.Status().Patch(ctx, org, client.MergeFrom(base)) })
+	})
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, nil, err
+	}
+	// Leave nothing for the operator to find: release and delete the replay's objects.
+	err = parallel(n, w, func(i int) error {
+		org := &tenancyv1alpha1.Organization{}
+		if err := e.k8s.Get(ctx, client.ObjectKey{Name: fmt.Sprintf("replay-%05d", i)}, org); err != nil {
+			return err
+		}
+		base := org.DeepCopy()
+		org.Finalizers = nil
+		if err := e.k8s.Patch(ctx, org, client.MergeFrom(base)); err != nil {
+			return err
+		}
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: org.Name + "-admin"}}
+		return errors.Join(e.k8s.Delete(ctx, org), e.k8s.Delete(ctx, secret))
+	})
+	for k, v := range spent {
+		div := time.Duration(n)
+		if k == "create Event" {
+			div *= 3
+		}
+		spent[k] = v / div
+	}
+	return float64(n) / elapsed.Seconds(), spent, err
 }
