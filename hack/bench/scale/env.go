@@ -169,11 +169,10 @@ func (e *benchEnv) startManager() error {
 	if err != nil {
 		return err
 	}
-	args := []string{"--leader-elect=false", "--api-bind-address=0",
+	args := append([]string{"--leader-elect=false", "--api-bind-address=0",
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(mport), "--metrics-secure=false",
 		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(pport),
-		"--credentials-namespace=" + credentialsNamespace, "--resync-period=" + e.resync.String()}
-	args = append(args, e.managerArgs...)
+		"--credentials-namespace=" + credentialsNamespace, "--resync-period=" + e.resync.String()}, e.managerArgs...)
 	env := append(os.Environ(), "KUBECONFIG="+e.kubeconfig, "MONGODB_URI="+e.storeURI)
 	if e.manager, err = proc.Start(e.managerBin, args, env, filepath.Join(e.dir, "manager.log"), nil); err != nil {
 		return err
