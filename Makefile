@@ -46,6 +46,7 @@ vet: ## Run go vet against code (including the e2e build tag).
 
 .PHONY: test
 test: manifests generate fmt vet envtest-assets ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
+	go test -race -count=1 -run Unit ./internal/controller/
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out $(TEST_ARGS)
 
 .PHONY: lint

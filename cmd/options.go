@@ -60,6 +60,9 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 		"Collection holding the documents of every Shared organization (each carries an organization field).")
 	fs.IntVar(&op.Controller.MaxDedicatedCollections, "max-dedicated-collections", op.Controller.MaxDedicatedCollections,
 		"Most dedicated collections (org_*) in the database; a new Dedicated organization beyond it is Stalled (0: unlimited).")
+	fs.StringVar(&op.Controller.ClusterID, "cluster-id", "",
+		"This cluster's identity in the MongoDB ownership ledger (default: the UID of the kube-system namespace). "+
+			"Set it explicitly, and keep it when rebuilding the cluster, so a rebuilt control plane finds its tenants again.")
 	fs.IntVar(&op.Controller.MigrationBatchSize, "migration-batch-size", op.Controller.MigrationBatchSize,
 		"Documents copied per batch when a tenant's documents move (tenancy switch, rename); progress is recorded after each batch.")
 	bindAPIFlags(fs, &op.API)

@@ -203,9 +203,15 @@ type OrganizationStatus struct {
 	Migration *MigrationStatus `json:"migration,omitempty"`
 
 	// renamedFrom is set once this organization has taken over the data of
-	// spec.renamedFrom.
+	// spec.renamedFrom (documents, admin account and credentials).
 	// +optional
 	RenamedFrom string `json:"renamedFrom,omitempty"`
+
+	// renamedFromUID is the UID of the organization whose data this one
+	// takes over, recorded when the take-over starts: the old password is
+	// inherited only from that organization.
+	// +optional
+	RenamedFromUID string `json:"renamedFromUID,omitempty"`
 
 	// credentialsSecretRef names the Secret holding the admin's credentials
 	// (the operator-owned <name>-admin, or the Secret of spec.admin.passwordSecretRef).

@@ -86,6 +86,10 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 		if err := r.checkBudget(t.org, l); err != nil {
 			return err
 		}
+		if err := r.claimLocation(ctx, t.org, l); err != nil {
+			r.budget.release(t.org.Name)
+			return err
+		}
 	}
 	ensure := r.Store.EnsureLocation
 	if known && !exists {

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,9 +78,14 @@ func (r *OrganizationReconciler) renameHandover(ctx context.Context, org *tenanc
 		err: fmt.Errorf("organization %s is taking over this organization's data; deletion waits for the move", heirs[0].Name)}
 }
 
-// deleteTenantData removes the admin record and, with deletionPolicy
-// Delete, the tenant's documents wherever they are (both ends of an
-// unfinished move included; in a shared collection only this tenant's).
+// deleteTenantData removes the admin record and then, at every place the
+// tenant's documents may be (both ends of an unfinished move included; in a
+// shared collection only this tenant's) that the ownership ledger says this
+// organization owns: with deletionPolicy Delete drops the documents and the
+// entry, with Retain marks the entry retained (so that only an explicit
+// adoption gives the data to another Organization). Data the ledger says
+// belongs to someone else (another cluster, a retained tenant this
+// organization never adopted) is never touched.
 func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tenancyv1alpha1.Organization) error {
 	removed, err := r.Store.DeleteAdmin(ctx, org.Name)
 	if err != nil {
@@ -87,24 +94,63 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 	if removed {
 		r.event(org, corev1.EventTypeNormal, EventAdminRemoved, actionDelete, "Removed the admin account")
 	}
-	if org.Spec.DeletionPolicy != tenancyv1alpha1.DeletionPolicyDelete {
-		return nil
-	}
 	for _, l := range r.tenantLocations(org) {
-		n, err := r.Store.RemoveTenant(ctx, l)
-		if err != nil {
-			return err
-		}
+		owned, entry, err := r.owns(ctx, org, l)
 		switch {
-		case n < 0:
-			r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-				"Dropped collection %s.%s (deletionPolicy Delete)", r.Store.Database(), l.Collection)
-		case n > 0:
-			r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-				"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, r.Store.Database(), l.Collection)
+		case err != nil:
+			return err
+		case !owned && entry != nil && entry.Cluster != r.ClusterID:
+			r.event(org, corev1.EventTypeWarning, EventDataKept, actionDelete,
+				"Left %s alone: the ownership ledger says cluster %s owns it", l, entry.Cluster)
+		case !owned:
+		case org.Spec.DeletionPolicy == tenancyv1alpha1.DeletionPolicyDelete:
+			if err := r.dropTenantData(ctx, org, l); err != nil {
+				return err
+			}
+		default:
+			if err := r.retainTenantData(ctx, org, l, entry); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// dropTenantData drops the tenant's documents at l and forgets the location.
+func (r *OrganizationReconciler) dropTenantData(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
+	n, err := r.Store.RemoveTenant(ctx, l)
+	if err != nil {
+		return err
+	}
+	switch {
+	case n < 0:
+		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
+			"Dropped collection %s.%s (deletionPolicy Delete)", r.Store.Database(), l.Collection)
+	case n > 0:
+		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
+			"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, r.Store.Database(), l.Collection)
+	}
+	return r.Store.ReleaseLocation(ctx, l, r.ClusterID)
+}
+
+// retainTenantData marks the tenant's entry at l retained; an organization
+// placed before the ledger gets a retained entry.
+func (r *OrganizationReconciler) retainTenantData(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
+	entry *mongostore.LedgerEntry) error {
+	now := time.Now()
+	if entry != nil {
+		if entry.State == mongostore.LedgerRetained {
+			return nil
+		}
+		return r.Store.RetainLocation(ctx, l, entry.UID, r.ClusterID, now)
+	}
+	e := mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, now)
+	e.State, e.RetainedAt = mongostore.LedgerRetained, &now
+	err := r.Store.ClaimLocation(ctx, e)
+	if errors.Is(err, mongostore.ErrLocationClaimed) {
+		return fmt.Errorf("the ownership ledger changed for %s; retried: %w", l, err)
+	}
+	return err
 }
 
 // tenantLocations lists every place the tenant's documents may be: the

@@ -17,6 +17,7 @@ const (
 	EventMigrationStarted       = "MigrationStarted"
 	EventMigrationCompleted     = "MigrationCompleted"
 	EventRenamed                = "Renamed"
+	EventDataKept               = "DataKept"
 )
 
 // Event actions (events.k8s.io/v1 "action": what the controller did).

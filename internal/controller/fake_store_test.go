@@ -30,7 +30,12 @@ type fakeStore struct {
 	CopyTenantFn       func(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(int64) error) error
 	RemoveTenantFn     func(ctx context.Context, l mongostore.Location) (int64, error)
 	RenameCollectionFn func(ctx context.Context, from, to string) error
-	ObserveFn          func(ctx context.Context) (*mongostore.Observation, error)
+	ObserveFn          func(ctx context.Context, shared string) (*mongostore.Observation, error)
+	GetLedgerEntryFn   func(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error)
+	ClaimLocationFn    func(ctx context.Context, e mongostore.LedgerEntry) error
+	TransferLocationFn func(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error
+	RetainLocationFn   func(ctx context.Context, l mongostore.Location, uid, cluster string, now time.Time) error
+	ReleaseLocationFn  func(ctx context.Context, l mongostore.Location, cluster string) error
 }
 
 var _ TenantStore = (*fakeStore)(nil)
@@ -81,16 +86,33 @@ func (f *fakeStore) RemoveTenant(ctx context.Context, l mongostore.Location) (in
 func (f *fakeStore) RenameCollection(ctx context.Context, from, to string) error {
 	return f.RenameCollectionFn(ctx, from, to)
 }
-func (f *fakeStore) Observe(ctx context.Context) (*mongostore.Observation, error) {
-	return f.ObserveFn(ctx)
+func (f *fakeStore) Observe(ctx context.Context, shared string) (*mongostore.Observation, error) {
+	return f.ObserveFn(ctx, shared)
+}
+func (f *fakeStore) GetLedgerEntry(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
+	return f.GetLedgerEntryFn(ctx, l)
+}
+func (f *fakeStore) ClaimLocation(ctx context.Context, e mongostore.LedgerEntry) error {
+	return f.ClaimLocationFn(ctx, e)
+}
+func (f *fakeStore) TransferLocation(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error {
+	return f.TransferLocationFn(ctx, l, fromUID, cluster, name, uid, now)
+}
+func (f *fakeStore) RetainLocation(ctx context.Context, l mongostore.Location, uid, cluster string, now time.Time) error {
+	return f.RetainLocationFn(ctx, l, uid, cluster, now)
+}
+func (f *fakeStore) ReleaseLocation(ctx context.Context, l mongostore.Location, cluster string) error {
+	return f.ReleaseLocationFn(ctx, l, cluster)
 }
 
 // memDB is the in-memory MongoDB behind newMemStore: collections of
 // documents (by _id, holding the value of their tenant field, "" in a
-// dedicated collection) and admin records by organization.
+// dedicated collection), admin records by organization and ledger entries
+// by location key.
 type memDB struct {
 	collections map[string]map[string]string
 	admins      map[string]mongostore.Admin
+	ledger      map[string]mongostore.LedgerEntry
 }
 
 // seed puts n documents of a tenant at l.
@@ -119,7 +141,7 @@ func (m *memDB) ids(l mongostore.Location) []string {
 
 // newMemStore returns a fakeStore backed by an in-memory database.
 func newMemStore() (*fakeStore, *memDB) {
-	m := &memDB{collections: map[string]map[string]string{}, admins: map[string]mongostore.Admin{}}
+	m := &memDB{collections: map[string]map[string]string{}, admins: map[string]mongostore.Admin{}, ledger: map[string]mongostore.LedgerEntry{}}
 	exists := func(name string) bool { _, ok := m.collections[name]; return ok }
 	f := &fakeStore{
 		DatabaseFn:         func() string { return "orgs" },
@@ -180,15 +202,59 @@ func newMemStore() (*fakeStore, *memDB) {
 			return true, nil
 		},
 		CountTenantFn: func(_ context.Context, l mongostore.Location) (int64, error) { return int64(len(m.ids(l))), nil },
-		ObserveFn: func(context.Context) (*mongostore.Observation, error) {
-			o := &mongostore.Observation{Taken: time.Now(), Collections: map[string]bool{}, Admins: map[string]mongostore.AdminSummary{}}
+		ObserveFn: func(_ context.Context, shared string) (*mongostore.Observation, error) {
+			o := &mongostore.Observation{Taken: time.Now(), Collections: map[string]bool{}, Admins: map[string]mongostore.AdminSummary{},
+				Ledger: map[string]mongostore.LedgerEntry{}, SharedDocuments: map[string]int64{}}
 			for c := range m.collections {
 				o.Collections[c] = true
 			}
 			for org, a := range m.admins {
 				o.Admins[org] = summary(a)
 			}
+			for k, e := range m.ledger {
+				o.Ledger[k] = e
+			}
+			for _, org := range m.collections[shared] {
+				o.SharedDocuments[org]++
+			}
 			return o, nil
+		},
+		GetLedgerEntryFn: func(_ context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
+			if e, ok := m.ledger[l.Key()]; ok {
+				return &e, nil
+			}
+			return nil, nil
+		},
+		ClaimLocationFn: func(_ context.Context, e mongostore.LedgerEntry) error {
+			if _, ok := m.ledger[e.Key]; ok {
+				return mongostore.ErrLocationClaimed
+			}
+			m.ledger[e.Key] = e
+			return nil
+		},
+		TransferLocationFn: func(_ context.Context, l mongostore.Location, fromUID, cluster, name, uid string, _ time.Time) error {
+			e, ok := m.ledger[l.Key()]
+			if !ok || e.UID != fromUID || e.Cluster != cluster {
+				return mongostore.ErrLedgerChanged
+			}
+			e.Name, e.UID, e.State, e.RetainedAt = name, uid, mongostore.LedgerActive, nil
+			m.ledger[l.Key()] = e
+			return nil
+		},
+		RetainLocationFn: func(_ context.Context, l mongostore.Location, uid, cluster string, now time.Time) error {
+			e, ok := m.ledger[l.Key()]
+			if !ok || e.UID != uid || e.Cluster != cluster {
+				return mongostore.ErrLedgerChanged
+			}
+			e.State, e.RetainedAt = mongostore.LedgerRetained, &now
+			m.ledger[l.Key()] = e
+			return nil
+		},
+		ReleaseLocationFn: func(_ context.Context, l mongostore.Location, cluster string) error {
+			if e, ok := m.ledger[l.Key()]; ok && e.Cluster == cluster {
+				delete(m.ledger, l.Key())
+			}
+			return nil
 		},
 	}
 	f.EnsureLocationFn = func(ctx context.Context, l mongostore.Location) (bool, error) {

@@ -23,11 +23,16 @@ func fromDocLocation(l tenancyv1alpha1.DocumentLocation) mongostore.Location {
 	return mongostore.Location{Collection: l.Collection, Organization: l.Organization}
 }
 
-// startMigration records the intent to move documents in status, before
-// touching any data, so that a crash at any later point resumes the move.
+// startMigration claims the target in the ownership ledger and records the
+// intent to move documents in status, before touching any data, so that a
+// crash at any later point resumes the move.
 func (r *OrganizationReconciler) startMigration(ctx context.Context, t *tenant, from, to mongostore.Location,
 	method tenancyv1alpha1.MigrationMethod) error {
 	if err := r.checkBudget(t.org, to); err != nil {
+		return err
+	}
+	if err := r.claimLocation(ctx, t.org, to); err != nil {
+		r.budget.release(t.org.Name)
 		return err
 	}
 	now := metav1.Now()
@@ -75,6 +80,9 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 		if _, err := r.Store.RemoveTenant(ctx, src); err != nil {
 			return classifyMongo(err)
 		}
+	}
+	if err := r.Store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
+		return classifyMongo(err)
 	}
 	r.event(t.org, corev1.EventTypeNormal, EventMigrationCompleted, actionUpdate,
 		"Moved %d documents from %s to %s", m.Copied, src, dst)

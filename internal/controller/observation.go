@@ -172,3 +172,50 @@ func (o *observation) amend(f func(*mongostore.Observation)) {
 		f(o.latest)
 	}
 }
+
+// ledgerEntry returns the ledger entry of l (nil when there is none) when
+// the observation knows it.
+func (o *observation) ledgerEntry(l mongostore.Location) (entry *mongostore.LedgerEntry, known bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	obs := o.current()
+	if obs == nil || o.unsure[ledgerKey(l)] {
+		return nil, false
+	}
+	if e, ok := obs.Ledger[l.Key()]; ok {
+		return &e, true
+	}
+	return nil, true
+}
+
+// documents returns how many documents l holds when the observation knows:
+// none in a missing collection, or a shared tenant's count.
+func (o *observation) documents(l mongostore.Location) (n int64, known bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	obs := o.current()
+	switch {
+	case obs == nil:
+		return 0, false
+	case !obs.Collections[l.Collection]:
+		return 0, true
+	case l.Shared() && !o.unsure[ledgerKey(l)]:
+		return obs.SharedDocuments[l.Organization], true
+	}
+	return 0, false
+}
+
+// recordLedger and unsureLedger amend the observation's ledger with this
+// process's own writes.
+func (o *observation) recordLedger(e mongostore.LedgerEntry) {
+	o.amend(func(obs *mongostore.Observation) {
+		obs.Ledger[e.Key] = e
+		delete(o.unsure, "ledger:"+e.Key)
+	})
+}
+
+func (o *observation) unsureLedger(l mongostore.Location) {
+	o.amend(func(*mongostore.Observation) { o.unsure[ledgerKey(l)] = true })
+}
+
+func ledgerKey(l mongostore.Location) string { return "ledger:" + l.Key() }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -52,7 +53,7 @@ func (o *observer) Start(ctx context.Context) error {
 // returns when the next pass is due.
 func (o *observer) pass(ctx context.Context) time.Duration {
 	log := logf.FromContext(ctx).WithName("observer")
-	obs, err := o.r.Store.Observe(ctx)
+	obs, err := o.r.Store.Observe(ctx, o.r.SharedCollection)
 	if err != nil {
 		if !mongostore.IsUnavailable(err) {
 			log.Error(err, "observing MongoDB")
@@ -63,8 +64,9 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 		return observerRetry
 	}
 	o.r.observed.set(obs)
+	o.recordLegacyOwners(ctx)
 	o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool {
-		return waitingForMongo(org) || settled(org) && o.r.drifted(ctx, org, obs)
+		return waitingForMongo(org) || settled(org) && o.r.drifted(ctx, org)
 	})
 	return jitter(o.period)
 }
@@ -84,6 +86,32 @@ func (o *observer) enqueue(ctx context.Context, match func(*tenancyv1alpha1.Orga
 		case o.events <- event.GenericEvent{Object: &list.Items[i]}:
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// recordLegacyOwners gives the ledger an entry for every settled
+// organization whose location has none: organizations placed before the
+// ledger existed (an upgrade). It writes only what is missing, so it costs
+// nothing once every organization has its entry; an entry of another owner
+// is left as it is.
+func (o *observer) recordLegacyOwners(ctx context.Context) {
+	var list tenancyv1alpha1.OrganizationList
+	if err := o.r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	for i := range list.Items {
+		org := &list.Items[i]
+		l, placed := currentLocation(org)
+		if !placed || !settled(org) {
+			continue
+		}
+		if entry, known := o.r.observed.ledgerEntry(l); !known || entry != nil {
+			continue
+		}
+		err := o.r.Store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), o.r.ClusterID, time.Now()))
+		if err != nil && !errors.Is(err, mongostore.ErrLocationClaimed) {
+			logf.FromContext(ctx).Error(err, "recording an organization in the ownership ledger", "organization", org.Name)
 		}
 	}
 }
@@ -112,12 +140,9 @@ func waitingForMongo(org *tenancyv1alpha1.Organization) bool {
 // drifted reports whether the observation contradicts a settled
 // organization: its collection is gone, or its admin record is missing or
 // does not carry the spec's email and the credentials Secret's fingerprint.
-func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alpha1.Organization, obs *mongostore.Observation) bool {
-	if !obs.Collections[org.Status.Collection] {
-		return true
-	}
-	a, ok := obs.Admins[org.Name]
-	if !ok || a.Email != mongostore.NormalizeEmail(org.Spec.Admin.Email) {
+// It reads the observation through its lock: reconciles amend it meanwhile.
+func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alpha1.Organization) bool {
+	if exists, _ := r.observed.collection(org.Status.Collection); !exists {
 		return true
 	}
 	name, key := org.PasswordSource()
@@ -125,5 +150,5 @@ func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alph
 	if err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}, secret); err != nil {
 		return true
 	}
-	return a.CredentialsFingerprint != fingerprint(secret, key)
+	return !r.observed.adminMatches(org.Name, mongostore.NormalizeEmail(org.Spec.Admin.Email), fingerprint(secret, key))
 }

@@ -61,6 +61,8 @@ type OrganizationReconciler struct {
 	SharedCollection string
 	// MigrationBatchSize is how many documents a move copies per batch.
 	MigrationBatchSize int
+	// ClusterID identifies this cluster in the ownership ledger.
+	ClusterID string
 
 	// budget counts dedicated collections against --max-dedicated-collections.
 	budget *collectionBudget
@@ -84,6 +86,8 @@ type tenant struct {
 	// othersWrote is set when somebody else changed a Secret while this
 	// reconcile wrote it (its event was dropped as ours): look again.
 	othersWrote bool
+	// rehomed is set when a rename moved the old admin record here.
+	rehomed bool
 }
 
 // Reconcile fetches the Organization, runs the deletion path or the ordered
@@ -133,6 +137,7 @@ func (r *OrganizationReconciler) reconcileLive(ctx context.Context, t *tenant) o
 			return outcome{err: err}
 		}
 	}
+	r.completeRename(t)
 	s := t.org.Status
 	return outcome{readyMessage: fmt.Sprintf("Collection %s.%s, credentials Secret %s/%s and the admin account are in place",
 		s.Database, s.Collection, s.CredentialsSecretRef.Namespace, s.CredentialsSecretRef.Name)}

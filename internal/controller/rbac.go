@@ -4,6 +4,8 @@ package controller
 //   - Organizations cluster-wide (they are cluster-scoped);
 //   - Secrets only in the credentials namespace (a Role; the namespace below is
 //     rewritten by kustomize to the namespace the operator is deployed in);
+//   - the kube-system namespace, read only, for its UID: the cluster's
+//     identity in the ownership ledger unless --cluster-id sets one;
 //   - Events in the namespace "default" only: the apiserver requires events
 //     about a cluster-scoped object such as an Organization to live in
 //     "default", so they cannot be recorded in the credentials namespace. That
@@ -15,3 +17,4 @@ package controller
 // +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",namespace=org-operator-system,resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,resourceNames=kube-system,verbs=get

@@ -42,24 +42,31 @@ func (r *OrganizationReconciler) renamedTo(ctx context.Context, name string) (*t
 // else is copied like a tenancy switch), then the admin record (same
 // password, credentialsVersion increased so old tokens end). The intent is
 // recorded in status before any data moves, so a crash resumes the move. A
-// second claimant of the same organization, or a target collection that
-// already holds documents, stalls the rename before any data is touched.
+// second claimant of the same organization, a target collection that
+// already holds documents, or data another cluster owns stalls the rename
+// before any data is touched. The take-over counts as finished
+// (status.renamedFrom) only once the credentials are in place too
+// (completeRename): until then the old Organization's deletion waits, and
+// the old password can still be inherited.
 func (r *OrganizationReconciler) reconcileRename(ctx context.Context, t *tenant) error {
 	org, old := t.org, t.org.Spec.RenamedFrom
 	if t.org.Status.Migration == nil {
 		if err := r.checkSoleClaim(ctx, org); err != nil {
 			return err
 		}
-		src, found, err := r.renameSource(ctx, old)
+		src, owner, found, err := r.renameSource(ctx, old)
 		if err != nil {
 			return err
+		}
+		if org.Status.RenamedFromUID == "" {
+			org.Status.RenamedFromUID = owner // the organization the password may come from
 		}
 		target := r.targetLocation(org)
 		if !found {
 			if err := r.ensureLocation(ctx, t, target, true); err != nil {
 				return err
 			}
-			return r.finishRename(ctx, t)
+			return r.rehomeAdmin(ctx, t)
 		}
 		method, err := r.renameMethod(ctx, src, target)
 		if err != nil {
@@ -71,7 +78,7 @@ func (r *OrganizationReconciler) reconcileRename(ctx context.Context, t *tenant)
 	} else if err := r.runMigration(ctx, t); err != nil {
 		return err
 	}
-	return r.finishRename(ctx, t)
+	return r.rehomeAdmin(ctx, t)
 }
 
 func (r *OrganizationReconciler) checkSoleClaim(ctx context.Context, org *tenancyv1alpha1.Organization) error {
@@ -90,35 +97,54 @@ func (r *OrganizationReconciler) checkSoleClaim(ctx context.Context, org *tenanc
 	return nil
 }
 
-// renameSource finds the old organization's documents: where its status
-// says they are, or, once it is gone, its dedicated collection or its
-// documents in the shared collection. found is false when there are none.
-func (r *OrganizationReconciler) renameSource(ctx context.Context, old string) (mongostore.Location, bool, error) {
+// renameSource finds the old organization's documents and the UID of their
+// owner: where its status says they are while it exists, else where its
+// ledger entries say (refusing data another cluster owns), else, for data
+// placed before the ledger, its dedicated collection or its documents in
+// the shared collection. found is false when there are none.
+func (r *OrganizationReconciler) renameSource(ctx context.Context, old string) (src mongostore.Location, owner string, found bool, err error) {
 	prev := &tenancyv1alpha1.Organization{}
-	err := r.Get(ctx, client.ObjectKey{Name: old}, prev)
+	err = r.Get(ctx, client.ObjectKey{Name: old}, prev)
 	switch {
 	case err == nil && prev.Status.Migration != nil:
-		return mongostore.Location{}, false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
+		return src, "", false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
 			err: fmt.Errorf("organization %s is moving its documents; the rename waits for that move to end", old)}
 	case err == nil && prev.Status.Collection != "":
 		l, _ := currentLocation(prev)
 		n, cerr := r.Store.CountTenant(ctx, l)
 		exists, eerr := r.Store.CollectionExists(ctx, l.Collection)
 		if cerr != nil || eerr != nil {
-			return l, false, classifyMongo(firstErr(cerr, eerr))
+			return l, "", false, classifyMongo(firstErr(cerr, eerr))
 		}
-		return l, exists && (n > 0 || !l.Shared()), nil
+		return l, string(prev.UID), exists && (n > 0 || !l.Shared()), nil
 	case err != nil && !apierrors.IsNotFound(err):
-		return mongostore.Location{}, false, err
+		return src, "", false, err
 	}
-	dedicated := mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(old)}
+	candidates := []mongostore.Location{{Collection: tenancyv1alpha1.DedicatedCollection(old)},
+		{Collection: r.SharedCollection, Organization: old}}
+	for _, l := range candidates {
+		entry, err := r.Store.GetLedgerEntry(ctx, l)
+		switch {
+		case err != nil:
+			return l, "", false, classifyMongo(err)
+		case entry == nil || entry.Name != old:
+			continue
+		case entry.Cluster != r.ClusterID:
+			return l, "", false, stalled(tenancyv1alpha1.ReasonOwnedByAnotherCluster,
+				"the data of organization %s at %s belongs to cluster %s in the ownership ledger; this cluster (%s) does not take it over",
+				old, l, entry.Cluster, r.ClusterID)
+		default:
+			return l, entry.UID, true, nil
+		}
+	}
+	dedicated := candidates[0]
 	exists, err := r.Store.CollectionExists(ctx, dedicated.Collection)
 	if err != nil || exists {
-		return dedicated, exists, classifyMongo(err)
+		return dedicated, "", exists, classifyMongo(err)
 	}
-	shared := mongostore.Location{Collection: r.SharedCollection, Organization: old}
+	shared := candidates[1]
 	n, err := r.Store.CountTenant(ctx, shared)
-	return shared, n > 0, classifyMongo(err)
+	return shared, "", n > 0, classifyMongo(err)
 }
 
 // renameMethod picks RenameCollection for dedicated to dedicated (one
@@ -143,38 +169,47 @@ func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target m
 	return tenancyv1alpha1.MigrationCopy, nil
 }
 
-// finishRename re-homes the admin record and records the take-over, which
-// releases the old Organization's finalizer.
-func (r *OrganizationReconciler) finishRename(ctx context.Context, t *tenant) error {
+// rehomeAdmin moves the old organization's admin record to this one (same
+// password; credentialsVersion increased so old tokens end).
+func (r *OrganizationReconciler) rehomeAdmin(ctx context.Context, t *tenant) error {
+	moved, err := r.Store.RehomeAdmin(ctx, t.org.Spec.RenamedFrom, t.org.Name)
+	t.rehomed = t.rehomed || moved
+	return classifyMongo(err)
+}
+
+// completeRename records, once every step succeeded (documents, admin record
+// and credentials), that the take-over is finished: the old Organization's
+// deletion may then proceed.
+func (r *OrganizationReconciler) completeRename(t *tenant) {
 	old := t.org.Spec.RenamedFrom
-	moved, err := r.Store.RehomeAdmin(ctx, old, t.org.Name)
-	if err != nil {
-		return classifyMongo(err)
+	if old == "" || t.org.Status.RenamedFrom != "" {
+		return
 	}
 	t.org.Status.RenamedFrom = old
 	note := "Took over the data of organization %s"
-	if moved {
+	if t.rehomed {
 		note += "; its admin account keeps its password, earlier tokens end"
 	}
 	r.event(t.org, corev1.EventTypeNormal, EventRenamed, actionUpdate, note, old)
-	return nil
 }
 
-// inheritedPassword is the password of the renamed-from organization's
-// credentials Secret, so a rename keeps the admin's password ("" if none).
+// inheritedPassword is the old organization's password, so that a rename
+// keeps it ("" if none). It comes only from the organization whose data was
+// taken over (its UID pinned in status.renamedFromUID when the take-over
+// started), only while the take-over is unfinished, and only from a Secret
+// labelled for that organization.
 func (r *OrganizationReconciler) inheritedPassword(ctx context.Context, org *tenancyv1alpha1.Organization) string {
 	old := org.Spec.RenamedFrom
-	if old == "" {
+	if old == "" || org.Status.RenamedFrom != "" {
 		return ""
 	}
-	// The old organization's password source; once it is gone, its own Secret.
-	name, key := tenancyv1alpha1.CredentialsSecretName(old), tenancyv1alpha1.SecretKeyPassword
 	prev := &tenancyv1alpha1.Organization{}
-	if err := r.Get(ctx, client.ObjectKey{Name: old}, prev); err == nil {
-		name, key = prev.PasswordSource()
+	if err := r.Get(ctx, client.ObjectKey{Name: old}, prev); err != nil || string(prev.UID) != org.Status.RenamedFromUID {
+		return ""
 	}
+	name, key := prev.PasswordSource()
 	s := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: r.CredentialsNamespace, Name: name}, s); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: r.CredentialsNamespace, Name: name}, s); err != nil || !labelledFor(s, old) {
 		return ""
 	}
 	return string(s.Data[key])

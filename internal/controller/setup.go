@@ -40,6 +40,9 @@ type Config struct {
 	MaxDedicatedCollections int
 	// MigrationBatchSize defaults to DefaultMigrationBatchSize.
 	MigrationBatchSize int
+	// ClusterID identifies this cluster in the ownership ledger (the UID of
+	// the kube-system namespace unless --cluster-id says otherwise).
+	ClusterID string
 }
 
 // CacheOptions caches Secrets only in the credentials namespace and strips
@@ -98,6 +101,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 		HashSlots:            cfg.HashSlots,
 		SharedCollection:     cfg.SharedCollection,
 		MigrationBatchSize:   cfg.MigrationBatchSize,
+		ClusterID:            cfg.ClusterID,
 		budget:               newCollectionBudget(cfg.MaxDedicatedCollections),
 		observed:             observed,
 		selfWrites:           newSelfWrites(),

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
@@ -51,9 +52,24 @@ type TenantStore interface {
 	// RenameCollection renames a collection within the database.
 	RenameCollection(ctx context.Context, from, to string) error
 
-	// Observe reads every collection name and admin record summary at once,
-	// in a constant number of commands (the resync's bulk observation).
-	Observe(ctx context.Context) (*mongostore.Observation, error)
+	// Observe reads every collection name, admin record summary and ledger
+	// entry, and the shared collection's per-tenant counts, at once, in a
+	// constant number of commands (the resync's bulk observation).
+	Observe(ctx context.Context, sharedCollection string) (*mongostore.Observation, error)
+
+	// GetLedgerEntry reads the ownership entry of a location (nil: none).
+	GetLedgerEntry(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error)
+	// ClaimLocation records a new owner; mongostore.ErrLocationClaimed when
+	// the location has one.
+	ClaimLocation(ctx context.Context, e mongostore.LedgerEntry) error
+	// TransferLocation gives a location owned by fromUID to another
+	// Organization (restore, adoption); mongostore.ErrLedgerChanged when the
+	// entry changed meanwhile.
+	TransferLocation(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error
+	// RetainLocation marks a location's data retained by its deleted owner.
+	RetainLocation(ctx context.Context, l mongostore.Location, uid, cluster string, now time.Time) error
+	// ReleaseLocation forgets a location whose data was dropped or moved.
+	ReleaseLocation(ctx context.Context, l mongostore.Location, cluster string) error
 }
 
 var _ TenantStore = (*mongostore.Store)(nil)

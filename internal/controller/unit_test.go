@@ -8,8 +8,10 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -53,6 +56,7 @@ func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ..
 		Client: c, APIReader: c, Scheme: unitScheme,
 		Store:                &writeThrough{TenantStore: store, observed: observed},
 		CredentialsNamespace: "creds",
+		ClusterID:            "unit-cluster",
 		HashParams:           password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 		HashSlots:            password.NewSlots(2),
 		SharedCollection:     unitShared,
@@ -133,7 +137,7 @@ func TestUnitRenameSource(t *testing.T) {
 				objs = append(objs, tt.old)
 			}
 			r := newUnitReconciler(t, store, 0, objs...)
-			got, found, err := r.renameSource(context.Background(), "old")
+			got, _, found, err := r.renameSource(context.Background(), "old")
 			if tt.wantErr != "" {
 				if reason := reasonOf(err); reason != tt.wantErr {
 					t.Fatalf("err = %v (reason %q); want reason %q", err, reason, tt.wantErr)
@@ -373,11 +377,14 @@ func TestUnitMigrationConflictStallsAndRemovesNothing(t *testing.T) {
 	}
 }
 
+// readyNow makes an organization Ready for its generation.
+func readyNow(o *tenancyv1alpha1.Organization) {
+	o.Status.ObservedGeneration = o.Generation
+	o.Status.Conditions = []metav1.Condition{{Type: tenancyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Succeeded"}}
+}
+
 func TestUnitSettledAndDrift(t *testing.T) {
-	ready := func(o *tenancyv1alpha1.Organization) {
-		o.Status.ObservedGeneration = o.Generation
-		o.Status.Conditions = []metav1.Condition{{Type: tenancyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Succeeded"}}
-	}
+	ready := readyNow
 	if settled(unitOrg("a")) {
 		t.Error("a new organization is settled")
 	}
@@ -425,7 +432,7 @@ func TestUnitNewOrganizationCostsTwoWritesAndNoRead(t *testing.T) {
 	store, db := newMemStore()
 	org := unitOrg("fresh")
 	r := newUnitReconciler(t, store, 0, org)
-	obs, _ := store.Observe(context.Background())
+	obs, _ := store.Observe(context.Background(), unitShared)
 	r.observed.set(obs) // a current observation: nothing of "fresh" exists
 	calls := counting(store)
 	if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Name: "fresh"}}); err != nil {
@@ -444,7 +451,7 @@ func TestUnitWrongObservationFallsBackToReading(t *testing.T) {
 	store, db := newMemStore()
 	org := unitOrg("known")
 	r := newUnitReconciler(t, store, 0, org)
-	obs, _ := store.Observe(context.Background())
+	obs, _ := store.Observe(context.Background(), unitShared)
 	r.observed.set(obs)                                                                                   // says: no admin record
 	db.admins["known"] = mongostore.Admin{ID: "old", Organization: "known", Email: "admin@known.example"} // written behind its back
 	req := reconcile.Request{NamespacedName: client.ObjectKey{Name: "known"}}
@@ -461,4 +468,45 @@ func TestUnitWrongObservationFallsBackToReading(t *testing.T) {
 	if got := db.admins["known"]; got.ID != "old" || got.CredentialsFingerprint == "" {
 		t.Fatalf("admin record %+v; want the existing record updated in place", got)
 	}
+}
+
+// TestUnitObservationIsSafeUnderConcurrentUse: reconciles amend the
+// observation while the observer reads it (run with -race; `make test`
+// does). A race here crashed the manager at 10,000 organizations.
+func TestUnitObservationIsSafeUnderConcurrentUse(t *testing.T) {
+	store, db := newMemStore()
+	var orgs []client.Object
+	for i := range 50 {
+		name := fmt.Sprintf("o%02d", i)
+		db.seed(dedicated(name), 1)
+		db.admins[name] = mongostore.Admin{ID: name, Organization: name, Email: "admin@" + name + ".example"}
+		orgs = append(orgs, unitOrg(name, atLocation(dedicated(name)), readyNow))
+	}
+	r := newUnitReconciler(t, store, 0, orgs...)
+	events := make(chan event.GenericEvent, 100)
+	o := &observer{r: r, period: time.Minute, events: events}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			for i := range 50 {
+				name := fmt.Sprintf("o%02d", i)
+				r.observed.recordAdmin(name, mongostore.AdminSummary{Email: "x@" + name})
+				r.observed.recordCollection("org_" + name)
+				r.observed.unsureLedger(dedicated(name))
+				r.observed.absentAdmin(name)
+			}
+		}
+	})
+	wg.Go(func() {
+		for range events { // drain
+		}
+	})
+	for range 20 {
+		o.pass(ctx)
+	}
+	cancel()
+	close(events)
+	wg.Wait()
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
@@ -106,4 +107,29 @@ func (w *writeThrough) RenameCollection(ctx context.Context, from, to string) er
 
 func summary(a mongostore.Admin) mongostore.AdminSummary {
 	return mongostore.AdminSummary{Email: a.Email, CredentialsFingerprint: a.CredentialsFingerprint}
+}
+
+func (w *writeThrough) ClaimLocation(ctx context.Context, e mongostore.LedgerEntry) error {
+	err := w.TenantStore.ClaimLocation(ctx, e)
+	if err == nil {
+		w.observed.recordLedger(e)
+	} else {
+		w.observed.unsureLedger(e.Location())
+	}
+	return err
+}
+
+func (w *writeThrough) TransferLocation(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error {
+	w.observed.unsureLedger(l)
+	return w.TenantStore.TransferLocation(ctx, l, fromUID, cluster, name, uid, now)
+}
+
+func (w *writeThrough) RetainLocation(ctx context.Context, l mongostore.Location, uid, cluster string, now time.Time) error {
+	w.observed.unsureLedger(l)
+	return w.TenantStore.RetainLocation(ctx, l, uid, cluster, now)
+}
+
+func (w *writeThrough) ReleaseLocation(ctx context.Context, l mongostore.Location, cluster string) error {
+	w.observed.unsureLedger(l)
+	return w.TenantStore.ReleaseLocation(ctx, l, cluster)
 }

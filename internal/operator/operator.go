@@ -13,12 +13,15 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -143,7 +146,28 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 	return op, nil
 }
 
+// ClusterIDNamespace is the namespace whose UID identifies the cluster in
+// the ownership ledger unless a cluster id is configured.
+const ClusterIDNamespace = metav1.NamespaceSystem
+
+// clusterID is the configured cluster id, else the UID of kube-system.
+func clusterID(ctx context.Context, r client.Reader, configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: ClusterIDNamespace}, ns); err != nil {
+		return "", fmt.Errorf("cluster id: reading namespace %s (or set --cluster-id): %w", ClusterIDNamespace, err)
+	}
+	return string(ns.UID), nil
+}
+
 func (op *Operator) register(o Options) error {
+	id, err := clusterID(context.Background(), op.Manager.GetAPIReader(), o.Controller.ClusterID)
+	if err != nil {
+		return err
+	}
+	o.Controller.ClusterID = id
 	var tenants controller.TenantStore = op.Store
 	if o.WrapStore != nil {
 		tenants = o.WrapStore(tenants)

@@ -128,6 +128,9 @@ func (e *benchEnv) startPostgres() (string, error) {
 	if err := os.MkdirAll(pgDir, 0o700); err != nil {
 		return "", err
 	}
+	if err := os.Chmod(e.dir, 0o711); err != nil { // the postgres user must reach pgDir
+		return "", err
+	}
 	if err := os.Chown(pgDir, uid, gid); err != nil {
 		return "", err
 	}

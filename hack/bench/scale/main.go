@@ -33,10 +33,15 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/test/proc"
@@ -50,6 +55,7 @@ func main() {
 	probes := flag.Int("probes", 20, "single new organizations timed at N, per scenario")
 	managerArgs := flag.String("manager-args", "", "extra manager flags, space-separated (default: the manager's defaults)")
 	flag.Parse()
+	ctrl.SetLogger(logr.Discard()) // the benchmark prints its own report
 	if err := run(*n, *backend, *writers, *resync, *probes, strings.Fields(*managerArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "scale-bench:", err)
 		os.Exit(1)
@@ -66,6 +72,14 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 		if serr := e.stop(); err == nil {
 			err = serr
 		}
+	}()
+	// Ctrl-C stops what the benchmark started (the control plane included).
+	interrupt := make(chan os.Signal, 1)
+	signal.Notify(interrupt, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-interrupt
+		_ = e.stop()
+		os.Exit(130)
 	}()
 	fmt.Printf("scale-bench: N=%d, backend=%s, %d creators, manager --resync-period=%s %v, GOMAXPROCS=%d, %d CPUs\n",
 		n, backend, writers, resync, managerArgs, runtime.GOMAXPROCS(0), runtime.NumCPU())

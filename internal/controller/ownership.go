@@ -1,0 +1,148 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// Ownership: the ledger (mongostore.LedgerCollection) says, beside the
+// data, which Organization (name, UID, cluster) owns which location. An
+// Organization claims a location in the ledger before it creates or moves
+// any data there, and it is never given data it does not own:
+//
+//   - no entry, no documents: the location is claimed;
+//   - no entry but documents (data nobody claims): Stalled RetainedDataExists,
+//     unless the platform adopts it (annotation adopt-data=unowned);
+//   - an entry of another cluster: Stalled OwnedByAnotherCluster, always;
+//   - an active entry of an earlier Organization of the same name (the
+//     operator never processed its deletion: a restore from a backup or Git
+//     after the cluster was lost): taken over, with a Normal event;
+//   - a retained entry (its Organization was deleted with Retain): Stalled
+//     RetainedDataExists, unless the platform adopts it by naming the old
+//     UID (annotation adopt-data=<uid>).
+//
+// A stalled claim reads, writes and drops nothing. The REST API never sets
+// the annotation.
+
+// Event reasons of ownership decisions.
+const (
+	EventRestored = "Restored"
+	EventAdopted  = "Adopted"
+)
+
+// claimLocation makes org the owner of l in the ledger (see above).
+func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
+	entry, err := r.ledgerEntry(ctx, l)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	if entry == nil {
+		return r.claimUnowned(ctx, org, l)
+	}
+	adopt := org.Annotations[tenancyv1alpha1.AnnotationAdoptData]
+	switch {
+	case entry.Cluster != r.ClusterID:
+		return stalled(tenancyv1alpha1.ReasonOwnedByAnotherCluster,
+			"%s belongs to organization %s (uid %s) of cluster %s in the ownership ledger; this cluster (%s) never adopts or drops it",
+			l, entry.Name, entry.UID, entry.Cluster, r.ClusterID)
+	case entry.UID == string(org.UID):
+		return nil
+	case entry.State == mongostore.LedgerActive && entry.Name == org.Name:
+		return r.takeOver(ctx, org, l, entry, EventRestored,
+			"%s belonged to an earlier Organization %s (uid %s) whose deletion the operator never processed: taken over as a restore")
+	case entry.State == mongostore.LedgerRetained && adopt == entry.UID:
+		return r.takeOver(ctx, org, l, entry, EventAdopted,
+			"Adopted %s, retained from organization %s (uid %s), as the annotation "+tenancyv1alpha1.AnnotationAdoptData+" asks")
+	case entry.State == mongostore.LedgerRetained:
+		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
+			"%s holds the data of organization %s (uid %s), kept since %s (deletionPolicy Retain); nothing was read, written or dropped. "+
+				"To give it to this organization, annotate it %s=%s",
+			l, entry.Name, entry.UID, retainedSince(entry), tenancyv1alpha1.AnnotationAdoptData, entry.UID)
+	default:
+		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
+			"%s belongs to organization %s (uid %s) in the ownership ledger; nothing was read, written or dropped", l, entry.Name, entry.UID)
+	}
+}
+
+// claimUnowned claims a location no entry mentions, unless it holds
+// documents: those are given only on the platform's explicit word.
+func (r *OrganizationReconciler) claimUnowned(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
+	has, err := r.locationHasData(ctx, l)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	adopting := has && org.Annotations[tenancyv1alpha1.AnnotationAdoptData] == tenancyv1alpha1.AdoptUnowned
+	if has && !adopting {
+		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
+			"%s already holds documents that no organization owns (no ownership ledger entry); nothing was read, written or dropped. "+
+				"To give them to this organization, annotate it %s=%s (`manager audit` lists such data)",
+			l, tenancyv1alpha1.AnnotationAdoptData, tenancyv1alpha1.AdoptUnowned)
+	}
+	err = r.Store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, time.Now()))
+	if errors.Is(err, mongostore.ErrLocationClaimed) {
+		return fmt.Errorf("%s was claimed meanwhile: %w", l, err) // looked at again with the new entry
+	}
+	if err == nil && adopting {
+		r.event(org, corev1.EventTypeNormal, EventAdopted, actionUpdate,
+			"Adopted the documents at %s that no organization owned, as the annotation %s asks", l, tenancyv1alpha1.AnnotationAdoptData)
+	}
+	return classifyMongo(err)
+}
+
+func (r *OrganizationReconciler) takeOver(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
+	entry *mongostore.LedgerEntry, reason, note string) error {
+	err := r.Store.TransferLocation(ctx, l, entry.UID, r.ClusterID, org.Name, string(org.UID), time.Now())
+	if err != nil {
+		return classifyMongo(err)
+	}
+	r.event(org, corev1.EventTypeNormal, reason, actionUpdate, note, l, entry.Name, entry.UID)
+	return nil
+}
+
+func retainedSince(e *mongostore.LedgerEntry) string {
+	if e.RetainedAt == nil {
+		return "an unknown time"
+	}
+	return e.RetainedAt.Format(time.RFC3339)
+}
+
+// ledgerEntry is the entry of l: from the observation when it knows, else read.
+func (r *OrganizationReconciler) ledgerEntry(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
+	if e, known := r.observed.ledgerEntry(l); known {
+		return e, nil
+	}
+	return r.Store.GetLedgerEntry(ctx, l)
+}
+
+// locationHasData reports whether l holds any document: from the
+// observation when it knows (a missing collection, or the shared
+// collection's per-tenant counts), else counted.
+func (r *OrganizationReconciler) locationHasData(ctx context.Context, l mongostore.Location) (bool, error) {
+	if n, known := r.observed.documents(l); known {
+		return n > 0, nil
+	}
+	n, err := r.Store.CountTenant(ctx, l)
+	return n > 0, err
+}
+
+// owns reports whether org owns l: its ledger entry names org's UID in this
+// cluster, or, for an organization placed before the ledger existed, there
+// is no entry and l is where its status says its documents are.
+func (r *OrganizationReconciler) owns(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) (bool, *mongostore.LedgerEntry, error) {
+	entry, err := r.Store.GetLedgerEntry(ctx, l)
+	if err != nil {
+		return false, nil, err
+	}
+	if entry == nil {
+		current, placed := currentLocation(org)
+		return placed && current == l, nil, nil
+	}
+	return entry.Cluster == r.ClusterID && entry.UID == string(org.UID), entry, nil
+}
