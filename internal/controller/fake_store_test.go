@@ -219,48 +219,12 @@ func newMemStore() (*fakeStore, *memDB) {
 			}
 			return o, nil
 		},
-		GetLedgerEntryFn: func(_ context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
-			if e, ok := m.ledger[l.Key()]; ok {
-				return &e, nil
-			}
-			return nil, nil
-		},
-		ClaimLocationFn: func(_ context.Context, e mongostore.LedgerEntry) error {
-			if _, ok := m.ledger[e.Key]; ok {
-				return mongostore.ErrLocationClaimed
-			}
-			m.ledger[e.Key] = e
-			return nil
-		},
-		TransferLocationFn: func(_ context.Context, l mongostore.Location, fromUID, cluster, name, uid string, _ time.Time) error {
-			e, ok := m.ledger[l.Key()]
-			if !ok || e.UID != fromUID || e.Cluster != cluster {
-				return mongostore.ErrLedgerChanged
-			}
-			e.Name, e.UID, e.State, e.RetainedAt = name, uid, mongostore.LedgerActive, nil
-			m.ledger[l.Key()] = e
-			return nil
-		},
-		RetainLocationFn: func(_ context.Context, l mongostore.Location, uid, cluster string, now time.Time) error {
-			e, ok := m.ledger[l.Key()]
-			if !ok || e.UID != uid || e.Cluster != cluster {
-				return mongostore.ErrLedgerChanged
-			}
-			e.State, e.RetainedAt = mongostore.LedgerRetained, &now
-			m.ledger[l.Key()] = e
-			return nil
-		},
-		ReleaseLocationFn: func(_ context.Context, l mongostore.Location, cluster string) error {
-			if e, ok := m.ledger[l.Key()]; ok && e.Cluster == cluster {
-				delete(m.ledger, l.Key())
-			}
-			return nil
-		},
 	}
 	f.EnsureLocationFn = func(ctx context.Context, l mongostore.Location) (bool, error) {
 		return f.EnsureCollectionFn(ctx, l.Collection)
 	}
 	f.CreateLocationFn = f.EnsureLocationFn
+	m.ledgerFns(f)
 	f.RemoveTenantFn = func(_ context.Context, l mongostore.Location) (int64, error) {
 		if !l.Shared() {
 			delete(m.collections, l.Collection)
@@ -301,4 +265,45 @@ func newMemStore() (*fakeStore, *memDB) {
 		return nil
 	}
 	return f, m
+}
+
+// ledgerFns fills the ledger's functions of f with m's ledger.
+func (m *memDB) ledgerFns(f *fakeStore) {
+	f.GetLedgerEntryFn = func(_ context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
+		if e, ok := m.ledger[l.Key()]; ok {
+			return &e, nil
+		}
+		return nil, nil
+	}
+	f.ClaimLocationFn = func(_ context.Context, e mongostore.LedgerEntry) error {
+		if _, ok := m.ledger[e.Key]; ok {
+			return mongostore.ErrLocationClaimed
+		}
+		m.ledger[e.Key] = e
+		return nil
+	}
+	f.TransferLocationFn = func(_ context.Context, l mongostore.Location, fromUID, cluster, name, uid string, _ time.Time) error {
+		e, ok := m.ledger[l.Key()]
+		if !ok || e.UID != fromUID || e.Cluster != cluster {
+			return mongostore.ErrLedgerChanged
+		}
+		e.Name, e.UID, e.State, e.RetainedAt = name, uid, mongostore.LedgerActive, nil
+		m.ledger[l.Key()] = e
+		return nil
+	}
+	f.RetainLocationFn = func(_ context.Context, l mongostore.Location, uid, cluster string, now time.Time) error {
+		e, ok := m.ledger[l.Key()]
+		if !ok || e.UID != uid || e.Cluster != cluster {
+			return mongostore.ErrLedgerChanged
+		}
+		e.State, e.RetainedAt = mongostore.LedgerRetained, &now
+		m.ledger[l.Key()] = e
+		return nil
+	}
+	f.ReleaseLocationFn = func(_ context.Context, l mongostore.Location, cluster string) error {
+		if e, ok := m.ledger[l.Key()]; ok && e.Cluster == cluster {
+			delete(m.ledger, l.Key())
+		}
+		return nil
+	}
 }

@@ -475,7 +475,7 @@ func TestUnitWrongObservationFallsBackToReading(t *testing.T) {
 // does). A race here crashed the manager at 10,000 organizations.
 func TestUnitObservationIsSafeUnderConcurrentUse(t *testing.T) {
 	store, db := newMemStore()
-	var orgs []client.Object
+	orgs := make([]client.Object, 0, 50)
 	for i := range 50 {
 		name := fmt.Sprintf("o%02d", i)
 		db.seed(dedicated(name), 1)

@@ -174,7 +174,7 @@ func (s *Store) updateAdmin(ctx context.Context, a Admin) error {
 		{Key: "passwordHash", Value: a.PasswordHash},
 		{Key: "credentialsVersion", Value: a.CredentialsVersion},
 		{Key: "credentialsFingerprint", Value: a.CredentialsFingerprint},
-		{Key: "updatedAt", Value: a.UpdatedAt},
+		{Key: fieldUpdatedAt, Value: a.UpdatedAt},
 	}
 	res, err := s.db.Collection(AdminsCollection).UpdateOne(ctx,
 		bson.D{{Key: fieldID, Value: a.ID}, {Key: fieldOrganization, Value: a.Organization}}, bson.D{{Key: opSet, Value: set}})

@@ -5,6 +5,7 @@ const (
 	fieldID           = "_id"
 	fieldOrganization = "organization"
 	fieldEmail        = "email"
+	fieldUpdatedAt    = "updatedAt"
 
 	opSet         = "$set"
 	opSetOnInsert = "$setOnInsert"

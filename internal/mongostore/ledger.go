@@ -53,7 +53,9 @@ type LedgerEntry struct {
 }
 
 // Location is where the entry's data is.
-func (e LedgerEntry) Location() Location { return Location{Collection: e.Collection, Organization: e.Filter} }
+func (e LedgerEntry) Location() Location {
+	return Location{Collection: e.Collection, Organization: e.Filter}
+}
 
 // Key identifies a location in the ledger: the collection, or
 // collection/organization for a slice of a shared collection.
@@ -100,7 +102,7 @@ func (s *Store) ClaimLocation(ctx context.Context, e LedgerEntry) error {
 func (s *Store) TransferLocation(ctx context.Context, l Location, fromUID, cluster, name, uid string, now time.Time) error {
 	return s.updateLedger(ctx, l, fromUID, cluster, bson.D{
 		{Key: opSet, Value: bson.D{{Key: "name", Value: name}, {Key: "uid", Value: uid}, {Key: "state", Value: LedgerActive},
-			{Key: "updatedAt", Value: now.UTC()}}},
+			{Key: fieldUpdatedAt, Value: now.UTC()}}},
 		{Key: "$unset", Value: bson.D{{Key: "retainedAt", Value: ""}}},
 	})
 }
@@ -109,7 +111,7 @@ func (s *Store) TransferLocation(ctx context.Context, l Location, fromUID, clust
 // Organization was deleted with deletionPolicy Retain).
 func (s *Store) RetainLocation(ctx context.Context, l Location, uid, cluster string, now time.Time) error {
 	return s.updateLedger(ctx, l, uid, cluster, bson.D{{Key: opSet, Value: bson.D{
-		{Key: "state", Value: LedgerRetained}, {Key: "retainedAt", Value: now.UTC()}, {Key: "updatedAt", Value: now.UTC()}}}})
+		{Key: "state", Value: LedgerRetained}, {Key: "retainedAt", Value: now.UTC()}, {Key: fieldUpdatedAt, Value: now.UTC()}}}})
 }
 
 func (s *Store) updateLedger(ctx context.Context, l Location, uid, cluster string, update bson.D) error {
