@@ -4,10 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/operator"
 	"github.com/org-operator/org-operator/internal/restapi"
@@ -83,6 +86,12 @@ func (o *options) validate() error {
 	if err := op.API.Validate(); err != nil {
 		return err
 	}
+	if err := mongostore.ValidateDatabaseName(op.Mongo.Database); err != nil {
+		return fmt.Errorf("--mongodb-database: %w", err)
+	}
+	if err := mongostore.ValidateCollectionName(op.Controller.SharedCollection, tenancyv1alpha1.DedicatedCollectionPrefix); err != nil {
+		return fmt.Errorf("--shared-collection: %w", err)
+	}
 	c := op.Controller
 	switch {
 	case c.CredentialsNamespace == "":
@@ -122,6 +131,26 @@ func bindAPIFlags(fs *flag.FlagSet, c *restapi.Config) {
 	fs.IntVar(&c.Lockout.Threshold, "api-lockout-threshold", c.Lockout.Threshold, "Failed logins that lock an account.")
 	fs.DurationVar(&c.Lockout.Base, "api-lockout-base", c.Lockout.Base, "First lockout; doubles with each further failure.")
 	fs.DurationVar(&c.Lockout.Max, "api-lockout-max", c.Lockout.Max, "Longest single lockout.")
+	fs.IntVar(&c.Lockout.GlobalThreshold, "api-lockout-global-threshold", c.Lockout.GlobalThreshold,
+		"Failed logins from all client networks together that lock an account everywhere (0: never); "+
+			"--api-lockout-threshold counts per client network.")
+	fs.Func("api-trusted-proxies", "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the header is ignored).",
+		func(v string) error {
+			c.TrustedProxies = nil
+			for _, s := range strings.Split(v, ",") {
+				p, err := netip.ParsePrefix(strings.TrimSpace(s))
+				if err != nil {
+					return fmt.Errorf("--api-trusted-proxies: %w", err)
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+			return nil
+		})
+	fs.Float64Var(&c.WriteRate, "api-write-rate", c.WriteRate, "Per-organization authenticated writes (PATCH, DELETE) per second.")
+	fs.IntVar(&c.WriteBurst, "api-write-burst", c.WriteBurst, "Per-organization burst of authenticated writes.")
+	fs.DurationVar(&c.SessionMaxAge, "api-session-max-age", c.SessionMaxAge, "Absolute lifetime of a login session, however often it is refreshed.")
+	fs.IntVar(&c.SignupMaxPerHour, "signup-max-per-hour", c.SignupMaxPerHour, "Most organizations created through sign-up per hour, all replicas together (0: no cap).")
+	fs.IntVar(&c.SignupMaxTotal, "signup-max-total", c.SignupMaxTotal, "Most organizations created through sign-up in total (0: no cap).")
 	fs.IntVar(&c.HashConcurrency, "api-hash-concurrency", c.HashConcurrency,
 		"Concurrent password verifications; beyond it login answers 429 with Retry-After (default GOMAXPROCS).")
 	fs.DurationVar(&c.ChangeTimeout, "api-change-timeout", c.ChangeTimeout,

@@ -64,6 +64,17 @@ func TestParseOptions(t *testing.T) {
 		{name: "zero workers", args: []string{"--mongodb-uri", "mongodb://x/", "--max-concurrent-reconciles", "0"}, wantErr: "at least 1"},
 		{name: "tiny resync", args: []string{"--mongodb-uri", "mongodb://x/", "--resync-period", "1ms"}, wantErr: "--resync-period"},
 		{name: "unknown flag", args: []string{"--mongo-uri", "x"}, wantErr: "flag provided but not defined"},
+		{name: "shared collection is a reserved one", args: []string{"--mongodb-uri", "mongodb://x/", "--shared-collection", "admins"},
+			wantErr: "--shared-collection: collection name \"admins\" is one the operator keeps its own records in"},
+		{name: "shared collection is a system one", args: []string{"--mongodb-uri", "mongodb://x/", "--shared-collection", "system.users"},
+			wantErr: "is a system collection"},
+		{name: "shared collection looks like a tenant's", args: []string{"--mongodb-uri", "mongodb://x/", "--shared-collection", "org_acme"},
+			wantErr: "starts like a tenant's dedicated collection"},
+		{name: "database is MongoDB's own", args: []string{"--mongodb-uri", "mongodb://x/", "--mongodb-database", "admin"},
+			wantErr: "--mongodb-database: database name \"admin\" is one of MongoDB's own databases"},
+		{name: "database name with a dot", args: []string{"--mongodb-uri", "mongodb://x/", "--mongodb-database", "a.b"}, wantErr: "must not contain"},
+		{name: "trusted proxy that is not a CIDR", args: []string{"--mongodb-uri", "mongodb://x/", "--api-trusted-proxies", "10.0.0.1"},
+			wantErr: "--api-trusted-proxies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,6 +69,11 @@ const (
 	ManagedBy = "org-operator"
 	// LabelOrganization names the organization a Secret belongs to.
 	LabelOrganization = "tenancy.org-operator.io/organization"
+	// LabelCreatedBy, on an Organization, says what created it; the REST
+	// API's sign-up sets CreatedBySignup, and the sign-up caps count those.
+	LabelCreatedBy = "tenancy.org-operator.io/created-by"
+	// CreatedBySignup is LabelCreatedBy's value on sign-up organizations.
+	CreatedBySignup = "signup"
 )
 
 // AnnotationGeneratedPassword, on the operator-owned <name>-admin Secret,
@@ -115,6 +120,9 @@ const (
 	// DefaultSigningKeysSecret holds the REST API's signing keys
 	// (--api-signing-keys-secret).
 	DefaultSigningKeysSecret = "org-operator-jwt-keys"
+	// MongoDBSecret holds the MongoDB connection string the Deployment
+	// passes to the manager (config/manager).
+	MongoDBSecret = "org-operator-mongodb"
 )
 
 // DedicatedCollection is the collection of a Dedicated organization.

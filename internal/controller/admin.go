@@ -102,7 +102,7 @@ func (r *OrganizationReconciler) nextAdmin(ctx context.Context, existing *mongos
 	if existing.CredentialsFingerprint == c.fingerprint {
 		return next, "", nil
 	}
-	same, err := r.verify(ctx, c.password, existing.PasswordHash)
+	same, err := r.unchanged(ctx, c, existing.PasswordHash)
 	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
 		return next, "", err
 	}
@@ -114,10 +114,13 @@ func (r *OrganizationReconciler) nextAdmin(ctx context.Context, existing *mongos
 	return next, EventAdminPasswordChanged, err
 }
 
-// hash hashes the credentials' password: a password this reconcile
-// generated (190 random bits) with the fast hash, any other with argon2id
-// under a hashing slot.
+// hash is the credentials' hash: the one the Secret gives, else a password
+// the operator generated (190 random bits) hashed with the fast hash, any
+// other with argon2id under a hashing slot.
 func (r *OrganizationReconciler) hash(ctx context.Context, c credentials) (string, error) {
+	if c.hash != "" {
+		return c.hash, nil
+	}
 	if c.generated {
 		return password.HashGenerated(c.password)
 	}
@@ -127,6 +130,15 @@ func (r *OrganizationReconciler) hash(ctx context.Context, c credentials) (strin
 	}
 	defer release()
 	return password.Hash(c.password, r.HashParams)
+}
+
+// unchanged reports whether the credentials are still what the stored hash
+// says: the same given hash, or a password that verifies against it.
+func (r *OrganizationReconciler) unchanged(ctx context.Context, c credentials, stored string) (bool, error) {
+	if c.hash != "" {
+		return c.hash == stored, nil
+	}
+	return r.verify(ctx, c.password, stored)
 }
 
 // verify checks a password against a stored hash, under a hashing slot

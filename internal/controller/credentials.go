@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -16,9 +17,13 @@ import (
 	"github.com/org-operator/org-operator/internal/password"
 )
 
-// credentials is the admin's current password and the source it came from.
+// credentials is the admin's current password (or the argon2id hash a
+// Secret gives instead) and the source it came from.
 type credentials struct {
 	password string
+	// hash, when set, is an argon2id hash the Secret holds instead of a
+	// password (a password chosen through the REST API is never kept in clear).
+	hash string
 	// generated is true when this reconcile generated the password (so it
 	// carries 190 random bits and may take the fast hash).
 	generated bool
@@ -42,11 +47,18 @@ func (r *OrganizationReconciler) reconcileCredentials(ctx context.Context, t *te
 }
 
 // readReferencedSecret reads (never copies) the Secret the spec references.
-// A missing Secret or key stalls the Organization with PasswordSecretNotFound;
-// the Secret watch wakes it up as soon as the Secret appears.
+// It must be labelled for this organization and not be one of the
+// operator's own Secrets (else Stalled PasswordSecretNotAllowed), so that a
+// Secret serves one organization only. A missing Secret or key stalls the
+// Organization with PasswordSecretNotFound; the Secret watch wakes it up as
+// soon as the Secret appears.
 func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *tenant) error {
 	name, key := t.org.PasswordSource()
 	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: r.CredentialsNamespace, Name: name}
+	if slices.Contains(r.ProtectedSecrets, name) {
+		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotAllowed,
+			"Secret %s/%s is one of the operator's own Secrets; name a Secret holding this organization's password", r.CredentialsNamespace, name)
+	}
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}, secret)
 	if apierrors.IsNotFound(err) {
@@ -56,11 +68,36 @@ func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *te
 	if err != nil {
 		return err
 	}
+	switch owner := secret.Labels[tenancyv1alpha1.LabelOrganization]; {
+	case owner == "":
+		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotAllowed,
+			"Secret %s/%s is not labelled %s=%s; label it for this organization (a Secret serves one organization)",
+			r.CredentialsNamespace, name, tenancyv1alpha1.LabelOrganization, t.org.Name)
+	case owner != t.org.Name:
+		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotAllowed,
+			"Secret %s/%s belongs to organization %s (label %s); a Secret serves one organization",
+			r.CredentialsNamespace, name, owner, tenancyv1alpha1.LabelOrganization)
+	}
+	return r.credentialsFrom(t, secret, key, false)
+}
+
+// credentialsFrom takes the credentials from secret: its argon2id hash when
+// it holds one (which must stay within password.CheckGivenHash's bounds,
+// else Stalled InvalidPasswordHash), else the password under key.
+func (r *OrganizationReconciler) credentialsFrom(t *tenant, secret *corev1.Secret, key string, generated bool) error {
+	if h := string(secret.Data[tenancyv1alpha1.SecretKeyPasswordHash]); h != "" {
+		if err := password.CheckGivenHash(h, r.HashParams); err != nil {
+			return stalled(tenancyv1alpha1.ReasonInvalidPasswordHash, "Secret %s/%s key %q: %v",
+				secret.Namespace, secret.Name, tenancyv1alpha1.SecretKeyPasswordHash, err)
+		}
+		t.creds = credentials{hash: h, fingerprint: fingerprint(secret, tenancyv1alpha1.SecretKeyPasswordHash)}
+		return nil
+	}
 	if len(secret.Data[key]) == 0 {
 		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotFound,
-			"Secret %s/%s has no non-empty key %q", r.CredentialsNamespace, name, key)
+			"Secret %s/%s has no non-empty key %q", secret.Namespace, secret.Name, key)
 	}
-	t.creds = credentials{password: string(secret.Data[key]), fingerprint: fingerprint(secret, key)}
+	t.creds = credentials{password: string(secret.Data[key]), generated: generated, fingerprint: fingerprint(secret, key)}
 	return nil
 }
 
@@ -89,8 +126,8 @@ func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *te
 }
 
 func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenant, key types.NamespacedName) error {
-	pw := r.inheritedPassword(ctx, t.org) // a rename keeps the admin's password
-	generated := pw == ""
+	pw, hash := r.inheritedPassword(ctx, t.org) // a rename keeps the admin's password
+	generated := pw == "" && hash == ""
 	if generated {
 		var err error
 		if pw, err = password.Generate(); err != nil {
@@ -104,7 +141,11 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 	if err := r.setOwnedSecretContent(t.org, secret); err != nil {
 		return err
 	}
-	secret.Data[tenancyv1alpha1.SecretKeyPassword] = []byte(pw)
+	if hash != "" {
+		secret.Data[tenancyv1alpha1.SecretKeyPasswordHash] = []byte(hash)
+	} else {
+		secret.Data[tenancyv1alpha1.SecretKeyPassword] = []byte(pw)
+	}
 	if generated {
 		secret.Annotations = map[string]string{tenancyv1alpha1.AnnotationGeneratedPassword: password.Digest(pw)}
 	}
@@ -125,8 +166,7 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
 			"Generated the admin password in Secret %s", key)
 	}
-	t.creds = credentials{password: pw, generated: generated, fingerprint: fingerprint(secret, tenancyv1alpha1.SecretKeyPassword)}
-	return nil
+	return r.credentialsFrom(t, secret, tenancyv1alpha1.SecretKeyPassword, generated)
 }
 
 func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenant, secret *corev1.Secret) error {
@@ -139,7 +179,7 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 	if err := r.setOwnedSecretContent(t.org, desired); err != nil {
 		return err
 	}
-	regenerated := len(desired.Data[tenancyv1alpha1.SecretKeyPassword]) == 0
+	regenerated := len(desired.Data[tenancyv1alpha1.SecretKeyPassword]) == 0 && len(desired.Data[tenancyv1alpha1.SecretKeyPasswordHash]) == 0
 	if regenerated {
 		pw, err := password.Generate()
 		if err != nil {
@@ -163,9 +203,7 @@ func (r *OrganizationReconciler) updateOwnedSecret(ctx context.Context, t *tenan
 			"Credentials Secret %s/%s had no password: generated a new one; earlier sessions end",
 			desired.Namespace, desired.Name)
 	}
-	t.creds = credentials{password: string(desired.Data[tenancyv1alpha1.SecretKeyPassword]), generated: generated,
-		fingerprint: fingerprint(desired, tenancyv1alpha1.SecretKeyPassword)}
-	return nil
+	return r.credentialsFrom(t, desired, tenancyv1alpha1.SecretKeyPassword, generated)
 }
 
 // stillGenerated reports whether the owned Secret still holds the password

@@ -130,7 +130,8 @@ var _ = Describe("3. Credentials Secret", func() {
 		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Reason).To(Equal(tenancyv1alpha1.ReasonPasswordSecretNotFound))
 
 		// The Secret appears without the key: still not found, with a message naming the key.
-		pw := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: name + "-pw"},
+		pw := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: name + "-pw",
+			Labels: map[string]string{"tenancy.org-operator.io/organization": name}},
 			StringData: map[string]string{"other": "x"}}
 		Expect(k8s.Create(ctx, pw)).To(Succeed())
 		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8s.Delete(ctx, pw))).To(Succeed()) })

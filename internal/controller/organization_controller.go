@@ -63,6 +63,9 @@ type OrganizationReconciler struct {
 	MigrationBatchSize int
 	// ClusterID identifies this cluster in the ownership ledger.
 	ClusterID string
+	// ProtectedSecrets are the operator's own Secrets in the credentials
+	// namespace; spec.admin.passwordSecretRef may not name them.
+	ProtectedSecrets []string
 
 	// budget counts dedicated collections against --max-dedicated-collections.
 	budget *collectionBudget

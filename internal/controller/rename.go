@@ -193,26 +193,31 @@ func (r *OrganizationReconciler) completeRename(t *tenant) {
 	r.event(t.org, corev1.EventTypeNormal, EventRenamed, actionUpdate, note, old)
 }
 
-// inheritedPassword is the old organization's password, so that a rename
-// keeps it ("" if none). It comes only from the organization whose data was
-// taken over (its UID pinned in status.renamedFromUID when the take-over
-// started), only while the take-over is unfinished, and only from a Secret
-// labelled for that organization.
-func (r *OrganizationReconciler) inheritedPassword(ctx context.Context, org *tenancyv1alpha1.Organization) string {
+// inheritedPassword is the old organization's password (or the argon2id
+// hash its Secret holds instead), so that a rename keeps it (both "" if
+// none). It comes only from the organization whose data was taken over (its
+// UID pinned in status.renamedFromUID when the take-over started), only
+// while the take-over is unfinished, and only from a Secret labelled for
+// that organization.
+func (r *OrganizationReconciler) inheritedPassword(ctx context.Context, org *tenancyv1alpha1.Organization) (pw, hash string) {
 	old := org.Spec.RenamedFrom
 	if old == "" || org.Status.RenamedFrom != "" {
-		return ""
+		return "", ""
 	}
 	prev := &tenancyv1alpha1.Organization{}
 	if err := r.Get(ctx, client.ObjectKey{Name: old}, prev); err != nil || string(prev.UID) != org.Status.RenamedFromUID {
-		return ""
+		return "", ""
 	}
 	name, key := prev.PasswordSource()
 	s := &corev1.Secret{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: r.CredentialsNamespace, Name: name}, s); err != nil || !labelledFor(s, old) {
-		return ""
+	err := r.Get(ctx, client.ObjectKey{Namespace: r.CredentialsNamespace, Name: name}, s)
+	if err != nil || s.Labels[tenancyv1alpha1.LabelOrganization] != old {
+		return "", ""
 	}
-	return string(s.Data[key])
+	if h := s.Data[tenancyv1alpha1.SecretKeyPasswordHash]; len(h) > 0 {
+		return "", string(h)
+	}
+	return string(s.Data[key]), ""
 }
 
 func firstErr(errs ...error) error {

@@ -43,6 +43,9 @@ type Config struct {
 	// ClusterID identifies this cluster in the ownership ledger (the UID of
 	// the kube-system namespace unless --cluster-id says otherwise).
 	ClusterID string
+	// ProtectedSecrets are the operator's own Secrets (signing keys, MongoDB
+	// URI) that spec.admin.passwordSecretRef may not name.
+	ProtectedSecrets []string
 }
 
 // CacheOptions caches Secrets only in the credentials namespace and strips
@@ -102,6 +105,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 		SharedCollection:     cfg.SharedCollection,
 		MigrationBatchSize:   cfg.MigrationBatchSize,
 		ClusterID:            cfg.ClusterID,
+		ProtectedSecrets:     cfg.ProtectedSecrets,
 		budget:               newCollectionBudget(cfg.MaxDedicatedCollections),
 		observed:             observed,
 		selfWrites:           newSelfWrites(),

@@ -178,6 +178,7 @@ func (op *Operator) register(o Options) error {
 	cc := o.Controller
 	cc.Store = tenants
 	cc.HashSlots = hashSlots
+	cc.ProtectedSecrets = []string{o.API.SigningKeysSecret, tenancyv1alpha1.MongoDBSecret}
 	if err := controller.Add(context.Background(), op.Manager, cc); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
 	}

@@ -166,6 +166,35 @@ func (s Slots) TryAcquire() (release func(), ok bool) {
 	}
 }
 
+// MaxParams are the most expensive argon2id parameters a hash given to the
+// operator (rather than computed by it) may carry: verifying it at login
+// costs what they say, so a hash beyond them would let its author make
+// every login of that account cost 64 MiB or more of memory.
+var MaxParams = Params{MemoryKiB: 64 * 1024, Iterations: 10, Parallelism: 4, SaltLength: 64, KeyLength: 64}
+
+// ErrHashOutOfBounds is returned by CheckGivenHash.
+var ErrHashOutOfBounds = errors.New("password hash parameters are outside the accepted bounds")
+
+// CheckGivenHash accepts an argon2id PHC hash handed to the operator (by the
+// REST API, or a platform's Secret) when its parameters are at least min
+// (the operator's own) and at most MaxParams, with a 16-byte salt and a
+// 32-byte key at least.
+func CheckGivenHash(hash string, min Params) error {
+	p, err := ParamsOf(hash)
+	if err != nil {
+		return err
+	}
+	switch {
+	case p.MemoryKiB < min.MemoryKiB || p.Iterations < min.Iterations || p.Parallelism < 1,
+		p.MemoryKiB > MaxParams.MemoryKiB || p.Iterations > MaxParams.Iterations || p.Parallelism > MaxParams.Parallelism,
+		p.SaltLength < 16 || p.SaltLength > MaxParams.SaltLength || p.KeyLength < 32 || p.KeyLength > MaxParams.KeyLength:
+		return fmt.Errorf("%w: m=%d KiB, t=%d, p=%d, salt %d, key %d bytes (accepted: m %d..%d KiB, t %d..%d, p 1..%d)",
+			ErrHashOutOfBounds, p.MemoryKiB, p.Iterations, p.Parallelism, p.SaltLength, p.KeyLength,
+			min.MemoryKiB, MaxParams.MemoryKiB, min.Iterations, MaxParams.Iterations, MaxParams.Parallelism)
+	}
+	return nil
+}
+
 // ParamsOf returns the cost parameters recorded in a PHC hash.
 func ParamsOf(hash string) (Params, error) {
 	p, _, _, err := decode(hash)

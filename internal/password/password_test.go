@@ -164,3 +164,19 @@ func BenchmarkHash(b *testing.B) {
 		}
 	})
 }
+
+func TestCheckGivenHash(t *testing.T) {
+	ok, _ := Hash("a chosen password", DefaultParams)
+	if err := CheckGivenHash(ok, DefaultParams); err != nil {
+		t.Fatalf("a hash with the operator's own parameters was refused: %v", err)
+	}
+	generated, _ := HashGenerated("x")
+	cheap, _ := Hash("x", Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	greedy := strings.Replace(ok, "m=19456", "m=4194304", 1) // 4 GiB per verification
+	slow := strings.Replace(ok, "t=2", "t=1000", 1)
+	for name, h := range map[string]string{"fast hash": generated, "too cheap": cheap, "4 GiB": greedy, "t=1000": slow, "garbage": "x"} {
+		if err := CheckGivenHash(h, DefaultParams); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

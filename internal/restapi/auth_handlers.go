@@ -2,8 +2,6 @@ package restapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -79,7 +77,7 @@ func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error
 		return nil, err
 	}
 	email := mongostore.NormalizeEmail(in.Body.Email)
-	attempts, err := s.checkLockout(ctx, email)
+	failed, err := s.checkLockout(ctx, email)
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +112,9 @@ func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error
 	if org == nil {
 		return nil, s.loginFailed(ctx, email)
 	}
-	if attempts != nil { // forget earlier failures; no write when there were none
-		if err := s.store.ResetLoginFailures(ctx, email); err != nil {
-			return nil, s.storeError(err)
+	if failed { // forget earlier failures; no write when there were none
+		if err := s.forgetFailures(ctx, email); err != nil {
+			return nil, err
 		}
 	}
 	sid, err := tokens.NewSessionID()
@@ -137,46 +135,6 @@ func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error
 	}
 	s.metrics.logins.WithLabelValues(loginSuccess).Inc()
 	return s.tokenPair(ctx, admin, sid, refresh)
-}
-
-// checkLockout refuses a locked account before any password work. It
-// returns the account's failure record (nil when there is none).
-func (s *Server) checkLockout(ctx context.Context, email string) (*mongostore.LoginAttempts, error) {
-	la, err := s.store.GetLoginAttempts(ctx, email)
-	if err != nil {
-		return nil, s.storeError(err)
-	}
-	if la == nil {
-		return nil, nil
-	}
-	until := la.LastFailure.Add(s.cfg.Lockout.LockedFor(la.Failures))
-	if wait := until.Sub(s.now()); wait > 0 {
-		s.metrics.logins.WithLabelValues(loginLocked).Inc()
-		return nil, errTooManyRequests("too many failed logins for this account; retry later", wait)
-	}
-	return la, nil
-}
-
-// loginFailed counts the failure (for unknown emails too, so lockouts do not
-// reveal which emails exist), logs every lockout, and answers the generic 401.
-func (s *Server) loginFailed(ctx context.Context, email string) error {
-	s.metrics.logins.WithLabelValues(loginFailure).Inc()
-	la, err := s.store.RecordLoginFailure(ctx, email, s.now(), s.cfg.Lockout.Window)
-	if err != nil {
-		return s.storeError(err)
-	}
-	if d := s.cfg.Lockout.LockedFor(la.Failures); d > 0 {
-		ip, _ := ctx.Value(clientIPKey).(string)
-		s.log.Info("account locked after failed logins", "account", accountRef(email), "clientIP", ip,
-			"failures", la.Failures, "lockedFor", d.String())
-	}
-	return errBadCredentials()
-}
-
-// accountRef identifies an account in logs without writing the email.
-func accountRef(email string) string {
-	sum := sha256.Sum256([]byte(email))
-	return hex.EncodeToString(sum[:6])
 }
 
 func (s *Server) refresh(ctx context.Context, in *RefreshInput) (*TokenOutput, error) {
@@ -211,8 +169,8 @@ func (s *Server) refresh(ctx context.Context, in *RefreshInput) (*TokenOutput, e
 	if err != nil {
 		return nil, err
 	}
-	if org == nil || admin == nil || admin.ID != sess.AdminID || admin.CredentialsVersion != sess.CredentialsVersion {
-		s.log.Info("session ended: credentials changed", "organization", sess.Organization, "session", sid)
+	if org == nil || admin == nil || admin.ID != sess.AdminID || admin.CredentialsVersion != sess.CredentialsVersion || s.tooOld(sess) {
+		s.log.Info("session ended: credentials changed or session too old", "organization", sess.Organization, "session", sid)
 		if err := s.store.RevokeSession(ctx, sid); err != nil {
 			return nil, s.storeError(err)
 		}
@@ -244,4 +202,14 @@ func (s *Server) logout(ctx context.Context, in *AuthHeader) (*struct{}, error) 
 		return nil, s.storeError(err)
 	}
 	return nil, nil
+}
+
+// loginFailed counts the failure (for unknown emails too, so lockouts do not
+// reveal which emails exist) and answers the generic 401.
+func (s *Server) loginFailed(ctx context.Context, email string) error {
+	s.metrics.logins.WithLabelValues(loginFailure).Inc()
+	if err := s.recordFailure(ctx, email); err != nil {
+		return err
+	}
+	return errBadCredentials()
 }

@@ -54,6 +54,9 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 	if sess == nil || sess.Organization != claims.Organization {
 		return nil, s.refuse("session revoked or unknown", claims)
 	}
+	if s.tooOld(sess) {
+		return nil, s.refuse("session older than --api-session-max-age", claims)
+	}
 	admin, err := s.store.GetAdmin(ctx, claims.Organization)
 	if err != nil {
 		return nil, s.storeError(err)
@@ -67,6 +70,12 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 func (s *Server) refuse(reason string, c *tokens.Claims) error {
 	s.log.V(1).Info("access token refused", "reason", reason, "organization", c.Organization, "jti", c.ID)
 	return errUnauthenticated()
+}
+
+// tooOld reports whether a session has outlived --api-session-max-age,
+// however often it was refreshed.
+func (s *Server) tooOld(sess *mongostore.Session) bool {
+	return s.now().After(sess.CreatedAt.Add(s.cfg.SessionMaxAge))
 }
 
 // liveOrganization reads an Organization from the cache; nil when it does

@@ -92,7 +92,7 @@ var _ = Describe("Bad inputs", func() {
 			for _, r := range []response{
 				call(http.MethodGet, "/v1/organizations/"+t.name, token, nil),
 				call(http.MethodPatch, "/v1/organizations/"+t.name, token, map[string]string{"displayName": "pwned"}),
-				call(http.MethodDelete, "/v1/organizations/"+t.name, token, nil),
+				call(http.MethodDelete, "/v1/organizations/"+t.name, token, map[string]string{"currentPassword": t.password}),
 			} {
 				p := expectProblem(r, http.StatusUnauthorized)
 				Expect(p["detail"]).To(Equal("missing, invalid, expired or revoked access token"))
@@ -162,7 +162,7 @@ var _ = Describe("Bad inputs", func() {
 		for _, r := range []response{
 			call(http.MethodGet, "/v1/organizations/"+other.name, pair.AccessToken, nil),
 			call(http.MethodPatch, "/v1/organizations/"+other.name, pair.AccessToken, map[string]string{"displayName": "pwned"}),
-			call(http.MethodDelete, "/v1/organizations/"+other.name, pair.AccessToken, nil),
+			call(http.MethodDelete, "/v1/organizations/"+other.name, pair.AccessToken, map[string]string{"currentPassword": t.password}),
 		} {
 			p := expectProblem(r, http.StatusNotFound)
 			Expect(p).To(Equal(pm))
@@ -178,13 +178,14 @@ var _ = Describe("Bad inputs", func() {
 		second := tokensFor(t)
 		third := tokensFor(t)
 		Expect(call(http.MethodPatch, "/v1/organizations/"+t.name, second.AccessToken,
-			map[string]string{"password": "another fine password"}).status).To(Equal(http.StatusOK))
+			map[string]string{"password": "another fine password", "currentPassword": t.password}).status).To(Equal(http.StatusOK))
 		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, third.AccessToken, nil), http.StatusUnauthorized)
 
 		t.password = "another fine password"
 		fourth := tokensFor(t)
 		fifth := tokensFor(t)
-		Expect(call(http.MethodDelete, "/v1/organizations/"+t.name, fourth.AccessToken, nil).status).To(Equal(http.StatusAccepted))
+		Expect(call(http.MethodDelete, "/v1/organizations/"+t.name, fourth.AccessToken,
+			map[string]string{"currentPassword": t.password}).status).To(Equal(http.StatusAccepted))
 		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, fifth.AccessToken, nil), http.StatusUnauthorized)
 	})
 
@@ -364,7 +365,7 @@ var _ = Describe("Bad inputs", func() {
 
 	It("refuses a new admin email used by another organization (409)", func() {
 		other := newTenant("emailowner")
-		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"adminEmail": other.email})
+		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"adminEmail": other.email, "currentPassword": t.password})
 		expectProblem(r, http.StatusConflict)
 		state.check()
 	})

@@ -8,6 +8,7 @@ package restapi
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -25,10 +26,18 @@ const (
 	SignupOpen SignupMode = "open"
 )
 
-// LockoutPolicy locks an account after repeated failed logins.
+// LockoutPolicy locks an account after repeated failed logins. Failures
+// are counted per account and client network (an IPv4 address, an IPv6
+// /64), so that somebody who knows an admin's email cannot lock the admin
+// out from another network; a softer limit counts the account's failures
+// from every network together.
 type LockoutPolicy struct {
-	// Threshold is the number of failures that triggers the first lock.
+	// Threshold is the number of failures from one network that triggers
+	// the first lock for that network.
 	Threshold int
+	// GlobalThreshold is the number of failures from all networks together
+	// that locks the account everywhere (0: no global lock).
+	GlobalThreshold int
 	// Base is the first lock's duration; each further failure doubles it.
 	Base time.Duration
 	// Max caps a single lock.
@@ -37,15 +46,25 @@ type LockoutPolicy struct {
 	Window time.Duration
 }
 
-// LockedFor is how long an account with failures failed logins stays locked
-// after its last failure: 0 below the threshold, then Base doubling per
-// further failure, capped at Max.
+// LockedFor is how long an account with failures failed logins from one
+// network stays locked there after its last failure: 0 below the threshold,
+// then Base doubling per further failure, capped at Max.
 func (p LockoutPolicy) LockedFor(failures int) time.Duration {
-	if p.Threshold <= 0 || failures < p.Threshold {
+	return p.lockedFor(failures, p.Threshold)
+}
+
+// LockedEverywhereFor is LockedFor for the failures from all networks
+// together, against GlobalThreshold.
+func (p LockoutPolicy) LockedEverywhereFor(failures int) time.Duration {
+	return p.lockedFor(failures, p.GlobalThreshold)
+}
+
+func (p LockoutPolicy) lockedFor(failures, threshold int) time.Duration {
+	if threshold <= 0 || failures < threshold {
 		return 0
 	}
 	d := p.Base
-	for i := p.Threshold; i < failures && d < p.Max; i++ {
+	for i := threshold; i < failures && d < p.Max; i++ {
 		d *= 2
 	}
 	return min(d, p.Max)
@@ -84,6 +103,24 @@ type Config struct {
 	// answers 429 with Retry-After.
 	HashConcurrency int
 	HashParams      password.Params
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For names the client; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
+	// MaxClients bounds the per-client rate limiter's memory (entries).
+	MaxClients int
+	// WriteRate and WriteBurst size the token bucket of each organization's
+	// authenticated writes (PATCH, DELETE).
+	WriteRate  float64
+	WriteBurst int
+	// SessionMaxAge ends a session, refreshed or not, this long after login.
+	SessionMaxAge time.Duration
+	// ClockSkew is how far apart the replicas' clocks may be when they
+	// verify each other's tokens.
+	ClockSkew time.Duration
+	// SignupMaxPerHour and SignupMaxTotal cap the organizations created
+	// through sign-up, across replicas (0: no cap).
+	SignupMaxPerHour int
+	SignupMaxTotal   int
 
 	// ChangeTimeout bounds how long a write waits until it is in effect.
 	ChangeTimeout time.Duration
@@ -107,9 +144,16 @@ func DefaultConfig() Config {
 		KeyRotation:          7 * 24 * time.Hour,
 		LoginRate:            1,
 		LoginBurst:           10,
-		Lockout:              LockoutPolicy{Threshold: 5, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+		Lockout:              LockoutPolicy{Threshold: 5, GlobalThreshold: 50, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
 		HashConcurrency:      runtime.GOMAXPROCS(0),
 		HashParams:           password.DefaultParams,
+		MaxClients:           100000,
+		WriteRate:            0.5,
+		WriteBurst:           5,
+		SessionMaxAge:        30 * 24 * time.Hour,
+		ClockSkew:            30 * time.Second,
+		SignupMaxPerHour:     60,
+		SignupMaxTotal:       1000,
 		ChangeTimeout:        15 * time.Second,
 		MaxBodyBytes:         64 << 10,
 		CleanupInterval:      5 * time.Minute,
@@ -131,6 +175,14 @@ func (c Config) Validate() error {
 		return errors.New("--api-hash-concurrency, --api-login-burst and --api-login-rate must be positive")
 	case c.Lockout.Threshold < 1 || c.Lockout.Base <= 0 || c.Lockout.Max < c.Lockout.Base:
 		return errors.New("lockout: threshold must be >= 1 and 0 < base <= max")
+	case c.Lockout.GlobalThreshold != 0 && c.Lockout.GlobalThreshold < c.Lockout.Threshold:
+		return errors.New("--api-lockout-global-threshold must be 0 or at least --api-lockout-threshold")
+	case c.WriteRate <= 0 || c.WriteBurst < 1 || c.MaxClients < 1:
+		return errors.New("--api-write-rate, --api-write-burst and the client limit must be positive")
+	case c.SessionMaxAge < c.RefreshTokenTTL:
+		return errors.New("--api-session-max-age must be at least the refresh token lifetime")
+	case c.SignupMaxPerHour < 0 || c.SignupMaxTotal < 0:
+		return errors.New("--signup-max-per-hour and --signup-max-total must not be negative")
 	}
 	return nil
 }

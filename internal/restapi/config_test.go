@@ -44,7 +44,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestIPLimiter(t *testing.T) {
-	l := newIPLimiter(1, 2)
+	l := newLimiter(1, 2, 100)
 	now := time.Unix(0, 0)
 	if ok, _ := l.allow("a", now); !ok {
 		t.Fatal("first request refused")

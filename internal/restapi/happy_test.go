@@ -57,7 +57,7 @@ var _ = Describe("Happy paths", func() {
 		pair := tokensFor(t)
 		newEmail := "boss@" + t.name + ".example"
 		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
-			map[string]string{"displayName": "Renamed Inc", "adminEmail": newEmail})
+			map[string]string{"displayName": "Renamed Inc", "adminEmail": newEmail, "currentPassword": t.password})
 		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
 		var org restapi.Organization
 		Expect(json.Unmarshal(r.body, &org)).To(Succeed())
@@ -75,16 +75,21 @@ var _ = Describe("Happy paths", func() {
 		t := newTenant("password")
 		pair := tokensFor(t)
 		const newPassword = "a much better password 2026"
-		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"password": newPassword})
+		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
+			map[string]string{"password": newPassword, "currentPassword": t.password})
 		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
 
+		// The credentials Secret keeps only an argon2id hash of the chosen
+		// password: no tenant-chosen password is kept in clear.
 		s := &corev1.Secret{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: t.name + "-admin"}, s)).To(Succeed())
-		Expect(string(s.Data["password"])).To(Equal(newPassword), "the password goes to the credentials Secret")
+		Expect(s.Data).NotTo(HaveKey("password"), "the generated password stays after a change")
+		Expect(string(s.Data["passwordHash"])).To(HavePrefix("$argon2id$"))
+		ok, _ := password.Verify(newPassword, string(s.Data["passwordHash"]))
+		Expect(ok).To(BeTrue())
 		a, err := mongo.GetAdmin(ctx, t.name)
 		Expect(err).NotTo(HaveOccurred())
-		ok, _ := password.Verify(newPassword, a.PasswordHash)
-		Expect(ok).To(BeTrue())
+		Expect(a.PasswordHash).To(Equal(string(s.Data["passwordHash"])), "the admin record takes the API's hash as it is")
 
 		Expect(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": newPassword}).status).To(Equal(http.StatusOK))
 		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password}), http.StatusUnauthorized)
@@ -96,7 +101,7 @@ var _ = Describe("Happy paths", func() {
 		t := newTenant("bye")
 		pair := tokensFor(t)
 		other := tokensFor(t) // a second session of the same admin
-		r := call(http.MethodDelete, "/v1/organizations/"+t.name, pair.AccessToken, nil)
+		r := call(http.MethodDelete, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"currentPassword": t.password})
 		Expect(r.status).To(Equal(http.StatusAccepted), string(r.body))
 		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, other.AccessToken, nil), http.StatusUnauthorized)
 		expectProblem(call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": other.RefreshToken}), http.StatusUnauthorized)

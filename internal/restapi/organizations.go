@@ -15,6 +15,15 @@ type NameInput struct {
 	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
 }
 
+// DeleteInput deletes one's own organization.
+type DeleteInput struct {
+	AuthHeader
+	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
+	Body struct {
+		CurrentPassword string `json:"currentPassword" minLength:"1" maxLength:"128" doc:"The admin's current password"`
+	}
+}
+
 // OpenAPI tags, the security scheme and the path template operations share.
 const (
 	tagAuth                  = "auth"
@@ -42,19 +51,24 @@ func (s *Server) registerOrganizations() {
 			"and deletes the old one; it answers when the new one is Ready, with its Location; every earlier token ends. " +
 			"202 means it was accepted but did not take effect within the server's bound.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.patchOrganization)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Delete your organization", Security: bearer, DefaultStatus: http.StatusAccepted,
-		Description: "Deletes the Organization through the Kubernetes API (its deletionPolicy applies). Its tokens stop working at once.",
-		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+		Description: "Deletes the Organization through the Kubernetes API (its deletionPolicy applies); the body gives the current " +
+			"password. Its tokens stop working at once.",
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.deleteOrganization)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "signup", Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{tagOrganizations},
-		Summary:      "Create an organization (self-service sign-up)",
-		Description:  "Only when the server runs with --signup=open (otherwise 403). 201 when Ready within the server's bound, else 202 with a Location to poll.",
+		Summary: "Create an organization (self-service sign-up)",
+		Description: "Only when the server runs with --signup=open (otherwise 403), within the platform's caps (403 when the total is " +
+			"reached, 429 when the hourly one is). The password is kept only as an argon2id hash. 201 when Ready within the server's " +
+			"bound, else 202 with a Location to poll.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes, DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusBadRequest, http.StatusForbidden, http.StatusConflict, http.StatusRequestEntityTooLarge,
 			http.StatusTooManyRequests, http.StatusServiceUnavailable},
@@ -69,9 +83,15 @@ func (s *Server) getOrganization(ctx context.Context, in *NameInput) (*Organizat
 	return &OrganizationOutput{Status: http.StatusOK, Body: view(p.org)}, nil
 }
 
-func (s *Server) deleteOrganization(ctx context.Context, in *NameInput) (*struct{}, error) {
+func (s *Server) deleteOrganization(ctx context.Context, in *DeleteInput) (*struct{}, error) {
 	p, err := s.ownOrganization(ctx, in.Authorization, in.Name)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.writeLimited(p); err != nil {
+		return nil, err
+	}
+	if err := s.checkCurrentPassword(ctx, p, in.Body.CurrentPassword); err != nil {
 		return nil, err
 	}
 	// Revoke first, so no token of the organization works once we answer.

@@ -28,7 +28,8 @@ type Server struct {
 	store   Store
 	keys    *tokens.SecretKeyStore
 	issuer  *tokens.Issuer
-	limiter *ipLimiter
+	limiter *limiter // per client network, unauthenticated endpoints
+	writes  *limiter // per organization, authenticated writes
 	slots   password.Slots
 	// dummyHash is verified for unknown emails, so they cost the same time.
 	dummyHash string
@@ -41,7 +42,7 @@ type Server struct {
 
 type ctxKey int
 
-const clientIPKey ctxKey = iota
+const clientNetworkKey ctxKey = iota
 
 // Dependencies are what the server uses besides its configuration.
 type Dependencies struct {
@@ -78,8 +79,9 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 		cfg: cfg, client: c, store: store, metrics: m, log: log, dummyHash: dummy, now: time.Now,
 		keys: &tokens.SecretKeyStore{Client: c, Namespace: cfg.CredentialsNamespace, Name: cfg.SigningKeysSecret,
 			Rotation: cfg.KeyRotation, TokenLifetime: cfg.AccessTokenTTL},
-		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL},
-		limiter: newIPLimiter(cfg.LoginRate, cfg.LoginBurst),
+		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Leeway: cfg.ClockSkew},
+		limiter: newLimiter(cfg.LoginRate, cfg.LoginBurst, cfg.MaxClients),
+		writes:  newLimiter(cfg.WriteRate, cfg.WriteBurst, cfg.MaxClients),
 		slots:   d.HashSlots,
 	}
 	s.issuer.Now = func() time.Time { return s.now() }
@@ -190,7 +192,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 // observe records request durations and passes the client IP to handlers.
 func (s *Server) observe(ctx huma.Context, next func(huma.Context)) {
 	start := time.Now()
-	next(huma.WithValue(ctx, clientIPKey, clientIP(ctx.RemoteAddr())))
+	next(huma.WithValue(ctx, clientNetworkKey, clientNetwork(ctx.RemoteAddr(), ctx.Header("X-Forwarded-For"), s.cfg.TrustedProxies)))
 	route := "unknown"
 	if op := ctx.Operation(); op != nil {
 		route = op.Path
@@ -218,11 +220,20 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// rateLimited applies the per-IP token bucket to an operation.
+// rateLimited applies the per-client-network token bucket to an
+// unauthenticated operation.
 func (s *Server) rateLimited(ctx context.Context) error {
-	ip, _ := ctx.Value(clientIPKey).(string)
-	if ok, retryAfter := s.limiter.allow(ip, s.now()); !ok {
+	if ok, retryAfter := s.limiter.allow(clientNetworkOf(ctx), s.now()); !ok {
 		return errTooManyRequests("too many requests from this address", retryAfter)
+	}
+	return nil
+}
+
+// writeLimited applies the per-organization token bucket to an
+// authenticated write.
+func (s *Server) writeLimited(p *principal) error {
+	if ok, retryAfter := s.writes.allow(p.org.Name, s.now()); !ok {
+		return errTooManyRequests("too many changes to this organization; retry later", retryAfter)
 	}
 	return nil
 }

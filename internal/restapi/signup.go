@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/password"
 )
 
 // SignupInput creates an organization (only with --signup=open).
@@ -21,16 +23,18 @@ type SignupInput struct {
 	Body struct {
 		Name        string `json:"name" minLength:"1" maxLength:"63" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"The organization's id: a DNS-1123 label"`
 		DisplayName string `json:"displayName,omitempty" maxLength:"200"`
-		AdminEmail  string `json:"adminEmail" format:"email" maxLength:"254"`
-		Password    string `json:"password" minLength:"12" maxLength:"128"`
+		AdminEmail  string `json:"adminEmail" format:"email" maxLength:"254" doc:"The admin's email (the login name): a plain address, e.g. admin@acme.example"`
+		Password    string `json:"password" minLength:"12" maxLength:"128" doc:"The admin's password; kept only as an argon2id hash"`
 	}
 }
 
 // signup creates the Organization, referencing the Secret <name>-signup,
-// and then that Secret, owned by the Organization from its first moment (so
-// it goes with it) and created only if absent (a leftover is never
-// overwritten). If the Secret cannot be created the Organization is deleted
-// again and the error answered.
+// and then that Secret, holding only the password's argon2id hash, owned by
+// the Organization from its first moment (so it goes with it) and created
+// only if absent (a leftover is never overwritten). If the Secret cannot be
+// created the Organization is deleted again and the error answered. The
+// Organization is labelled as created by sign-up, which is what the caps
+// count.
 func (s *Server) signup(ctx context.Context, in *SignupInput) (*OrganizationOutput, error) {
 	if err := s.rateLimited(ctx); err != nil {
 		return nil, err
@@ -39,14 +43,25 @@ func (s *Server) signup(ctx context.Context, in *SignupInput) (*OrganizationOutp
 		return nil, huma.Error403Forbidden("self-service sign-up is disabled on this server")
 	}
 	b := in.Body
-	if err := s.checkSignupFree(ctx, b.Name, b.AdminEmail); err != nil {
+	email, err := tenancyv1alpha1.ParseEmail(b.AdminEmail)
+	if err != nil {
+		return nil, huma.Error400BadRequest("adminEmail: " + err.Error())
+	}
+	if err := s.withinSignupCaps(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.checkSignupFree(ctx, b.Name, email); err != nil {
+		return nil, err
+	}
+	hash, err := s.hashChosen(b.Password)
+	if err != nil {
 		return nil, err
 	}
 	org := &tenancyv1alpha1.Organization{
-		ObjectMeta: metav1.ObjectMeta{Name: b.Name},
+		ObjectMeta: metav1.ObjectMeta{Name: b.Name, Labels: map[string]string{tenancyv1alpha1.LabelCreatedBy: tenancyv1alpha1.CreatedBySignup}},
 		Spec: tenancyv1alpha1.OrganizationSpec{DisplayName: b.DisplayName, Admin: tenancyv1alpha1.AdminSpec{
 			Email: b.AdminEmail, PasswordSecretRef: &tenancyv1alpha1.SecretKeyRef{
-				Name: tenancyv1alpha1.SignupSecretName(b.Name), Key: tenancyv1alpha1.SecretKeyPassword}}},
+				Name: tenancyv1alpha1.SignupSecretName(b.Name), Key: tenancyv1alpha1.SecretKeyPasswordHash}}},
 	}
 	if err := s.client.Create(ctx, org); err != nil {
 		if apierrors.IsAlreadyExists(err) {
@@ -54,7 +69,7 @@ func (s *Server) signup(ctx context.Context, in *SignupInput) (*OrganizationOutp
 		}
 		return nil, s.kubeError(err)
 	}
-	if err := s.createSignupSecret(ctx, org, b.Password); err != nil {
+	if err := s.createSignupSecret(ctx, org, hash); err != nil {
 		if derr := s.client.Delete(ctx, org, client.Preconditions{UID: &org.UID}); derr != nil && !apierrors.IsNotFound(derr) {
 			s.log.Error(derr, "removing the organization of a failed sign-up", "organization", org.Name)
 		}
@@ -86,15 +101,59 @@ func (s *Server) checkSignupFree(ctx context.Context, name, email string) error 
 	return nil
 }
 
-// createSignupSecret creates <name>-signup holding the chosen password,
-// labelled for the organization and controlled by it. An existing Secret of
-// that name is a 409: it is never overwritten.
-func (s *Server) createSignupSecret(ctx context.Context, org *tenancyv1alpha1.Organization, pw string) error {
+// hashChosen hashes a password a tenant admin chose with argon2id, holding
+// one of the process's hashing slots (429 when none is free).
+func (s *Server) hashChosen(pw string) (string, error) {
+	release, ok := s.slots.TryAcquire()
+	if !ok {
+		return "", errBusyHashing()
+	}
+	defer release()
+	return password.Hash(pw, s.cfg.HashParams)
+}
+
+// withinSignupCaps counts the Organizations created by sign-up, from the
+// cache (so every replica counts the same): at the total cap sign-up is
+// closed (403), at the hourly cap it answers 429 until the oldest sign-up of
+// the hour ages out.
+func (s *Server) withinSignupCaps(ctx context.Context) error {
+	if s.cfg.SignupMaxTotal == 0 && s.cfg.SignupMaxPerHour == 0 {
+		return nil
+	}
+	var list tenancyv1alpha1.OrganizationList
+	if err := s.client.List(ctx, &list, client.MatchingLabels{tenancyv1alpha1.LabelCreatedBy: tenancyv1alpha1.CreatedBySignup},
+		client.UnsafeDisableDeepCopy); err != nil {
+		s.log.Error(err, "counting sign-ups")
+		return errUnavailable()
+	}
+	if s.cfg.SignupMaxTotal > 0 && len(list.Items) >= s.cfg.SignupMaxTotal {
+		return huma.Error403Forbidden("sign-up is closed: the platform's limit of organizations created by sign-up is reached")
+	}
+	hourAgo := s.now().Add(-time.Hour)
+	recent, oldest := 0, s.now()
+	for _, o := range list.Items {
+		if created := o.CreationTimestamp.Time; created.After(hourAgo) {
+			recent++
+			if created.Before(oldest) {
+				oldest = created
+			}
+		}
+	}
+	if s.cfg.SignupMaxPerHour > 0 && recent >= s.cfg.SignupMaxPerHour {
+		return errTooManyRequests("too many sign-ups in the last hour; retry later", oldest.Sub(hourAgo))
+	}
+	return nil
+}
+
+// createSignupSecret creates <name>-signup holding the chosen password's
+// argon2id hash, labelled for the organization and controlled by it. An
+// existing Secret of that name is a 409: it is never overwritten.
+func (s *Server) createSignupSecret(ctx context.Context, org *tenancyv1alpha1.Organization, hash string) error {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.cfg.CredentialsNamespace, Name: tenancyv1alpha1.SignupSecretName(org.Name),
 			Labels: map[string]string{tenancyv1alpha1.LabelManagedBy: tenancyv1alpha1.ManagedBy, tenancyv1alpha1.LabelOrganization: org.Name}},
 		Type: corev1.SecretTypeOpaque,
-		Data: map[string][]byte{tenancyv1alpha1.SecretKeyPassword: []byte(pw)},
+		Data: map[string][]byte{tenancyv1alpha1.SecretKeyPasswordHash: []byte(hash)},
 	}
 	if err := controllerutil.SetControllerReference(org, secret, s.client.Scheme()); err != nil {
 		return err

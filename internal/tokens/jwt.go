@@ -41,6 +41,9 @@ type Issuer struct {
 	Issuer   string
 	Audience string
 	TTL      time.Duration
+	// Leeway is the clock skew between replicas that Verify tolerates on
+	// exp, nbf and iat.
+	Leeway time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -87,7 +90,7 @@ func (i *Issuer) Verify(ks *KeySet, token string) (*Claims, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(i.Issuer), jwt.WithAudience(i.Audience),
 		jwt.WithExpirationRequired(), jwt.WithNotBeforeRequired(), jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(i.now), jwt.WithStrictDecoding(),
+		jwt.WithTimeFunc(i.now), jwt.WithStrictDecoding(), jwt.WithLeeway(i.Leeway),
 	)
 	_, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != TokenType {

@@ -64,6 +64,9 @@ func main() {
 
 func run(n int, backend string, writers int, resync time.Duration, probes int, managerArgs []string) (err error) {
 	ctx := context.Background()
+	// Every organization here is Dedicated: the budget must hold them all
+	// (the default, 5000, would rightly stall the rest).
+	managerArgs = append([]string{fmt.Sprintf("--max-dedicated-collections=%d", n+2*probes+100)}, managerArgs...)
 	e, err := startEnv(backend, resync, managerArgs)
 	if err != nil {
 		return err
