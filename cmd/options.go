@@ -21,14 +21,39 @@ import (
 type options struct {
 	operator operator.Options
 	zap      zap.Options
+	// output is `manager audit`'s format: table or json.
+	output string
 }
 
-// parseOptions parses args; getenv supplies MONGODB_URI and POD_NAMESPACE.
-// Errors are one line, fit to print as they are.
+// parseOptions parses the manager's args; getenv supplies MONGODB_URI and
+// POD_NAMESPACE. Errors are one line, fit to print as they are.
 func parseOptions(args []string, getenv func(string) string) (*options, error) {
+	o, fs := newFlagSet("manager", getenv)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return o, o.validate()
+}
+
+// parseAuditOptions parses `manager audit`'s args: the manager's flags (the
+// audit connects the same way) and -o.
+func parseAuditOptions(args []string, getenv func(string) string) (*options, error) {
+	o, fs := newFlagSet("manager audit", getenv)
+	fs.StringVar(&o.output, "o", "table", "Output format: table or json.")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.output != "table" && o.output != "json" {
+		return nil, fmt.Errorf("-o must be table or json, got %q", o.output)
+	}
+	return o, o.validate()
+}
+
+// newFlagSet binds every manager flag, with the documented defaults.
+func newFlagSet(name string, getenv func(string) string) (*options, *flag.FlagSet) {
 	o := &options{operator: operator.DefaultOptions()}
 	op := &o.operator
-	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&op.MetricsBindAddress, "metrics-bind-address", op.MetricsBindAddress,
 		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	fs.BoolVar(&op.SecureMetrics, "metrics-secure", op.SecureMetrics,
@@ -70,11 +95,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 		"Documents copied per batch when a tenant's documents move (tenancy switch, rename); progress is recorded after each batch.")
 	bindAPIFlags(fs, &op.API)
 	o.zap.BindFlags(fs)
-
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	return o, o.validate()
+	return o, fs
 }
 
 func (o *options) validate() error {
@@ -134,7 +155,8 @@ func bindAPIFlags(fs *flag.FlagSet, c *restapi.Config) {
 	fs.IntVar(&c.Lockout.GlobalThreshold, "api-lockout-global-threshold", c.Lockout.GlobalThreshold,
 		"Failed logins from all client networks together that lock an account everywhere (0: never); "+
 			"--api-lockout-threshold counts per client network.")
-	fs.Func("api-trusted-proxies", "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the header is ignored).",
+	fs.Func("api-trusted-proxies",
+		"Comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the header is ignored).",
 		func(v string) error {
 			c.TrustedProxies = nil
 			for _, s := range strings.Split(v, ",") {
@@ -149,7 +171,8 @@ func bindAPIFlags(fs *flag.FlagSet, c *restapi.Config) {
 	fs.Float64Var(&c.WriteRate, "api-write-rate", c.WriteRate, "Per-organization authenticated writes (PATCH, DELETE) per second.")
 	fs.IntVar(&c.WriteBurst, "api-write-burst", c.WriteBurst, "Per-organization burst of authenticated writes.")
 	fs.DurationVar(&c.SessionMaxAge, "api-session-max-age", c.SessionMaxAge, "Absolute lifetime of a login session, however often it is refreshed.")
-	fs.IntVar(&c.SignupMaxPerHour, "signup-max-per-hour", c.SignupMaxPerHour, "Most organizations created through sign-up per hour, all replicas together (0: no cap).")
+	fs.IntVar(&c.SignupMaxPerHour, "signup-max-per-hour", c.SignupMaxPerHour,
+		"Most organizations created through sign-up per hour, all replicas together (0: no cap).")
 	fs.IntVar(&c.SignupMaxTotal, "signup-max-total", c.SignupMaxTotal, "Most organizations created through sign-up in total (0: no cap).")
 	fs.IntVar(&c.HashConcurrency, "api-hash-concurrency", c.HashConcurrency,
 		"Concurrent password verifications; beyond it login answers 429 with Retry-After (default GOMAXPROCS).")

@@ -14,6 +14,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/audit"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
@@ -63,12 +64,23 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 		o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool { return settled(org) })
 		return observerRetry
 	}
+	o.audit(ctx, obs) // before set: afterwards reconciles amend obs
 	o.r.observed.set(obs)
 	o.recordLegacyOwners(ctx)
 	o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool {
-		return waitingForMongo(org) || settled(org) && o.r.drifted(ctx, org)
+		return waitingForMongo(org) || settled(org) && o.r.drifted(ctx, org, obs.Taken)
 	})
 	return jitter(o.period)
+}
+
+// audit feeds the retained and orphan gauges from the observation, at no
+// extra MongoDB cost.
+func (o *observer) audit(ctx context.Context, obs *mongostore.Observation) {
+	var list tenancyv1alpha1.OrganizationList
+	if err := o.r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return
+	}
+	o.r.metrics.recordAudit(audit.Analyze(list.Items, obs, o.r.ClusterID))
 }
 
 // enqueue sends every cached Organization that matches to the controller.
@@ -137,11 +149,17 @@ func waitingForMongo(org *tenancyv1alpha1.Organization) bool {
 	return c != nil && c.Reason == tenancyv1alpha1.ReasonMongoUnavailable
 }
 
-// drifted reports whether the observation contradicts a settled
-// organization: its collection is gone, or its admin record is missing or
-// does not carry the spec's email and the credentials Secret's fingerprint.
-// It reads the observation through its lock: reconciles amend it meanwhile.
-func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alpha1.Organization) bool {
+// drifted reports whether the observation, taken at taken, contradicts a
+// settled organization: its collection is gone, or its admin record is
+// missing or does not carry the spec's email and the credentials Secret's
+// fingerprint. An organization that became Ready after the observation
+// started is left to the next one (what it wrote may be missing from this
+// one). It reads the observation through its lock: reconciles amend it meanwhile.
+func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alpha1.Organization, taken time.Time) bool {
+	ready := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
+	if ready != nil && !ready.LastTransitionTime.Time.Before(taken.Truncate(time.Second).Add(-time.Second)) {
+		return false
+	}
 	if exists, _ := r.observed.collection(org.Status.Collection); !exists {
 		return true
 	}

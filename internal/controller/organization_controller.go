@@ -6,6 +6,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +76,8 @@ type OrganizationReconciler struct {
 	selfWrites *selfWrites
 	// sharedIndexes holds the shared collections whose index this process ensured.
 	sharedIndexes sync.Map
+	// metrics are the controller's Prometheus metrics.
+	metrics *metrics
 }
 
 // tenant carries what one reconcile learns from step to step.
@@ -234,7 +237,10 @@ func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	}
 	notOurs := builder.WithPredicates(r.selfWrites.predicate())
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&tenancyv1alpha1.Organization{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Spec changes and annotation changes (adoption) start a reconcile;
+		// the controller's own status writes do not.
+		For(&tenancyv1alpha1.Organization{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Secret{}, notOurs).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret), notOurs).
 		Watches(&tenancyv1alpha1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.renameRelatives)).
@@ -265,7 +271,9 @@ func (r *OrganizationReconciler) renameRelatives(ctx context.Context, obj client
 }
 
 // organizationsForSecret maps a Secret in the credentials namespace to the
-// Organizations whose passwordSecretRef names it.
+// Organizations whose passwordSecretRef names it, and a Secret named like an
+// organization's <name>-admin to that organization (so that removing a
+// Secret in its way ends a CredentialsSecretConflict at once).
 func (r *OrganizationReconciler) organizationsForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	if obj.GetNamespace() != r.CredentialsNamespace {
 		return nil
@@ -275,9 +283,12 @@ func (r *OrganizationReconciler) organizationsForSecret(ctx context.Context, obj
 		logf.FromContext(ctx).Error(err, "listing organizations for a Secret", "secret", obj.GetName())
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(orgs.Items))
+	reqs := make([]reconcile.Request, 0, len(orgs.Items)+1)
 	for _, o := range orgs.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&o)})
+	}
+	if name, ok := strings.CutSuffix(obj.GetName(), tenancyv1alpha1.CredentialsSecretName("")); ok && name != "" {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: name}})
 	}
 	return reqs
 }

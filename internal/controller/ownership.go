@@ -121,11 +121,15 @@ func (r *OrganizationReconciler) ledgerEntry(ctx context.Context, l mongostore.L
 	return r.Store.GetLedgerEntry(ctx, l)
 }
 
-// locationHasData reports whether l holds any document: from the
-// observation when it knows (a missing collection, or the shared
-// collection's per-tenant counts), else counted.
+// locationHasData reports whether l holds any document. A dedicated
+// collection is counted (one cheap command: documents written after the
+// last observation must not be given away). A tenant's share of the shared
+// collection is taken from the observation's per-tenant counts when it has
+// them, because a filtered count scans the whole shared collection on
+// FerretDB: documents an application wrote there for a tenant that has no
+// Organization, after the last observation, are not seen until the next one.
 func (r *OrganizationReconciler) locationHasData(ctx context.Context, l mongostore.Location) (bool, error) {
-	if n, known := r.observed.documents(l); known {
+	if n, known := r.observed.documents(l); known && l.Shared() {
 		return n > 0, nil
 	}
 	n, err := r.Store.CountTenant(ctx, l)

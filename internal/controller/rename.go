@@ -63,8 +63,15 @@ func (r *OrganizationReconciler) reconcileRename(ctx context.Context, t *tenant)
 		}
 		target := r.targetLocation(org)
 		if !found {
+			// Nothing to move: the old organization's (empty) place is
+			// taken over all the same, and forgotten.
 			if err := r.ensureLocation(ctx, t, target, true); err != nil {
 				return err
+			}
+			if owner != "" {
+				if err := r.Store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
+					return classifyMongo(err)
+				}
 			}
 			return r.rehomeAdmin(ctx, t)
 		}

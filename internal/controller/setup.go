@@ -19,6 +19,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config is what the controller needs besides the manager.
@@ -46,6 +47,8 @@ type Config struct {
 	// ProtectedSecrets are the operator's own Secrets (signing keys, MongoDB
 	// URI) that spec.admin.passwordSecretRef may not name.
 	ProtectedSecrets []string
+	// Registry receives the controller's metrics (nil: not registered).
+	Registry prometheus.Registerer
 }
 
 // CacheOptions caches Secrets only in the credentials namespace and strips
@@ -63,6 +66,11 @@ func CacheOptions(credentialsNamespace string) cache.Options {
 // The manager's cache must come from CacheOptions(cfg.CredentialsNamespace).
 func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	r := newReconciler(mgr, cfg)
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return err
+	}
+	r.metrics = m
 	informer, err := mgr.GetCache().GetInformer(ctx, &tenancyv1alpha1.Organization{})
 	if err != nil {
 		return err

@@ -52,8 +52,13 @@ func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ..
 		}).
 		WithObjects(objs...).Build()
 	observed := newObservation(time.Minute)
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &OrganizationReconciler{
-		Client: c, APIReader: c, Scheme: unitScheme,
+		metrics: m,
+		Client:  c, APIReader: c, Scheme: unitScheme,
 		Store:                &writeThrough{TenantStore: store, observed: observed},
 		CredentialsNamespace: "creds",
 		ClusterID:            "unit-cluster",
@@ -407,6 +412,19 @@ func counting(f *fakeStore) map[string]int {
 	calls := map[string]int{}
 	exists, getAdmin, checkEmail := f.CollectionExistsFn, f.GetAdminFn, f.CheckEmailFreeFn
 	createLoc, ensureLoc, createAdmin := f.CreateLocationFn, f.EnsureLocationFn, f.CreateAdminFn
+	count, claim, getEntry := f.CountTenantFn, f.ClaimLocationFn, f.GetLedgerEntryFn
+	f.CountTenantFn = func(ctx context.Context, l mongostore.Location) (int64, error) {
+		calls["CountTenant"]++
+		return count(ctx, l)
+	}
+	f.ClaimLocationFn = func(ctx context.Context, e mongostore.LedgerEntry) error {
+		calls["ClaimLocation"]++
+		return claim(ctx, e)
+	}
+	f.GetLedgerEntryFn = func(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
+		calls["GetLedgerEntry"]++
+		return getEntry(ctx, l)
+	}
 	f.CollectionExistsFn = func(ctx context.Context, n string) (bool, error) { calls["CollectionExists"]++; return exists(ctx, n) }
 	f.GetAdminFn = func(ctx context.Context, o string) (*mongostore.Admin, error) {
 		calls["GetAdmin"]++
@@ -428,7 +446,10 @@ func counting(f *fakeStore) map[string]int {
 	return calls
 }
 
-func TestUnitNewOrganizationCostsTwoWritesAndNoRead(t *testing.T) {
+// A new organization, with a current observation, costs its three writes
+// (ledger entry, collection, admin record) and one count (is its collection
+// really empty?): nothing that grows with the number of tenants.
+func TestUnitNewOrganizationCostsThreeWritesAndOneCount(t *testing.T) {
 	store, db := newMemStore()
 	org := unitOrg("fresh")
 	r := newUnitReconciler(t, store, 0, org)
@@ -438,7 +459,7 @@ func TestUnitNewOrganizationCostsTwoWritesAndNoRead(t *testing.T) {
 	if _, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Name: "fresh"}}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"CreateLocation": 1, "CreateAdmin": 1}
+	want := map[string]int{"ClaimLocation": 1, "CountTenant": 1, "CreateLocation": 1, "CreateAdmin": 1}
 	if !maps.Equal(calls, want) {
 		t.Fatalf("store calls %v; want only %v", calls, want)
 	}

@@ -150,8 +150,8 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 // the ownership ledger unless a cluster id is configured.
 const ClusterIDNamespace = metav1.NamespaceSystem
 
-// clusterID is the configured cluster id, else the UID of kube-system.
-func clusterID(ctx context.Context, r client.Reader, configured string) (string, error) {
+// ClusterID is the configured cluster id, else the UID of kube-system.
+func ClusterID(ctx context.Context, r client.Reader, configured string) (string, error) {
 	if configured != "" {
 		return configured, nil
 	}
@@ -163,7 +163,7 @@ func clusterID(ctx context.Context, r client.Reader, configured string) (string,
 }
 
 func (op *Operator) register(o Options) error {
-	id, err := clusterID(context.Background(), op.Manager.GetAPIReader(), o.Controller.ClusterID)
+	id, err := ClusterID(context.Background(), op.Manager.GetAPIReader(), o.Controller.ClusterID)
 	if err != nil {
 		return err
 	}
@@ -179,6 +179,7 @@ func (op *Operator) register(o Options) error {
 	cc.Store = tenants
 	cc.HashSlots = hashSlots
 	cc.ProtectedSecrets = []string{o.API.SigningKeysSecret, tenancyv1alpha1.MongoDBSecret}
+	cc.Registry = o.Registry
 	if err := controller.Add(context.Background(), op.Manager, cc); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
 	}

@@ -395,6 +395,17 @@ var _ = Describe("Bad inputs", func() {
 // isolatedServer serves the API on its own MongoDB connection, so the test
 // can count exactly the commands its requests cause.
 func isolatedServer(c restapi.Config) (*httptest.Server, *mongostore.CommandCounter) {
+	_, ts, counter := isolated(c)
+	return ts, counter
+}
+
+// isolatedAPI is isolatedServer for a test that also reaches into the server.
+func isolatedAPI(c restapi.Config) (*restapi.Server, *httptest.Server) {
+	srv, ts, _ := isolated(c)
+	return srv, ts
+}
+
+func isolated(c restapi.Config) (*restapi.Server, *httptest.Server, *mongostore.CommandCounter) {
 	counter := mongostore.NewCommandCounter()
 	store, err := mongostore.Connect(mongostore.Options{URI: mongoSrv.URI(), Database: "orgs", Monitor: counter.Monitor()})
 	Expect(err).NotTo(HaveOccurred())
@@ -403,5 +414,5 @@ func isolatedServer(c restapi.Config) (*httptest.Server, *mongostore.CommandCoun
 	Expect(err).NotTo(HaveOccurred())
 	ts := httptest.NewServer(srv.Handler())
 	DeferCleanup(ts.Close)
-	return ts, counter
+	return srv, ts, counter
 }

@@ -68,7 +68,7 @@ func (s *Server) patchOrganization(ctx context.Context, in *PatchInput) (*Organi
 	if b.renames(p.org.Name) {
 		return s.rename(ctx, p, desired, *b.Name)
 	}
-	newHash, err := s.newPasswordHash(p, b)
+	newHash, err := s.newPasswordHash(b)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s *Server) desiredSpec(ctx context.Context, org *tenancyv1alpha1.Organizat
 // newPasswordHash is the argon2id hash of the new password, "" when none
 // was given or it is the current one. Hashing holds one of the process's
 // hashing slots: without a free one the answer is 429, as for a login.
-func (s *Server) newPasswordHash(p *principal, b PatchBody) (string, error) {
+func (s *Server) newPasswordHash(b PatchBody) (string, error) {
 	if b.Password == nil || *b.Password == *b.CurrentPassword {
 		return "", nil
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -72,10 +73,12 @@ func reconciledAt(generation int64) func(*tenancyv1alpha1.Organization) bool {
 	}
 }
 
-// waitFor polls the cache until done holds for the organization, or the
-// change timeout passes. An organization not visible yet (just created) is
-// waited for too. It returns the latest organization (nil when not found)
-// and whether done held; a failing cache read only ends the wait early.
+// waitFor polls the cache until done holds for the organization, it is
+// Stalled for its current generation (a verdict: waiting longer changes
+// nothing), or the change timeout passes. An organization not visible yet
+// (just created) is waited for too. It returns the latest organization (nil
+// when not found) and whether done held; a failing cache read only ends the
+// wait early.
 func (s *Server) waitFor(ctx context.Context, name string, done func(*tenancyv1alpha1.Organization) bool) (*tenancyv1alpha1.Organization, bool) {
 	var latest *tenancyv1alpha1.Organization
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, s.cfg.ChangeTimeout, true, func(ctx context.Context) (bool, error) {
@@ -83,10 +86,17 @@ func (s *Server) waitFor(ctx context.Context, name string, done func(*tenancyv1a
 		if err != nil {
 			return false, err
 		}
-		if org != nil {
-			latest = org
+		if org == nil {
+			return false, nil
 		}
-		return org != nil && done(org), nil
+		latest = org
+		return done(org) || stalledNow(org), nil
 	})
-	return latest, err == nil
+	return latest, err == nil && latest != nil && done(latest)
+}
+
+// stalledNow reports whether the controller stalled the current generation.
+func stalledNow(org *tenancyv1alpha1.Organization) bool {
+	c := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == org.Generation
 }

@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,6 +92,26 @@ func problemBody(_ huma.Context, _ string, v any) (any, error) {
 		}
 	}
 	return m, nil
+}
+
+// documentAccepted documents the 202 that an operation answers when its
+// change was accepted but not in effect within --api-change-timeout (or
+// reached a Stalled verdict): the same body as its success, with a Location.
+func documentAccepted(oapi *huma.OpenAPI, operationIDs ...string) {
+	for _, item := range oapi.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if op == nil || !slices.Contains(operationIDs, op.OperationID) {
+				continue
+			}
+			for code, r := range op.Responses {
+				if code == "200" || code == "201" {
+					accepted := *r
+					accepted.Description = "Accepted: not in effect yet (or stalled, see the conditions); poll the Location"
+					op.Responses["202"] = &accepted
+				}
+			}
+		}
+	}
 }
 
 // documentValidationAs400 makes the OpenAPI document say what the API does:

@@ -100,6 +100,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	s.registerOrganizations()
 	s.registerMisc()
 	documentValidationAs400(s.api.OpenAPI())
+	documentAccepted(s.api.OpenAPI(), "signup", "patchOrganization")
 	s.handler = securityHeaders(mux)
 	return s, nil
 }

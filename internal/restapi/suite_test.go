@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"sync"
 	"testing"
@@ -61,7 +62,9 @@ var _ = BeforeSuite(func() {
 	apiCfg = restapi.DefaultConfig()
 	apiCfg.Signup = restapi.SignupOpen
 	apiCfg.LoginRate, apiCfg.LoginBurst = 1000, 1000
-	apiCfg.Lockout = restapi.LockoutPolicy{Threshold: 3, Base: 2 * time.Second, Max: 4 * time.Second, Window: time.Minute}
+	apiCfg.Lockout = restapi.LockoutPolicy{Threshold: 3, GlobalThreshold: 8, Base: 2 * time.Second, Max: 4 * time.Second, Window: time.Minute}
+	apiCfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} // tests speak for several client networks
+	apiCfg.WriteRate, apiCfg.WriteBurst = 1000, 1000
 	apiCfg.HashConcurrency = 2
 	apiCfg.ChangeTimeout = 20 * time.Second
 	mgr, err = testEnv.StartManager(harness.Options{API: &apiCfg})

@@ -161,3 +161,27 @@ func TestRefreshTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyToleratesClockSkewBetweenReplicas: a token issued by a replica
+// whose clock runs up to Leeway ahead is accepted; further ahead it is not.
+func TestVerifyToleratesClockSkewBetweenReplicas(t *testing.T) {
+	now := time.Now()
+	ks, _, err := (&KeySet{}).Rotate(now, time.Hour, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ahead time.Duration
+		ok    bool
+	}{{20 * time.Second, true}, {29 * time.Second, true}, {45 * time.Second, false}} {
+		issuer := &Issuer{Issuer: "i", Audience: "a", TTL: time.Minute, Now: func() time.Time { return now.Add(tt.ahead) }}
+		token, _, err := issuer.Issue(ks, "sub", "org", "sid", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifier := &Issuer{Issuer: "i", Audience: "a", TTL: time.Minute, Leeway: 30 * time.Second, Now: func() time.Time { return now }}
+		if _, err := verifier.Verify(ks, token); (err == nil) != tt.ok {
+			t.Errorf("issuer %s ahead: Verify = %v; want ok %v", tt.ahead, err, tt.ok)
+		}
+	}
+}

@@ -31,6 +31,11 @@ func (r Response) JSON() (map[string]any, error) {
 // (sent as is) or any other value (marshalled to JSON); a body is sent as
 // application/json. A non-empty token is sent as a Bearer token.
 func Do(ctx context.Context, base, method, path, token string, body any) (Response, error) {
+	return DoWith(ctx, base, method, path, token, body, nil)
+}
+
+// DoWith is Do with extra request headers.
+func DoWith(ctx context.Context, base, method, path, token string, body any, header http.Header) (Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -54,6 +59,11 @@ func Do(ctx context.Context, base, method, path, token string, body any) (Respon
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -45,6 +45,8 @@ type Options struct {
 	API *restapi.Config
 	// WrapStore wraps the controller's store (fault injection, see test/faultstore).
 	WrapStore func(controller.TenantStore) controller.TenantStore
+	// ClusterID is --cluster-id; default: the kube-system namespace's UID.
+	ClusterID string
 }
 
 // Manager is a running operator and its counters.
@@ -89,6 +91,7 @@ func operatorOptions(o Options) (operator.Options, error) {
 	}
 	opts.HealthProbeBindAddress = "0"
 	opts.WrapStore = o.WrapStore
+	opts.Controller.ClusterID = o.ClusterID
 	opts.AllowSeveralInProcess = true
 	return opts, nil
 }

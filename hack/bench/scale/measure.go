@@ -208,6 +208,7 @@ type ceilings struct {
 	argonHashesPerSec float64 // chosen passwords: argon2id, one per core
 	orgWritesPerSec   float64 // an organization's Kubernetes API writes, replayed: orgs/s
 	storeOrgsPerSec   float64 // an organization's store writes, replayed: orgs/s
+	machinePerSec     float64 // both replayed together: orgs/s
 }
 
 func (e *benchEnv) measureCeilings(ctx context.Context, writers int) (ceilings, error) {
@@ -301,82 +302,113 @@ func shares(before, after cpuSample, window time.Duration) string {
 	return strings.TrimSuffix(out, ", ") + fmt.Sprintf(" (of one core; %d cores)", runtime.NumCPU())
 }
 
-// replayOrgWrites performs, with w workers and no operator running, the
-// Kubernetes API writes that creating one organization takes (the
-// platform's create, then what the operator writes: the finalizer patch, the
-// credentials Secret, the status patch and three events) for n
-// organizations, and returns the rate in organizations per second and the
-// time each kind of write took on average. It is the apiserver's ceiling
-// for this workload, as opposed to ConfigMap creates.
-func (e *benchEnv) replayOrgWrites(ctx context.Context, n, w int) (float64, map[string]time.Duration, error) {
+// replay performs, with w workers and no operator running, the external
+// work that creating one organization takes, for n organizations: the
+// platform's create, then what the operator writes to the apiserver (the
+// finalizer patch, the credentials Secret, three events, the status patch)
+// and, with a store, to MongoDB (the ledger entry, the collection, the admin
+// record). It returns organizations per second and the average time of each
+// kind of call, and removes everything it made. With the store, it is the
+// machine's ceiling for this workload: apiserver, etcd and store sharing the
+// CPUs as they do under the operator, minus the operator's own work.
+func (e *benchEnv) replay(ctx context.Context, n, w int, store *mongostore.Store) (float64, map[string]time.Duration, error) {
 	var mu sync.Mutex
-	spent := map[string]time.Duration{}
+	spent, calls := map[string]time.Duration{}, map[string]int{}
 	timed := func(what string, f func() error) error {
 		start := time.Now()
 		err := f()
 		mu.Lock()
 		spent[what] += time.Since(start)
+		calls[what]++
 		mu.Unlock()
 		return err
 	}
+	name := func(i int) string { return fmt.Sprintf("replay-%05d", i) }
 	start := time.Now()
-	err := parallel(n, w, func(i int) error {
-		org := newOrg(fmt.Sprintf("replay-%05d", i))
-		if err := timed("create Organization", func() error { return e.k8s.Create(ctx, org) }); err != nil {
-			return err
-		}
-		base := org.DeepCopy()
-		org.Finalizers = []string{tenancyv1alpha1.Finalizer}
-		if err := timed("patch finalizer", func() error {
-			return e.k8s.Patch(ctx, org, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
-		}); err != nil {
-			return err
-		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: org.Name + "-admin"},
-			Data: map[string][]byte{"password": []byte("x"), "email": []byte("y"), "organization": []byte(org.Name)}}
-		if err := timed("create Secret", func() error { return e.k8s.Create(ctx, secret) }); err != nil {
-			return err
-		}
-		for j := range 3 {
-			ev := &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: fmt.Sprintf("%s.%d", org.Name, j)},
-				EventTime: metav1.NowMicro(), ReportingController: "bench", ReportingInstance: "bench", Action: "Create", Reason: "Replay",
-				Regarding: corev1.ObjectReference{Kind: "Organization", Name: org.Name, APIVersion: tenancyv1alpha1.GroupVersion.String()},
-				Type:      corev1.EventTypeNormal, Note: "replayed"}
-			if err := timed("create Event", func() error { return e.k8s.Create(ctx, ev) }); err != nil {
-				return err
-			}
-		}
-		base = org.DeepCopy()
-		org.Status.ObservedGeneration = org.Generation
-		org.Status.Collection, org.Status.Database = "org_"+org.Name, "orgs"
-		org.Status.Conditions = []metav1.Condition{{Type: tenancyv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
-			Reason: tenancyv1alpha1.ReasonSucceeded, Message: "replayed", LastTransitionTime: metav1.Now(), ObservedGeneration: org.Generation}}
-		return timed("patch status", func() error { return e.k8s.Status().Patch(ctx, org, client.MergeFrom(base)) })
-	})
+	err := parallel(n, w, func(i int) error { return e.replayOne(ctx, name(i), store, timed) })
 	elapsed := time.Since(start)
 	if err != nil {
 		return 0, nil, err
 	}
-	// Leave nothing for the operator to find: release and delete the replay's objects.
-	err = parallel(n, w, func(i int) error {
-		org := &tenancyv1alpha1.Organization{}
-		if err := e.k8s.Get(ctx, client.ObjectKey{Name: fmt.Sprintf("replay-%05d", i)}, org); err != nil {
-			return err
-		}
-		base := org.DeepCopy()
-		org.Finalizers = nil
-		if err := e.k8s.Patch(ctx, org, client.MergeFrom(base)); err != nil {
-			return err
-		}
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: org.Name + "-admin"}}
-		return errors.Join(e.k8s.Delete(ctx, org), e.k8s.Delete(ctx, secret))
-	})
+	err = parallel(n, w, func(i int) error { return e.unreplay(ctx, name(i), store) })
 	for k, v := range spent {
-		div := time.Duration(n)
-		if k == "create Event" {
-			div *= 3
-		}
-		spent[k] = v / div
+		spent[k] = v / time.Duration(calls[k])
 	}
 	return float64(n) / elapsed.Seconds(), spent, err
+}
+
+// replayOne does one organization's external work (see replay).
+func (e *benchEnv) replayOne(ctx context.Context, name string, store *mongostore.Store, timed func(string, func() error) error) error {
+	org := newOrg(name)
+	if err := timed("create Organization", func() error { return e.k8s.Create(ctx, org) }); err != nil {
+		return err
+	}
+	base := org.DeepCopy()
+	org.Finalizers = []string{tenancyv1alpha1.Finalizer}
+	if err := timed("patch finalizer", func() error {
+		return e.k8s.Patch(ctx, org, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	}); err != nil {
+		return err
+	}
+	l := mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(name)}
+	if store != nil {
+		if err := timed("store: claim + create collection", func() error {
+			if err := store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, name, string(org.UID), "replay", time.Now())); err != nil {
+				return err
+			}
+			_, err := store.CreateLocation(ctx, l)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: name + "-admin"},
+		Data: map[string][]byte{"password": []byte("x"), "email": []byte("y"), "organization": []byte(name)}}
+	if err := timed("create Secret", func() error { return e.k8s.Create(ctx, secret) }); err != nil {
+		return err
+	}
+	if store != nil {
+		if err := timed("store: insert admin", func() error {
+			return store.CreateAdmin(ctx, mongostore.Admin{ID: name, Organization: name, Email: name + "@replay.example", PasswordHash: "x"})
+		}); err != nil {
+			return err
+		}
+	}
+	for j := range 3 {
+		ev := &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: fmt.Sprintf("%s.%d", name, j)},
+			EventTime: metav1.NowMicro(), ReportingController: "bench", ReportingInstance: "bench", Action: "Create", Reason: "Replay",
+			Regarding: corev1.ObjectReference{Kind: "Organization", Name: name, APIVersion: tenancyv1alpha1.GroupVersion.String()},
+			Type:      corev1.EventTypeNormal, Note: "replayed"}
+		if err := timed("create Event", func() error { return e.k8s.Create(ctx, ev) }); err != nil {
+			return err
+		}
+	}
+	base = org.DeepCopy()
+	org.Status.ObservedGeneration = org.Generation
+	org.Status.Collection, org.Status.Database = l.Collection, "orgs"
+	org.Status.Conditions = []metav1.Condition{{Type: tenancyv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+		Reason: tenancyv1alpha1.ReasonSucceeded, Message: "replayed", LastTransitionTime: metav1.Now(), ObservedGeneration: org.Generation}}
+	return timed("patch status", func() error { return e.k8s.Status().Patch(ctx, org, client.MergeFrom(base)) })
+}
+
+// unreplay removes what replayOne made, leaving nothing for the operator to find.
+func (e *benchEnv) unreplay(ctx context.Context, name string, store *mongostore.Store) error {
+	org := &tenancyv1alpha1.Organization{}
+	if err := e.k8s.Get(ctx, client.ObjectKey{Name: name}, org); err != nil {
+		return err
+	}
+	base := org.DeepCopy()
+	org.Finalizers = nil
+	if err := e.k8s.Patch(ctx, org, client.MergeFrom(base)); err != nil {
+		return err
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: name + "-admin"}}
+	errs := []error{e.k8s.Delete(ctx, org), e.k8s.Delete(ctx, secret)}
+	if store != nil {
+		l := mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(name)}
+		_, derr := store.DropCollection(ctx, l.Collection)
+		_, aerr := store.DeleteAdmin(ctx, name)
+		errs = append(errs, derr, aerr, store.ReleaseLocation(ctx, l, "replay"))
+	}
+	return errors.Join(errs...)
 }

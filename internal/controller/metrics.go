@@ -1,0 +1,41 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/org-operator/org-operator/internal/audit"
+)
+
+// metrics are the controller's own Prometheus metrics.
+type metrics struct {
+	retained          prometheus.Gauge
+	orphanCollections prometheus.Gauge
+	orphanAdmins      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		retained: prometheus.NewGauge(prometheus.GaugeOpts{Name: "org_operator_retained_tenants",
+			Help: "Tenants of this cluster deleted with deletionPolicy Retain whose data is kept (manager audit lists them)."}),
+		orphanCollections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "org_operator_orphan_collections",
+			Help: "Collections that look like a tenant's (org_*) but that no ledger entry and no Organization claims."}),
+		orphanAdmins: prometheus.NewGauge(prometheus.GaugeOpts{Name: "org_operator_orphan_admin_records",
+			Help: "Admin records whose Organization does not exist."}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.retained, m.orphanCollections, m.orphanAdmins} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// recordAudit sets the gauges from an audit of the latest observation.
+func (m *metrics) recordAudit(r *audit.Report) {
+	m.retained.Set(float64(len(r.Retained)))
+	m.orphanCollections.Set(float64(len(r.OrphanCollections)))
+	m.orphanAdmins.Set(float64(len(r.OrphanAdmins)))
+}

@@ -1,0 +1,311 @@
+package restapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime/metrics"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/password"
+	"github.com/org-operator/org-operator/internal/restapi"
+	"github.com/org-operator/org-operator/test/apiclient"
+)
+
+// The findings of the security review (issue 15), one named spec each,
+// over real HTTP against the real apiserver, FerretDB and controller.
+
+// stalledWith waits until the organization is Stalled with reason.
+func stalledWith(name, reason string) *tenancyv1alpha1.Organization {
+	var org *tenancyv1alpha1.Organization
+	Eventually(func(g Gomega) {
+		org = getOrg(name)
+		c := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionStalled)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(reason), c.Message)
+	}, timeout, interval).Should(Succeed())
+	return org
+}
+
+func signupBody(name, email, pw string) map[string]string {
+	return map[string]string{"name": name, "adminEmail": email, "password": pw}
+}
+
+var _ = Describe("Security findings", func() {
+	It("a sign-up with a deleted Retain organization's name does not get its data; the platform adopts it explicitly", func() {
+		seq++
+		name := fmt.Sprintf("kept-%d", seq)
+		old := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"},
+				DeletionPolicy: tenancyv1alpha1.DeletionPolicyRetain}}
+		Expect(k8s.Create(ctx, old)).To(Succeed())
+		waitReady(name)
+		oldUID := string(getOrg(name).UID)
+		for i := range 5 {
+			Expect(mongo.InsertOne(ctx, "org_"+name, bson.D{{Key: "_id", Value: fmt.Sprintf("doc-%d", i)}, {Key: "secret", Value: i}})).To(Succeed())
+		}
+		Expect(k8s.Delete(ctx, old)).To(Succeed())
+		Eventually(func() bool { return orgGone(name) }, timeout, interval).Should(BeTrue())
+
+		// The attacker signs up with the retained organization's name.
+		body := signupBody(name, "attacker@evil.example", "attacker password 1")
+		r := call(http.MethodPost, "/v1/organizations", "", body)
+		Expect(r.status).To(Equal(http.StatusAccepted), "a stalled sign-up is accepted, never Ready: %s", r.body)
+		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(name))) })
+		org := stalledWith(name, tenancyv1alpha1.ReasonRetainedDataExists)
+		Expect(meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring(oldUID))
+		Expect(org.Status.Collection).To(BeEmpty(), "the stalled organization was given a place")
+		// Its admin cannot read anything: there is no admin account to log in with.
+		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]}),
+			http.StatusUnauthorized)
+		Consistently(func() (int64, error) { return mongo.CountDocuments(ctx, "org_"+name, nil) }, "2s", interval).Should(Equal(int64(5)))
+
+		// The platform adopts the retained data by naming its old UID.
+		org = getOrg(name)
+		org.Annotations = map[string]string{tenancyv1alpha1.AnnotationAdoptData: oldUID}
+		Expect(k8s.Update(ctx, org)).To(Succeed())
+		org = waitReady(name)
+		Expect(org.Status.Collection).To(Equal("org_" + name))
+		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(Equal(int64(5)), "the adopted data is all there")
+		Expect(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]}).status).
+			To(Equal(http.StatusOK))
+	})
+
+	It("60 concurrent password changes stay within the hashing cap: memory does not grow with them", func() {
+		t := newTenant("burst")
+		pair := tokensFor(t)
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		heap := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+		var peak uint64
+		base := heap()
+		stop := make(chan struct{})
+		var sampler sync.WaitGroup
+		sampler.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond):
+					peak = max(peak, heap())
+				}
+			}
+		})
+		var wg sync.WaitGroup
+		statuses := make([]int, 60)
+		for i := range statuses {
+			wg.Go(func() {
+				defer GinkgoRecover()
+				r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
+					map[string]string{"password": fmt.Sprintf("burst password number %d", i), "currentPassword": t.password})
+				statuses[i] = r.status
+			})
+		}
+		wg.Wait()
+		close(stop)
+		sampler.Wait()
+		busy := 0
+		for _, s := range statuses {
+			Expect(s).To(BeNumerically("<", 500), "statuses %v", statuses)
+			if s == http.StatusTooManyRequests {
+				busy++
+			}
+		}
+		Expect(busy).To(BeNumerically(">", 0), "60 concurrent hashes were all admitted: %v", statuses)
+		growth := float64(peak-base) / (1 << 20)
+		GinkgoWriter.Printf("heap grew by %.0f MiB at peak for 60 concurrent password changes (%d answered 429)\n", growth, busy)
+		// The process hashes at most HashConcurrency (2) at once, 19 MiB each;
+		// unbounded, 60 would take over 1 GiB.
+		Expect(growth).To(BeNumerically("<", float64(apiCfg.HashConcurrency+2)*19+48))
+	})
+
+	It("a sign-up with a display-name email form is refused (400) and creates nothing", func() {
+		seq++
+		for i, email := range []string{"<admin@acme.example>", "Admin <admin@acme.example>", "x@y"} {
+			name := fmt.Sprintf("bad-email-%d-%d", seq, i)
+			r := call(http.MethodPost, "/v1/organizations", "", signupBody(name, email, "long enough password"))
+			p := expectProblem(r, http.StatusBadRequest)
+			Expect(p["detail"]).To(ContainSubstring("adminEmail"))
+			Expect(orgGone(name)).To(BeTrue())
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.SignupSecretName(name)}, &corev1.Secret{})
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a -signup Secret was left for %q", email)
+		}
+	})
+
+	It("a sign-up never leaves or overwrites a -signup Secret: a leftover one is a 409 and stays as it was", func() {
+		seq++
+		name := fmt.Sprintf("leftover-%d", seq)
+		leftover := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: tenancyv1alpha1.SignupSecretName(name)},
+			StringData: map[string]string{"password": "someone else's"}}
+		Expect(k8s.Create(ctx, leftover)).To(Succeed())
+		DeferCleanup(func() { _ = k8s.Delete(ctx, leftover) })
+		expectProblem(call(http.MethodPost, "/v1/organizations", "", signupBody(name, "owner@"+name+".example", "long enough password")),
+			http.StatusConflict)
+		Eventually(func() bool { return orgGone(name) }, timeout, interval).Should(BeTrue(), "the Organization of a failed sign-up stayed")
+		s := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(leftover), s)).To(Succeed())
+		Expect(string(s.Data["password"])).To(Equal("someone else's"))
+		Expect(s.OwnerReferences).To(BeEmpty())
+	})
+
+	It("keeps a chosen password only as an argon2id hash (sign-up and change)", func() {
+		seq++
+		name := fmt.Sprintf("hashed-%d", seq)
+		body := signupBody(name, "owner@"+name+".example", "a chosen password 1")
+		Expect(call(http.MethodPost, "/v1/organizations", "", body).status).To(Equal(http.StatusCreated))
+		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(name))) })
+		s := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.SignupSecretName(name)}, s)).To(Succeed())
+		Expect(s.Data).To(HaveLen(1))
+		Expect(string(s.Data["passwordHash"])).To(HavePrefix("$argon2id$"))
+		Expect(string(s.Data["passwordHash"])).NotTo(ContainSubstring(body["password"]))
+		Expect(metav1.IsControlledBy(s, getOrg(name))).To(BeTrue(), "the sign-up Secret goes with its Organization")
+	})
+
+	It("the controller refuses a password hash outside the accepted parameters", func() {
+		seq++
+		name := fmt.Sprintf("greedy-%d", seq)
+		ok, err := password.Hash("a chosen password", password.DefaultParams)
+		Expect(err).NotTo(HaveOccurred())
+		greedy := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: name + "-pw",
+			Labels: map[string]string{tenancyv1alpha1.LabelOrganization: name}},
+			StringData: map[string]string{"passwordHash": ok[:len("$argon2id$v=19$")] + "m=4194304" + ok[len("$argon2id$v=19$m=19456"):]}}
+		Expect(k8s.Create(ctx, greedy)).To(Succeed())
+		DeferCleanup(func() { _ = k8s.Delete(ctx, greedy) })
+		org := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example",
+				PasswordSecretRef: &tenancyv1alpha1.SecretKeyRef{Name: name + "-pw"}}}}
+		Expect(k8s.Create(ctx, org)).To(Succeed())
+		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, org)) })
+		stalledWith(name, tenancyv1alpha1.ReasonInvalidPasswordHash)
+		Expect(mongo.GetAdmin(ctx, name)).To(BeNil(), "an admin record was written with a 4 GiB hash")
+	})
+
+	It("changing the password or the email, and deleting, need the current password", func() {
+		t := newTenant("current")
+		pair := tokensFor(t)
+		state := snapshot(t.name)
+		p := expectProblem(call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
+			map[string]string{"password": "a new password 123"}), http.StatusBadRequest)
+		Expect(p["detail"]).To(ContainSubstring("currentPassword"))
+		expectProblem(call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
+			map[string]string{"adminEmail": "new@" + t.name + ".example", "currentPassword": "not the password"}), http.StatusForbidden)
+		expectProblem(call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
+			map[string]string{"password": "a new password 123", "currentPassword": "not the password"}), http.StatusForbidden)
+		expectProblem(call(http.MethodDelete, "/v1/organizations/"+t.name, pair.AccessToken,
+			map[string]string{"currentPassword": "not the password"}), http.StatusForbidden)
+		expectProblem(call(http.MethodDelete, "/v1/organizations/"+t.name, pair.AccessToken, nil), http.StatusBadRequest)
+		state.check()
+		Expect(getOrg(t.name).DeletionTimestamp).To(BeNil())
+	})
+
+	It("rate-limits an organization's writes", func() {
+		t := newTenant("writer")
+		pair := tokensFor(t)
+		c := apiCfg
+		c.WriteRate, c.WriteBurst = 0.01, 2
+		ts, _ := isolatedServer(c)
+		for i := range 2 {
+			r := callAt(ts.URL, http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"displayName": fmt.Sprint(i)})
+			Expect(r.status).To(Equal(http.StatusOK), string(r.body))
+		}
+		r := callAt(ts.URL, http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"displayName": "third"})
+		expectProblem(r, http.StatusTooManyRequests)
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+	})
+
+	It("failed logins from one network lock that network out, not the admin on another network", func() {
+		t := newTenant("lockme")
+		from := func(network string, pw string) apiclient.Response {
+			r, err := apiclient.DoWith(ctx, baseURL, http.MethodPost, "/v1/auth/login", "",
+				map[string]string{"email": t.email, "password": pw}, http.Header{"X-Forwarded-For": {network}})
+			Expect(err).NotTo(HaveOccurred())
+			return r
+		}
+		for range apiCfg.Lockout.Threshold {
+			Expect(from("198.51.100.7", "guessing").Status).To(Equal(http.StatusUnauthorized))
+		}
+		Expect(from("198.51.100.7", t.password).Status).To(Equal(http.StatusTooManyRequests), "the attacker's network is locked")
+		Expect(from("203.0.113.20", t.password).Status).To(Equal(http.StatusOK), "the admin on another network is not")
+		// Spreading the guesses over networks reaches the softer account-wide limit.
+		for i := range apiCfg.Lockout.GlobalThreshold {
+			from(fmt.Sprintf("192.0.2.%d", i+1), "guessing")
+		}
+		Expect(from("203.0.113.21", t.password).Status).To(Equal(http.StatusTooManyRequests), "the account-wide limit holds")
+	})
+
+	It("ignores X-Forwarded-For from a peer that is not a trusted proxy", func() {
+		c := apiCfg
+		c.TrustedProxies = nil
+		c.LoginRate, c.LoginBurst = 0.01, 1
+		ts, _ := isolatedServer(c)
+		for i := range 2 {
+			r, err := apiclient.DoWith(ctx, ts.URL, http.MethodPost, "/v1/auth/login", "",
+				map[string]string{"email": "a@b.example", "password": "x"}, http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.100.%d", i)}})
+			Expect(err).NotTo(HaveOccurred())
+			if i == 1 {
+				Expect(r.Status).To(Equal(http.StatusTooManyRequests), "a forged header bought a fresh rate limit")
+			}
+		}
+	})
+
+	It("ends a session at its maximum age however often it was refreshed", func() {
+		t := newTenant("aged")
+		c := apiCfg
+		c.SessionMaxAge = 30 * 24 * time.Hour
+		srv, ts := isolatedAPI(c)
+		start := time.Now()
+		r := callAt(ts.URL, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password})
+		Expect(r.status).To(Equal(http.StatusOK))
+		var pair restapi.TokenPair
+		Expect(json.Unmarshal(r.body, &pair)).To(Succeed())
+		refresh := func(days int) response {
+			srv.SetClock(func() time.Time { return start.Add(time.Duration(days) * 24 * time.Hour) })
+			r := callAt(ts.URL, http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken})
+			if r.status == http.StatusOK {
+				Expect(json.Unmarshal(r.body, &pair)).To(Succeed())
+			}
+			return r
+		}
+		for _, day := range []int{6, 12, 18, 24, 29} { // each within the 7-day refresh lifetime
+			Expect(refresh(day).status).To(Equal(http.StatusOK), "day %d", day)
+		}
+		expectProblem(refresh(31), http.StatusUnauthorized)
+	})
+
+	It("caps sign-ups in total and per hour, across replicas (counted from the cluster)", func() {
+		seq++
+		first := fmt.Sprintf("signed-%d", seq)
+		Expect(call(http.MethodPost, "/v1/organizations", "", signupBody(first, "o@"+first+".example", "long enough password")).status).
+			To(Equal(http.StatusCreated))
+		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(first))) })
+		var list tenancyv1alpha1.OrganizationList
+		Eventually(func() int {
+			Expect(mgr.Manager.GetClient().List(ctx, &list, client.MatchingLabels{tenancyv1alpha1.LabelCreatedBy: tenancyv1alpha1.CreatedBySignup})).To(Succeed())
+			return len(list.Items)
+		}, timeout, interval).Should(BeNumerically(">=", 1))
+		c := apiCfg
+		c.SignupMaxTotal, c.SignupMaxPerHour = len(list.Items), 0
+		ts, _ := isolatedServer(c)
+		name := fmt.Sprintf("capped-%d", seq)
+		p := expectProblem(callAt(ts.URL, http.MethodPost, "/v1/organizations", "", signupBody(name, "o@"+name+".example", "long enough password")),
+			http.StatusForbidden)
+		Expect(p["detail"]).To(ContainSubstring("limit"))
+		c.SignupMaxTotal, c.SignupMaxPerHour = 0, len(list.Items) // every one of them is from this hour
+		ts, _ = isolatedServer(c)
+		r := callAt(ts.URL, http.MethodPost, "/v1/organizations", "", signupBody(name, "o@"+name+".example", "long enough password"))
+		expectProblem(r, http.StatusTooManyRequests)
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+		Expect(orgGone(name)).To(BeTrue())
+	})
+})

@@ -1,0 +1,143 @@
+// Package audit runs `manager audit`, the real binary, against a real
+// apiserver and FerretDB after creating every kind of finding it reports.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/audit"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+func TestAudit(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "manager audit")
+}
+
+var (
+	ctx        = context.Background()
+	env        *harness.Environment
+	bin        string
+	kubeconfig string
+)
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
+	var err error
+	env, err = harness.StartEnvironment(harness.EnvironmentOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(env.Stop)
+	dir := GinkgoT().TempDir()
+	bin = filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "./cmd")
+	build.Dir = testenv.RepoRoot()
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	kubeconfig = filepath.Join(dir, "kubeconfig")
+	Expect(os.WriteFile(kubeconfig, env.Env.KubeConfig, 0o600)).To(Succeed())
+})
+
+// runAudit runs `manager audit` and returns its stdout and exit status.
+func runAudit(args ...string) (string, int) {
+	cmd := exec.Command(bin, append([]string{"audit", "--mongodb-database", env.Database}, args...)...)
+	cmd.Env = []string{"KUBECONFIG=" + kubeconfig, "MONGODB_URI=" + env.Mongo.URI(), "HOME=" + os.Getenv("HOME")}
+	cmd.Stderr = GinkgoWriter
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return string(out), 0
+}
+
+func org(name string) *tenancyv1alpha1.Organization {
+	return &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"}}}
+}
+
+func waitReady(name string) *tenancyv1alpha1.Organization {
+	o := &tenancyv1alpha1.Organization{}
+	Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: name}, o)).To(Succeed())
+		g.Expect(o.Status.ObservedGeneration).To(Equal(o.Generation))
+		g.Expect(o.Status.Collection).NotTo(BeEmpty())
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	return o
+}
+
+var _ = Describe("manager audit", func() {
+	It("reports nothing (exit 0) on a clean installation", func() {
+		out, code := runAudit()
+		Expect(code).To(Equal(0), out)
+		Expect(out).To(ContainSubstring("Nothing needs attention"))
+	})
+
+	It("lists every kind of finding, as a table and as JSON, and exits 3", func() {
+		mgr, err := env.StartManager(harness.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		store := env.Store
+		// A retained tenant, with 3 documents.
+		Expect(env.Client.Create(ctx, org("kept"))).To(Succeed())
+		keptUID := string(waitReady("kept").UID)
+		for i := range 3 {
+			Expect(store.InsertOne(ctx, "org_kept", bson.D{{Key: "i", Value: i}})).To(Succeed())
+		}
+		Expect(env.Client.Delete(ctx, org("kept"))).To(Succeed())
+		Eventually(func() error { return env.Client.Get(ctx, client.ObjectKey{Name: "kept"}, org("x")) }, 30*time.Second).Should(HaveOccurred())
+		// An Organization whose collection goes missing (dropped while no manager runs).
+		Expect(env.Client.Create(ctx, org("hollow"))).To(Succeed())
+		waitReady("hollow")
+		Expect(mgr.Stop()).To(Succeed())
+		Expect(store.DropCollection(ctx, "org_hollow")).To(BeTrue())
+		// A collection nobody owns, an admin record without an Organization,
+		// and a tenant of another cluster.
+		Expect(store.InsertOne(ctx, "org_stray", bson.D{{Key: "left", Value: "behind"}})).To(Succeed())
+		Expect(store.CreateAdmin(ctx, mongostore.Admin{ID: "g", Organization: "ghost", Email: "ghost@ghost.example", PasswordHash: "x"})).To(Succeed())
+		foreign := mongostore.Location{Collection: "org_foreign"}
+		Expect(store.ClaimLocation(ctx, mongostore.NewLedgerEntry(foreign, "foreign", "uid-f", "cluster-b", time.Now()))).To(Succeed())
+
+		table, code := runAudit()
+		Expect(code).To(Equal(3), table)
+		for _, want := range []string{"RETAINED TENANTS", "kept", keptUID, "tenancy.org-operator.io/adopt-data=" + keptUID,
+			"COLLECTIONS NOBODY OWNS", "org_stray", "ADMIN RECORDS WITHOUT AN ORGANIZATION", "ghost@ghost.example",
+			"ORGANIZATIONS WHOSE COLLECTION IS MISSING", "hollow", "TENANTS OF OTHER CLUSTERS", "cluster-b", "--cluster-id"} {
+			Expect(table).To(ContainSubstring(want))
+		}
+
+		out, code := runAudit("-o", "json")
+		Expect(code).To(Equal(3))
+		var r audit.Report
+		Expect(json.Unmarshal([]byte(out), &r)).To(Succeed(), out)
+		Expect(r.Retained).To(ConsistOf(HaveField("Name", "kept")))
+		Expect(r.Retained[0].Documents).To(Equal(int64(3)))
+		Expect(r.Retained[0].UID).To(Equal(keptUID))
+		Expect(r.OrphanCollections).To(ConsistOf(audit.OrphanCollection{Collection: "org_stray", Documents: 1}))
+		Expect(r.OrphanAdmins).To(ConsistOf(audit.OrphanAdmin{Organization: "ghost", Email: "ghost@ghost.example"}))
+		Expect(r.MissingLocations).To(ConsistOf(audit.MissingLocation{Organization: "hollow", Location: "org_hollow"}))
+		Expect(r.OtherClusters).To(ConsistOf(audit.OtherCluster{Cluster: "cluster-b", Entries: 1, Tenants: []string{"foreign"}}))
+	})
+
+	It("refuses bad flags in one line with exit 2", func() {
+		out, code := runAudit("-o", "yaml")
+		Expect(code).To(Equal(2), out)
+	})
+})
