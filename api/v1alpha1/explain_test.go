@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -58,11 +59,16 @@ var _ = Describe("Organization CRD documentation", func() {
 		kubeconfig := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 		Expect(os.WriteFile(kubeconfig, env.KubeConfig, 0o600)).To(Succeed())
 
+		run := func(args ...string) (string, error) {
+			out, err := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig, "explain"}, args...)...).CombinedOutput()
+			return string(out), err
+		}
+		// The apiserver publishes a new CRD's OpenAPI a moment after installing it.
+		Eventually(func() error { _, err := run("organizations"); return err }, 30*time.Second, 250*time.Millisecond).Should(Succeed())
 		explain := func(args ...string) string {
-			cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig, "explain"}, args...)...)
-			out, err := cmd.CombinedOutput()
-			Expect(err).NotTo(HaveOccurred(), string(out))
-			return string(out)
+			out, err := run(args...)
+			Expect(err).NotTo(HaveOccurred(), out)
+			return out
 		}
 		recursive := explain("organizations.spec", "--recursive")
 		for _, field := range []string{"admin", "email", "passwordSecretRef", "name", "key", "displayName", "tenancy", "deletionPolicy"} {

@@ -44,7 +44,20 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 		return classifyMongo(err)
 	}
 	if entry == nil {
-		return r.claimUnowned(ctx, org, l)
+		has, err := r.locationHasData(ctx, l)
+		if err != nil {
+			return classifyMongo(err)
+		}
+		if !has {
+			return r.claim(ctx, org, l, false)
+		}
+		// Data is there: the observation may predate its owner's entry.
+		if entry, err = r.Store.GetLedgerEntry(ctx, l); err != nil {
+			return classifyMongo(err)
+		}
+		if entry == nil {
+			return r.claimUnowned(ctx, org, l)
+		}
 	}
 	adopt := org.Annotations[tenancyv1alpha1.AnnotationAdoptData]
 	switch {
@@ -71,23 +84,24 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 	}
 }
 
-// claimUnowned claims a location no entry mentions, unless it holds
-// documents: those are given only on the platform's explicit word.
+// claimUnowned handles documents no ledger entry claims: they are given
+// only on the platform's explicit word (annotation adopt-data=unowned).
 func (r *OrganizationReconciler) claimUnowned(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
-	has, err := r.locationHasData(ctx, l)
-	if err != nil {
-		return classifyMongo(err)
-	}
-	adopting := has && org.Annotations[tenancyv1alpha1.AnnotationAdoptData] == tenancyv1alpha1.AdoptUnowned
-	if has && !adopting {
+	if org.Annotations[tenancyv1alpha1.AnnotationAdoptData] != tenancyv1alpha1.AdoptUnowned {
 		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
 			"%s already holds documents that no organization owns (no ownership ledger entry); nothing was read, written or dropped. "+
 				"To give them to this organization, annotate it %s=%s (`manager audit` lists such data)",
 			l, tenancyv1alpha1.AnnotationAdoptData, tenancyv1alpha1.AdoptUnowned)
 	}
-	err = r.Store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, time.Now()))
+	return r.claim(ctx, org, l, true)
+}
+
+// claim records org as the owner of l; a location claimed meanwhile is
+// looked at again (with its new entry) on the next attempt.
+func (r *OrganizationReconciler) claim(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location, adopting bool) error {
+	err := r.Store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, time.Now()))
 	if errors.Is(err, mongostore.ErrLocationClaimed) {
-		return fmt.Errorf("%s was claimed meanwhile: %w", l, err) // looked at again with the new entry
+		return fmt.Errorf("%s was claimed meanwhile: %w", l, err)
 	}
 	if err == nil && adopting {
 		r.event(org, corev1.EventTypeNormal, EventAdopted, actionUpdate,
