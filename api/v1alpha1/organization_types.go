@@ -227,7 +227,10 @@ type OrganizationStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Tenancy",type=string,JSONPath=`.spec.tenancy`
 // +kubebuilder:printcolumn:name="Collection",type=string,JSONPath=`.status.collection`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Migrating",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Migrating")].message`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit"
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.renamedFrom) || self.spec.renamedFrom != self.metadata.name",message="spec.renamedFrom must name a different organization"

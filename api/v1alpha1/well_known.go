@@ -20,6 +20,9 @@ const (
 	// ConditionMigrating is True while the tenant's documents are being moved
 	// (a tenancy switch or a rename); its message counts copied documents.
 	ConditionMigrating = "Migrating"
+	// ConditionPaused is True while AnnotationReconcile is ReconcileDisabled:
+	// the controller writes nothing for the organization but this condition.
+	ConditionPaused = "Paused"
 )
 
 // Condition reasons. They appear in status conditions; messages never
@@ -54,6 +57,29 @@ const (
 	// ReasonInvalidPasswordHash: the credentials Secret holds a password hash
 	// that is not argon2id within the accepted parameters.
 	ReasonInvalidPasswordHash = "InvalidPasswordHash"
+	// ReasonReconcileDisabled: the Paused condition's reason.
+	ReasonReconcileDisabled = "ReconcileDisabled"
+)
+
+// AnnotationReconcile, set to ReconcileDisabled on an Organization, pauses
+// it: the controller writes nothing to MongoDB or Secrets for it and sets
+// only the Paused condition, until the annotation is removed (or has any
+// other value). Deleting a paused Organization still runs the deletion
+// (its deletionPolicy applies) before the finalizer is removed.
+const AnnotationReconcile = "tenancy.org-operator.io/reconcile"
+
+// ReconcileDisabled is AnnotationReconcile's value that pauses an organization.
+const ReconcileDisabled = "disabled"
+
+// Field managers: the names under which the operator's writes appear in
+// metadata.managedFields.
+const (
+	// FieldManagerController writes finalizers, status and the Secrets.
+	FieldManagerController = "org-operator"
+	// FieldManagerAPI is the REST API's: it writes Organizations with
+	// server-side apply, without force, so a field another manager owns (a
+	// GitOps tool, kubectl apply) is never overwritten by a tenant.
+	FieldManagerAPI = "org-operator-api"
 )
 
 // Finalizer is set on every Organization before anything outside the cluster
@@ -156,4 +182,9 @@ func (o *Organization) PasswordSource() (name, key string) {
 		return ref.Name, SecretKeyPassword
 	}
 	return ref.Name, ref.Key
+}
+
+// Paused reports whether the organization carries AnnotationReconcile: disabled.
+func (o *Organization) Paused() bool {
+	return o.Annotations[AnnotationReconcile] == ReconcileDisabled
 }

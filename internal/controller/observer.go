@@ -134,9 +134,11 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // settled reports whether org is Ready for its current generation with no
-// move, rename or deletion under way: the state a resync only checks.
+// move, rename or deletion under way and is not paused: the state a resync
+// only checks. A paused organization is never settled, so the observer
+// neither repairs its drift nor writes its ledger entry.
 func settled(org *tenancyv1alpha1.Organization) bool {
-	return org.DeletionTimestamp.IsZero() &&
+	return org.DeletionTimestamp.IsZero() && !org.Paused() &&
 		org.Status.ObservedGeneration == org.Generation &&
 		meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady) &&
 		org.Status.Migration == nil &&

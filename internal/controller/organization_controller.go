@@ -98,7 +98,8 @@ type tenant struct {
 
 // Reconcile fetches the Organization, runs the deletion path or the ordered
 // steps (finalizer, collection, credentials, admin record) and writes the
-// status once, through a patch, and only when it changed. A settled (Ready,
+// status once, through a patch, and only when it changed. A paused
+// Organization (not being deleted) gets only its Paused condition. A settled (Ready,
 // current) organization is checked against the bulk observation rather than
 // MongoDB: it waits for the first observation, and reports MongoUnavailable
 // at once when the last observation could not reach MongoDB.
@@ -110,6 +111,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	t := &tenant{org: org, persisted: org.Status.DeepCopy(),
 		wasReady: meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)}
 
+	if org.DeletionTimestamp.IsZero() && org.Paused() {
+		return r.finish(ctx, t, outcome{paused: true})
+	}
 	if settled(org) {
 		if !r.observed.ready() {
 			return ctrl.Result{RequeueAfter: firstObservationWait}, nil

@@ -20,10 +20,18 @@ type outcome struct {
 	// migrating is true while a document move is under way (status written
 	// between its steps).
 	migrating bool
+	// paused is true when the reconcile stopped at the pause annotation.
+	paused bool
 }
 
 // applyStatus writes the kstatus conditions and observedGeneration for o.
+// A paused reconcile changes only the Paused condition: the others keep
+// describing the last state the controller produced.
 func applyStatus(org *tenancyv1alpha1.Organization, o outcome) {
+	setPausedCondition(org, o)
+	if o.paused {
+		return
+	}
 	setReadyCondition(org, o)
 	setReconcilingCondition(org, o)
 	setStalledCondition(org, o)
@@ -84,6 +92,18 @@ func setStalledCondition(org *tenancyv1alpha1.Organization, o outcome) {
 		return
 	}
 	setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, se.reason, se.message)
+}
+
+// setPausedCondition: True while reconciliation is paused; removed otherwise.
+func setPausedCondition(org *tenancyv1alpha1.Organization, o outcome) {
+	if !o.paused {
+		meta.RemoveStatusCondition(&org.Status.Conditions, tenancyv1alpha1.ConditionPaused)
+		return
+	}
+	setCondition(org, tenancyv1alpha1.ConditionPaused, metav1.ConditionTrue, tenancyv1alpha1.ReasonReconcileDisabled,
+		fmt.Sprintf("Reconciliation is paused by the annotation %s: %s: nothing is written to MongoDB or Secrets "+
+			"for this organization until it is removed (deleting it still cleans up)",
+			tenancyv1alpha1.AnnotationReconcile, tenancyv1alpha1.ReconcileDisabled))
 }
 
 // setObservedGeneration records the generation once a reconcile of it

@@ -146,6 +146,50 @@ func TestSetObservedGeneration(t *testing.T) {
 	}
 }
 
+func TestSetPausedCondition(t *testing.T) {
+	tests := []struct {
+		name string
+		o    outcome
+		want wantCond
+	}{
+		{"paused sets it", outcome{paused: true}, wantCond{true, metav1.ConditionTrue, tenancyv1alpha1.ReasonReconcileDisabled}},
+		{"success clears it", outcome{}, wantCond{}},
+		{"stalled clears it", outcome{err: errStalled}, wantCond{}},
+		{"deleting clears it", outcome{deleting: true}, wantCond{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			org := newOrg(1, 0)
+			setCondition(org, tenancyv1alpha1.ConditionPaused, metav1.ConditionTrue, tenancyv1alpha1.ReasonReconcileDisabled, "before")
+			setPausedCondition(org, tt.o)
+			checkCond(t, org, tenancyv1alpha1.ConditionPaused, tt.want)
+		})
+	}
+}
+
+// A paused reconcile says so and leaves everything else as the last
+// reconcile wrote it: Ready stays Ready, observedGeneration stays behind a
+// spec change made while paused.
+func TestApplyStatusPausedKeepsTheRest(t *testing.T) {
+	org := newOrg(1, 0)
+	applyStatus(org, outcome{readyMessage: "ok"})
+	org.Generation = 2
+	before := org.Status.DeepCopy()
+	applyStatus(org, outcome{paused: true})
+	checkCond(t, org, tenancyv1alpha1.ConditionPaused, wantCond{true, metav1.ConditionTrue, tenancyv1alpha1.ReasonReconcileDisabled})
+	if org.Status.ObservedGeneration != 1 {
+		t.Fatalf("observedGeneration = %d; want 1 (the spec change is not applied)", org.Status.ObservedGeneration)
+	}
+	ready := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
+	if want := meta.FindStatusCondition(before.Conditions, tenancyv1alpha1.ConditionReady); *ready != *want {
+		t.Fatalf("Ready changed while paused: %+v, was %+v", *ready, *want)
+	}
+	applyStatus(org, outcome{readyMessage: "ok"})
+	if meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionPaused) != nil {
+		t.Fatal("Paused stayed after the pause ended")
+	}
+}
+
 func TestApplyStatusKeepsTransitionTimeWhenUnchanged(t *testing.T) {
 	org := newOrg(1, 0)
 	applyStatus(org, outcome{readyMessage: "ok"})

@@ -65,6 +65,7 @@ var _ = AfterSuite(func() {
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
+	expectAllHealthStatesSeen()
 })
 
 // uniqueName returns a fresh organization name for one spec.
@@ -120,6 +121,7 @@ func waitCondition(name, typ string, status metav1.ConditionStatus, reason strin
 		g.Expect(c.Status).To(Equal(status), "%s: %s", c.Reason, c.Message)
 		g.Expect(c.Reason).To(Equal(reason), c.Message)
 	}, timeout, interval).Should(Succeed())
+	checkToolsAgree(name)
 	return org
 }
 
@@ -134,6 +136,7 @@ func waitReady(name string) *tenancyv1alpha1.Organization {
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "%s: %s", c.Reason, c.Message)
 		g.Expect(org.Status.ObservedGeneration).To(Equal(org.Generation))
 	}, timeout, interval).Should(Succeed())
+	checkToolsAgree(name)
 	return org
 }
 

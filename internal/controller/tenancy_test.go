@@ -178,7 +178,8 @@ var _ = Describe("11. Switching tenancy", func() {
 			setTenancy(name, tenancyv1alpha1.TenancyShared)
 			Eventually(reached, 60*time.Second).Should(BeClosed())
 
-			// The move is visible while it is interrupted.
+			// The move is visible while it is interrupted, and no tool calls it Degraded.
+			checkToolsAgree(name)
 			org := getOrg(name)
 			Expect(org.Status.Migration).NotTo(BeNil())
 			migrating := condition(org, tenancyv1alpha1.ConditionMigrating)

@@ -186,7 +186,8 @@ func (op *Operator) register(o Options) error {
 	if o.API.BindAddress != "0" {
 		apiCfg := o.API
 		apiCfg.CredentialsNamespace = o.Controller.CredentialsNamespace
-		server, err := restapi.New(apiCfg, restapi.Dependencies{Client: op.Manager.GetClient(), Store: op.Store,
+		server, err := restapi.New(apiCfg, restapi.Dependencies{Client: op.Manager.GetClient(),
+			Reader: op.Manager.GetAPIReader(), Store: op.Store,
 			Registry: o.Registry, Log: o.Logger.WithName("api"), HashSlots: hashSlots})
 		if err != nil {
 			return fmt.Errorf("set up REST API: %w", err)
@@ -243,6 +244,7 @@ func managerOptions(o Options) ctrl.Options {
 		LeaderElectionNamespace: o.Controller.CredentialsNamespace,
 		Cache:                   controller.CacheOptions(o.Controller.CredentialsNamespace),
 		Controller:              config.Controller{SkipNameValidation: ptr.To(o.AllowSeveralInProcess)},
+		Client:                  client.Options{FieldOwner: tenancyv1alpha1.FieldManagerController},
 		Logger:                  o.Logger,
 	}
 }

@@ -410,7 +410,7 @@ func isolated(c restapi.Config) (*restapi.Server, *httptest.Server, *mongostore.
 	store, err := mongostore.Connect(mongostore.Options{URI: mongoSrv.URI(), Database: "orgs", Monitor: counter.Monitor()})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = store.Close(ctx) })
-	srv, err := restapi.New(c, restapi.Dependencies{Client: mgr.Manager.GetClient(), Store: store, Log: GinkgoLogr})
+	srv, err := restapi.New(c, restapi.Dependencies{Client: mgr.Manager.GetClient(), Reader: mgr.Manager.GetAPIReader(), Store: store, Log: GinkgoLogr})
 	Expect(err).NotTo(HaveOccurred())
 	ts := httptest.NewServer(srv.Handler())
 	DeferCleanup(ts.Close)

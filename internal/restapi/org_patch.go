@@ -116,18 +116,18 @@ func (s *Server) newPasswordHash(b PatchBody) (string, error) {
 	return password.Hash(*b.Password, s.cfg.HashParams)
 }
 
-// applyPatch writes the spec (when it changed) and the password hash (when
-// one is given), then waits until the controller has made the change
+// applyPatch writes the spec (when it changed; server-side apply, see
+// applySpec) and the password hash (when one is given), then waits until the controller has made the change
 // effective: 200 when it did within the change timeout, else 202 with a
 // Location.
 func (s *Server) applyPatch(ctx context.Context, p *principal, desired *tenancyv1alpha1.Organization, newHash string) (*OrganizationOutput, error) {
 	generation := p.org.Generation
-	if !equalSpec(p.org, desired) {
-		patch := client.MergeFromWithOptions(p.org, client.MergeFromWithOptimisticLock{})
-		if err := s.client.Patch(ctx, desired, patch); err != nil {
-			return nil, s.kubeError(err)
+	if changes := specChanges(p.org, desired); len(changes) > 0 {
+		written, err := s.applySpec(ctx, p.org.Name, changes)
+		if err != nil {
+			return nil, err
 		}
-		generation = desired.Generation
+		generation = written
 	}
 	if newHash != "" {
 		if err := s.writePasswordHash(ctx, desired, newHash); err != nil {
@@ -150,10 +150,6 @@ func (s *Server) applyPatch(ctx context.Context, p *principal, desired *tenancyv
 func (s *Server) hashInPlace(ctx context.Context, organization, hash string) bool {
 	admin, err := s.store.GetAdmin(ctx, organization)
 	return err == nil && admin != nil && admin.PasswordHash == hash
-}
-
-func equalSpec(a, b *tenancyv1alpha1.Organization) bool {
-	return a.Spec.DisplayName == b.Spec.DisplayName && a.Spec.Admin.Email == b.Spec.Admin.Email
 }
 
 // writePasswordHash stores a new password's argon2id hash in the

@@ -11,13 +11,17 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 )
 
-// rename creates the Organization newName with spec.renamedFrom and the
+// rename refuses an Organization declared elsewhere (Git, kubectl: 409),
+// then creates the Organization newName with spec.renamedFrom and the
 // (possibly patched) spec, deletes the old one (its finalizer waits for the
 // take-over), ends the old sessions, and answers when the new organization is
 // Ready with the data moved (202 with a Location after the bound). A failure
 // after the new Organization exists leaves the rename to the controller: the
 // old organization's data is never dropped while a claimant exists.
 func (s *Server) rename(ctx context.Context, p *principal, desired *tenancyv1alpha1.Organization, newName string) (*OrganizationOutput, error) {
+	if err := s.refuseIfDeclaredElsewhere(ctx, p.org.Name, "rename"); err != nil {
+		return nil, err
+	}
 	if existing, err := s.liveOrganization(ctx, newName); err != nil {
 		return nil, err
 	} else if existing != nil {

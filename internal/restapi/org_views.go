@@ -75,7 +75,7 @@ func reconciledAt(generation int64) func(*tenancyv1alpha1.Organization) bool {
 
 // waitFor polls the cache until done holds for the organization, it is
 // Stalled for its current generation (a verdict: waiting longer changes
-// nothing), or the change timeout passes. An organization not visible yet
+// nothing) or paused (nothing happens until the platform resumes it), or the change timeout passes. An organization not visible yet
 // (just created) is waited for too. It returns the latest organization (nil
 // when not found) and whether done held; a failing cache read only ends the
 // wait early.
@@ -90,7 +90,7 @@ func (s *Server) waitFor(ctx context.Context, name string, done func(*tenancyv1a
 			return false, nil
 		}
 		latest = org
-		return done(org) || stalledNow(org), nil
+		return done(org) || stalledNow(org) || org.Paused(), nil
 	})
 	return latest, err == nil && latest != nil && done(latest)
 }

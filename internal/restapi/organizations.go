@@ -49,7 +49,9 @@ func (s *Server) registerOrganizations() {
 			"change is in effect: after a password change the new password works and the old one and every earlier " +
 			"token do not. A new name creates the Organization under that name taking over the data (spec.renamedFrom) " +
 			"and deletes the old one; it answers when the new one is Ready, with its Location; every earlier token ends. " +
-			"202 means it was accepted but did not take effect within the server's bound.",
+			"202 means it was accepted but did not take effect within the server's bound. The spec is written with server-side " +
+			"apply (field manager org-operator-api) without force: a field the platform declares (in Git or with kubectl: another " +
+			"field manager owns it) is a 409 naming that manager, and so is a rename of an organization the platform declares.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
@@ -58,9 +60,10 @@ func (s *Server) registerOrganizations() {
 		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Delete your organization", Security: bearer, DefaultStatus: http.StatusAccepted,
 		Description: "Deletes the Organization through the Kubernetes API (its deletionPolicy applies); the body gives the current " +
-			"password. Its tokens stop working at once.",
+			"password. Its tokens stop working at once. An organization the platform declares (in Git or with kubectl: another " +
+			"field manager owns its spec) is deleted there, not here: 409.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
-		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.deleteOrganization)
 	huma.Register(s.api, huma.Operation{
@@ -92,6 +95,9 @@ func (s *Server) deleteOrganization(ctx context.Context, in *DeleteInput) (*stru
 		return nil, err
 	}
 	if err := s.checkCurrentPassword(ctx, p, in.Body.CurrentPassword); err != nil {
+		return nil, err
+	}
+	if err := s.refuseIfDeclaredElsewhere(ctx, p.org.Name, "delete"); err != nil {
 		return nil, err
 	}
 	// Revoke first, so no token of the organization works once we answer.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
 	"github.com/org-operator/org-operator/internal/tokens"
 )
@@ -23,8 +24,10 @@ import (
 // Server is the REST API. It is a manager Runnable that does not need
 // leadership: every replica serves.
 type Server struct {
-	cfg     Config
-	client  client.Client
+	cfg    Config
+	client client.Client // writes as tenancyv1alpha1.FieldManagerAPI
+	// reader reads Organizations from the apiserver with their managedFields.
+	reader  client.Reader
 	store   Store
 	keys    *tokens.SecretKeyStore
 	issuer  *tokens.Issuer
@@ -47,8 +50,13 @@ const clientNetworkKey ctxKey = iota
 // Dependencies are what the server uses besides its configuration.
 type Dependencies struct {
 	// Client is the manager's client: cached reads of Organizations and of
-	// Secrets in the credentials namespace, direct writes.
+	// Secrets in the credentials namespace, direct writes (made under the
+	// field manager tenancyv1alpha1.FieldManagerAPI).
 	Client client.Client
+	// Reader reads from the apiserver, bypassing the cache: the API checks
+	// an Organization's managedFields (which the cache strips) before it
+	// writes. Default: Client, which must then keep managedFields.
+	Reader client.Reader
 	Store  Store
 	// Registry receives the API's metrics (nil: none are registered).
 	Registry prometheus.Registerer
@@ -66,7 +74,10 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	if d.HashSlots == nil {
 		d.HashSlots = password.NewSlots(cfg.HashConcurrency)
 	}
-	c, store, log := d.Client, d.Store, d.Log
+	c, store, log := client.WithFieldOwner(d.Client, tenancyv1alpha1.FieldManagerAPI), d.Store, d.Log
+	if d.Reader == nil {
+		d.Reader = d.Client
+	}
 	m, err := newMetrics(d.Registry)
 	if err != nil {
 		return nil, err
@@ -76,7 +87,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, client: c, store: store, metrics: m, log: log, dummyHash: dummy, now: time.Now,
+		cfg: cfg, client: c, reader: d.Reader, store: store, metrics: m, log: log, dummyHash: dummy, now: time.Now,
 		keys: &tokens.SecretKeyStore{Client: c, Namespace: cfg.CredentialsNamespace, Name: cfg.SigningKeysSecret,
 			Rotation: cfg.KeyRotation, TokenLifetime: cfg.AccessTokenTTL},
 		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Leeway: cfg.ClockSkew},

@@ -141,7 +141,8 @@ type tenantOrg struct {
 	name, email, password string
 }
 
-// newTenant creates a Ready organization with a generated password.
+// newTenant creates a Ready organization with a generated password, as if
+// the tenant had signed up.
 func newTenant(prefix string) tenantOrg {
 	seq++
 	name := fmt.Sprintf("%s-%d", prefix, seq)
@@ -150,7 +151,9 @@ func newTenant(prefix string) tenantOrg {
 		Spec: tenancyv1alpha1.OrganizationSpec{DisplayName: "Tenant " + name,
 			Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"}},
 	}
-	Expect(k8s.Create(ctx, org)).To(Succeed())
+	// Created as the API creates organizations (sign-up): the tenant owns
+	// its fields. gitops_test.go covers organizations declared in Git.
+	Expect(k8s.Create(ctx, org, client.FieldOwner(tenancyv1alpha1.FieldManagerAPI))).To(Succeed())
 	DeferCleanup(func() {
 		Expect(client.IgnoreNotFound(k8s.Delete(ctx, org))).To(Succeed())
 	})

@@ -15,8 +15,10 @@ import (
 )
 
 var _ = Describe("Journeys", Ordered, func() {
-	It("1. applies an org, reads its Secret, logs in over HTTP, reads and renames it", func() {
-		_, err := apply(orgManifest("journey-one", "  displayName: Journey One\n  admin:\n    email: admin@journey-one.example\n"))
+	It("1. applies an org, reads its Secret, logs in over HTTP, reads it, sets the field Git leaves out and is refused the one it sets", func() {
+		// The manifest leaves displayName out: the tenant owns it. It sets
+		// admin.email: kubectl apply owns that, and the API says so.
+		_, err := apply(orgManifest("journey-one", "  admin:\n    email: admin@journey-one.example\n"))
 		Expect(err).NotTo(HaveOccurred())
 		waitReady("60s", "journey-one")
 
@@ -34,6 +36,12 @@ var _ = Describe("Journeys", Ordered, func() {
 		r = request(http.MethodPatch, "/v1/organizations/journey-one", token, map[string]string{"displayName": "Journey One Renamed"})
 		Expect(r.status).To(Equal(http.StatusOK), "%v", r.body)
 		Expect(kubectl("get", "org", "journey-one", "-o", "jsonpath={.spec.displayName}")).To(Equal("Journey One Renamed"))
+
+		r = request(http.MethodPatch, "/v1/organizations/journey-one", token,
+			map[string]string{"adminEmail": "other@journey-one.example", "currentPassword": pw})
+		Expect(r.status).To(Equal(http.StatusConflict), "%v", r.body)
+		Expect(fmt.Sprint(r.body)).To(ContainSubstring("kubectl-client-side-apply"))
+		Expect(kubectl("get", "org", "journey-one", "-o", "jsonpath={.spec.admin.email}")).To(Equal("admin@journey-one.example"))
 	})
 
 	It("2. a password edited with kubectl ends the old password and old tokens", func() {

@@ -96,7 +96,7 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 	fmt.Printf("  store, an organization's writes replayed (collection + admin record): %.1f orgs/s\n", c.storeOrgsPerSec)
 	fmt.Printf("  hashes, generated passwords     %9.0f /s (salted SHA-256)\n", c.fastHashesPerSec)
 	fmt.Printf("  hashes, chosen passwords        %9.1f /s (argon2id 19 MiB t=2)\n", c.argonHashesPerSec)
-	orgWrites, perWrite, err := e.replay(ctx, min(n, 1000), writers, nil)
+	orgWrites, perWrite, err := e.replay(ctx, "replay-kube", min(n, 1000), writers, nil)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 		return err
 	}
 	defer func() { _ = store.Close(ctx) }()
-	machine, perCall, err := e.replay(ctx, min(n, 1000), writers, store)
+	machine, perCall, err := e.replay(ctx, "replay-machine", min(n, 1000), writers, store)
 	if err != nil {
 		return err
 	}

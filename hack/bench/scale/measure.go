@@ -307,11 +307,12 @@ func shares(before, after cpuSample, window time.Duration) string {
 // platform's create, then what the operator writes to the apiserver (the
 // finalizer patch, the credentials Secret, three events, the status patch)
 // and, with a store, to MongoDB (the ledger entry, the collection, the admin
-// record). It returns organizations per second and the average time of each
+// record). Names start with prefix (events are left behind, so each replay
+// needs its own). It returns organizations per second and the average time of each
 // kind of call, and removes everything it made. With the store, it is the
 // machine's ceiling for this workload: apiserver, etcd and store sharing the
 // CPUs as they do under the operator, minus the operator's own work.
-func (e *benchEnv) replay(ctx context.Context, n, w int, store *mongostore.Store) (float64, map[string]time.Duration, error) {
+func (e *benchEnv) replay(ctx context.Context, prefix string, n, w int, store *mongostore.Store) (float64, map[string]time.Duration, error) {
 	var mu sync.Mutex
 	spent, calls := map[string]time.Duration{}, map[string]int{}
 	timed := func(what string, f func() error) error {
@@ -323,7 +324,7 @@ func (e *benchEnv) replay(ctx context.Context, n, w int, store *mongostore.Store
 		mu.Unlock()
 		return err
 	}
-	name := func(i int) string { return fmt.Sprintf("replay-%05d", i) }
+	name := func(i int) string { return fmt.Sprintf("%s-%05d", prefix, i) }
 	start := time.Now()
 	err := parallel(n, w, func(i int) error { return e.replayOne(ctx, name(i), store, timed) })
 	elapsed := time.Since(start)
