@@ -1,11 +1,12 @@
 -- Argo CD health of an Organization (tenancy.org-operator.io/v1alpha1).
 -- Checked in this order: being deleted -> Progressing (with the Ready
--- message, e.g. "Deletion blocked: ..."); paused -> Suspended;
--- Migrating=True -> Progressing with the copy progress (a move runs while
--- observedGeneration is still the old spec's); status behind the spec ->
--- Progressing (the other conditions describe an older spec, as kstatus
--- reads them); Stalled=True -> Degraded (needs a human); Reconciling=True
--- -> Progressing; Ready=True for the current generation -> Healthy.
+-- message, e.g. "Deletion blocked: ..."); paused -> Suspended; status behind
+-- the spec -> Progressing (with the copy progress while Migrating=True: a
+-- move runs before observedGeneration advances); Stalled=True -> Degraded
+-- (needs a human); Migrating=True or Reconciling=True -> Progressing;
+-- Ready=True for the current generation -> Healthy. The generation is
+-- checked before Stalled, as kstatus does: a Stalled condition of an older
+-- spec (someone fixed it in Git) is progress, not degradation.
 -- Self-healing states (MongoDB unavailable, a move under way) are never
 -- Degraded: Argo CD fails a sync on Degraded.
 -- Uses only Lua's base library (no string or os library).
@@ -50,11 +51,6 @@ if annotations ~= nil and annotations["tenancy.org-operator.io/reconcile"] == "d
 end
 
 local migrating = condition("Migrating")
-if isTrue(migrating) then
-  hs.status = "Progressing"
-  hs.message = describe(migrating, "Moving the tenant's documents")
-  return hs
-end
 
 local observed = nil
 if obj.status ~= nil then
@@ -62,7 +58,11 @@ if obj.status ~= nil then
 end
 if observed == nil or obj.metadata.generation == nil or observed < obj.metadata.generation then
   hs.status = "Progressing"
-  hs.message = "Waiting for the controller to reconcile the latest spec"
+  if isTrue(migrating) then
+    hs.message = describe(migrating, "Moving the tenant's documents")
+  else
+    hs.message = "Waiting for the controller to reconcile the latest spec"
+  end
   return hs
 end
 
@@ -74,6 +74,12 @@ if isTrue(stalled) then
     reason = "Stalled"
   end
   hs.message = reason .. ": " .. describe(stalled, "the controller cannot make progress")
+  return hs
+end
+
+if isTrue(migrating) then
+  hs.status = "Progressing"
+  hs.message = describe(migrating, "Moving the tenant's documents")
   return hs
 end
 
