@@ -71,6 +71,11 @@ func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 	r.metrics = m
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(newOrganizationCollector(mgr.GetCache(), r.budget)); err != nil {
+			return fmt.Errorf("organization metrics: %w", err)
+		}
+	}
 	informer, err := mgr.GetCache().GetInformer(ctx, &tenancyv1alpha1.Organization{})
 	if err != nil {
 		return err

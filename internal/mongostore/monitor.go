@@ -8,6 +8,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 )
 
+// labelCommand is the metrics' label naming a MongoDB command.
+const labelCommand = "command"
+
 // WriteCommands are the command names that change data or schema.
 var WriteCommands = []string{
 	"insert", "update", "delete", "findAndModify",
@@ -18,19 +21,30 @@ var WriteCommands = []string{
 // backs the org_operator_mongodb_commands_total metric and lets tests and
 // benchmarks count reads and writes exactly.
 type CommandCounter struct {
-	mu     sync.Mutex
-	counts map[string]int64
-	vec    *prometheus.CounterVec
+	mu       sync.Mutex
+	counts   map[string]int64
+	vec      *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
 }
 
-// NewCommandCounter returns a counter; register Collector() to export it.
+// NewCommandCounter returns a counter; register Collectors() to export it.
 func NewCommandCounter() *CommandCounter {
 	return &CommandCounter{
 		counts: map[string]int64{},
 		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "org_operator_mongodb_commands_total",
 			Help: "MongoDB commands sent by the operator, by command name.",
-		}, []string{"command"}),
+		}, []string{labelCommand}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "org_operator_mongodb_command_duration_seconds",
+			Help:    "Time from sending a MongoDB command to its answer, by command name.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{labelCommand}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "org_operator_mongodb_command_errors_total",
+			Help: "MongoDB commands that failed (an error answer or no answer), by command name.",
+		}, []string{labelCommand}),
 	}
 }
 
@@ -41,11 +55,18 @@ func (c *CommandCounter) Monitor() *event.CommandMonitor {
 		c.counts[e.CommandName]++
 		c.mu.Unlock()
 		c.vec.WithLabelValues(e.CommandName).Inc()
+	}, Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
+		c.duration.WithLabelValues(e.CommandName).Observe(e.Duration.Seconds())
+	}, Failed: func(_ context.Context, e *event.CommandFailedEvent) {
+		c.duration.WithLabelValues(e.CommandName).Observe(e.Duration.Seconds())
+		c.errors.WithLabelValues(e.CommandName).Inc()
 	}}
 }
 
-// Collector exports the counts to Prometheus.
-func (c *CommandCounter) Collector() prometheus.Collector { return c.vec }
+// Collectors export the counts, durations and errors to Prometheus.
+func (c *CommandCounter) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{c.vec, c.duration, c.errors}
+}
 
 // Count returns the number of commands sent with any of the names; with no
 // names, of all commands.

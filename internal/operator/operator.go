@@ -23,7 +23,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -131,8 +130,10 @@ func New(cfg *rest.Config, o Options) (*Operator, error) {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	commands := mongostore.NewCommandCounter()
-	if err := o.Registry.Register(commands.Collector()); err != nil {
-		return nil, err
+	for _, c := range commands.Collectors() {
+		if err := o.Registry.Register(c); err != nil {
+			return nil, err
+		}
 	}
 	o.Mongo.Monitor = commands.Monitor()
 	store, err := mongostore.Connect(o.Mongo)
@@ -197,10 +198,7 @@ func (op *Operator) register(o Options) error {
 		}
 		op.API = server
 	}
-	if err := op.Manager.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
-	}
-	return op.Manager.AddReadyzCheck("readyz", healthz.Ping)
+	return op.addProbes()
 }
 
 // Start runs the operator until ctx is done, then closes the store.

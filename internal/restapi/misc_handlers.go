@@ -59,3 +59,11 @@ func (s *Server) registerMisc() {
 		return out, nil
 	})
 }
+
+// SigningKeysReadable reports whether the signing keys can be read (the
+// manager's readiness check); an error means tokens can be neither issued
+// nor verified.
+func (s *Server) SigningKeysReadable(ctx context.Context) error {
+	_, err := s.keys.Keys(ctx)
+	return err
+}

@@ -77,6 +77,8 @@ type Env struct {
 	EnvFile string
 	// ManagerLog is the manager's log file.
 	ManagerLog string
+	// ProbeURL is the base URL of the manager's probe port (/healthz, /readyz).
+	ProbeURL string
 }
 
 // ErrAlreadyRunning is returned when another environment holds the lock.
@@ -277,8 +279,9 @@ func (e *Env) StartManager(ctx context.Context) error {
 		return err
 	}
 	e.manager = p
+	e.ProbeURL = fmt.Sprintf("http://127.0.0.1:%d", probePort)
 	e.logf("started the manager (pid %d, log %s)", p.Pid(), e.ManagerLog)
-	return waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort), p, 60*time.Second)
+	return waitHTTP(ctx, e.ProbeURL+"/readyz", p, 60*time.Second)
 }
 
 // KillManager stops the manager with sig (SIGKILL simulates a crash) and waits.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -76,4 +77,17 @@ func login(email, password string) string {
 
 func loginStatus(email, password string) int {
 	return request(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": email, "password": password}).status
+}
+
+// probeStatus is the status of GET path on the manager's probe port, or 0
+// when the port does not answer within 3 s (the Deployment's probe timeout).
+func probeStatus(path string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, env.ProbeURL+path, nil)
+	Expect(err).NotTo(HaveOccurred())
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
+	if err != nil {
+		return 0
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }

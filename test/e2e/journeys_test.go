@@ -120,7 +120,7 @@ var _ = Describe("Journeys", Ordered, func() {
 		}
 	})
 
-	It("6. reports MongoUnavailable while MongoDB is down for 20s, then every org becomes Ready", func() {
+	It("6. reports MongoUnavailable and an unready manager while MongoDB is down for 20s, then every org becomes Ready", func() {
 		docs, names := make([]string, 0, 5), make([]string, 0, 5)
 		for i := range 5 {
 			name := fmt.Sprintf("outage-%d", i)
@@ -141,9 +141,15 @@ var _ = Describe("Journeys", Ordered, func() {
 			out, _ := env.Kubectl(ctx, "get", "org", names[0], "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)
 			return out
 		}, "30s", "500ms").Should(Equal("MongoUnavailable"))
+		// Readiness tells the truth (the Service stops sending API traffic);
+		// liveness does not restart a replica for it. A probe answers within
+		// the readiness check's 2 s bound.
+		Eventually(func() int { return probeStatus("/readyz") }, "10s", "250ms").Should(Equal(http.StatusServiceUnavailable))
+		Expect(probeStatus("/healthz")).To(Equal(http.StatusOK))
 		time.Sleep(time.Until(stopped.Add(20 * time.Second)))
 		Expect(env.StartMongo()).To(Succeed())
 		restarted = true
+		Eventually(func() int { return probeStatus("/readyz") }, "30s", "250ms").Should(Equal(http.StatusOK))
 		waitReady("120s", names...)
 	})
 })

@@ -1,0 +1,63 @@
+package mongostore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/org-operator/org-operator/internal/mongostore"
+)
+
+// sample is the value of the series name{command} (the sample count for a
+// histogram), 0 when absent.
+func sample(t *testing.T, reg *prometheus.Registry, name, command string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != command {
+				continue
+			}
+			if h := m.GetHistogram(); h != nil {
+				return float64(h.GetSampleCount())
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// Commands are counted when sent, timed when answered, and counted as
+// errors when the server refuses them: a second create of one collection is
+// refused (the store treats it as "already there").
+func TestCommandMetrics(t *testing.T) {
+	counter := mongostore.NewCommandCounter()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(counter.Collectors()...)
+	s := newStore(t, mongostore.Options{Monitor: counter.Monitor()})
+	ctx := context.Background()
+	for range 2 {
+		if _, err := s.CreateLocation(ctx, mongostore.Location{Collection: "org_metrics"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sample(t, reg, "org_operator_mongodb_commands_total", "create"); got != 2 {
+		t.Errorf("commands_total{create} = %v, want 2", got)
+	}
+	if got := sample(t, reg, "org_operator_mongodb_command_duration_seconds", "create"); got != 2 {
+		t.Errorf("command_duration_seconds{create} observations = %v, want 2", got)
+	}
+	if got := sample(t, reg, "org_operator_mongodb_command_errors_total", "create"); got != 1 {
+		t.Errorf("command_errors_total{create} = %v, want 1 (the second create)", got)
+	}
+	if got := sample(t, reg, "org_operator_mongodb_command_errors_total", "ping"); got != 0 {
+		t.Errorf("command_errors_total{ping} = %v, want 0", got)
+	}
+}
