@@ -240,9 +240,13 @@ func managerOptions(o Options) ctrl.Options {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        LeaderElectionID,
 		LeaderElectionNamespace: o.Controller.CredentialsNamespace,
-		Cache:                   controller.CacheOptions(o.Controller.CredentialsNamespace),
-		Controller:              config.Controller{SkipNameValidation: ptr.To(o.AllowSeveralInProcess)},
-		Client:                  client.Options{FieldOwner: tenancyv1alpha1.FieldManagerController},
-		Logger:                  o.Logger,
+		// A stopping leader gives the Lease up, so the other replica takes
+		// over in a retry period instead of a lease duration. Safe: the
+		// process exits once the manager has stopped.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         controller.CacheOptions(o.Controller.CredentialsNamespace),
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.AllowSeveralInProcess)},
+		Client:                        client.Options{FieldOwner: tenancyv1alpha1.FieldManagerController},
+		Logger:                        o.Logger,
 	}
 }

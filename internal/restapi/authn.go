@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,6 +37,13 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 		return nil, errUnavailable()
 	}
 	claims, err := s.issuer.Verify(ks, raw)
+	if errors.Is(err, tokens.ErrUnknownKey) {
+		// Another replica may have rotated the keys before this one's
+		// cache saw it: read the Secret itself, once.
+		if fresh, rerr := s.keys.Reread(ctx, s.now()); rerr == nil {
+			claims, err = s.issuer.Verify(fresh, raw)
+		}
+	}
 	if err != nil {
 		s.log.V(1).Info("access token refused", "reason", err.Error())
 		return nil, errUnauthenticated()

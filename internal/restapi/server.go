@@ -88,7 +88,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, client: c, reader: d.Reader, store: store, metrics: m, log: log, dummyHash: dummy, now: time.Now,
-		keys: &tokens.SecretKeyStore{Client: c, Namespace: cfg.CredentialsNamespace, Name: cfg.SigningKeysSecret,
+		keys: &tokens.SecretKeyStore{Client: c, Live: d.Reader, Namespace: cfg.CredentialsNamespace, Name: cfg.SigningKeysSecret,
 			Rotation: cfg.KeyRotation, TokenLifetime: cfg.AccessTokenTTL},
 		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Leeway: cfg.ClockSkew},
 		limiter: newLimiter(cfg.LoginRate, cfg.LoginBurst, cfg.MaxClients),

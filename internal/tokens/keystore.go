@@ -27,11 +27,20 @@ type SecretKeyStore struct {
 	Rotation time.Duration
 	// TokenLifetime is how long a retired key keeps verifying.
 	TokenLifetime time.Duration
+	// Live reads the Secret from the apiserver, bypassing Client's cache,
+	// in Reread; nil uses Client.
+	Live client.Reader
 
 	mu         sync.Mutex
 	resVersion string
 	keys       *KeySet
+	fresh      *KeySet   // the last Reread's answer
+	freshAt    time.Time // when it was read
 }
+
+// MinReread spaces Reread's uncached reads, so tokens naming made-up key
+// ids cannot turn into a stream of apiserver requests.
+const MinReread = time.Second
 
 // Keys returns the current key set, parsed once per Secret version.
 func (s *SecretKeyStore) Keys(ctx context.Context) (*KeySet, error) {
@@ -56,6 +65,37 @@ func (s *SecretKeyStore) Keys(ctx context.Context) (*KeySet, error) {
 		return nil, ErrNoKeys
 	}
 	s.keys, s.resVersion = ks, secret.ResourceVersion
+	return ks, nil
+}
+
+// Reread returns the key set as the apiserver holds it now, bypassing the
+// cache: a token can name a key another replica added (a rotation) before
+// this replica's cache has it. At most one read per MinReread; in between it
+// returns the previous answer. On a read error it returns the error.
+func (s *SecretKeyStore) Reread(ctx context.Context, now time.Time) (*KeySet, error) {
+	s.mu.Lock()
+	if s.fresh != nil && now.Sub(s.freshAt) < MinReread {
+		ks := s.fresh
+		s.mu.Unlock()
+		return ks, nil
+	}
+	s.freshAt = now
+	s.mu.Unlock()
+	reader := s.Live
+	if reader == nil {
+		reader = s.Client
+	}
+	secret := &corev1.Secret{}
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, secret); err != nil {
+		return nil, fmt.Errorf("reread signing keys %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	ks, err := DecodeKeySet(secret.Data)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.fresh = ks
+	s.mu.Unlock()
 	return ks, nil
 }
 
