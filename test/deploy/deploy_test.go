@@ -1,0 +1,177 @@
+// Package deploy checks the shipped manifests (kustomize build
+// config/default) against a real apiserver: every object passes a
+// server-side dry run, and the manager's pod passes Pod Security admission
+// at the restricted level its namespace enforces.
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+func TestDeploy(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Shipped manifests")
+}
+
+// warnings collects the apiserver's warning headers (Pod Security admission
+// warns about workloads it would refuse pods of).
+type warnings struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seen = append(w.seen, text)
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.seen
+	w.seen = nil
+	return out
+}
+
+var (
+	ctx     = context.Background()
+	env     *envtest.Environment
+	c       client.Client
+	warned  = &warnings{}
+	objects []*unstructured.Unstructured
+)
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
+	var cfg *rest.Config
+	var err error
+	env, cfg, err = testenv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(env.Stop)
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = warned
+	c, err = client.New(cfg, client.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	objects = render("config/default")
+})
+
+// render is kustomize build of dir, as objects.
+func render(dir string) []*unstructured.Unstructured {
+	GinkgoHelper()
+	cmd := exec.Command("kubectl", "kustomize", dir)
+	cmd.Dir = testenv.RepoRoot()
+	out, err := cmd.Output()
+	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize %s", dir)
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			Expect(err).To(Equal(io.EOF))
+			return objs
+		}
+		objs = append(objs, u)
+	}
+}
+
+func find(kind string) *unstructured.Unstructured {
+	GinkgoHelper()
+	for _, o := range objects {
+		if o.GetKind() == kind {
+			return o
+		}
+	}
+	Fail("config/default has no " + kind)
+	return nil
+}
+
+func apply(u *unstructured.Unstructured, opts ...client.ApplyOption) error {
+	opts = append(opts, client.ForceOwnership, client.FieldOwner("deploy-test"))
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), opts...)
+}
+
+// podOf is a pod made from the Deployment's template, in its namespace.
+func podOf(d *appsv1.Deployment) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "manager-template", Namespace: d.Namespace,
+		Labels: d.Spec.Template.Labels}, Spec: *d.Spec.Template.Spec.DeepCopy()}
+}
+
+var _ = Describe("kustomize build config/default", Ordered, func() {
+	var deployment *appsv1.Deployment
+
+	BeforeAll(func() {
+		ns := find("Namespace")
+		Expect(ns.GetLabels()).To(HaveKeyWithValue("pod-security.kubernetes.io/enforce", "restricted"))
+		Expect(apply(ns)).To(Succeed())
+		deployment = &appsv1.Deployment{}
+		Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(find("Deployment").Object, deployment)).To(Succeed())
+	})
+
+	It("is accepted object by object by a server-side dry run", func() {
+		kinds := map[string]bool{}
+		for _, o := range objects {
+			Expect(apply(o, client.DryRunAll)).To(Succeed(), "%s %s", o.GetKind(), o.GetName())
+			kinds[o.GetKind()] = true
+		}
+		for _, k := range []string{"CustomResourceDefinition", "Deployment", "Service", "ServiceAccount", "ClusterRole",
+			"PodDisruptionBudget", "NetworkPolicy"} {
+			Expect(kinds).To(HaveKey(k))
+		}
+		Expect(warned.take()).To(BeEmpty(), "the apiserver warned about the manifests (Pod Security?)")
+	})
+
+	It("runs the manager as Pod Security's restricted level allows, and the check is live: a privileged pod is refused", func() {
+		Expect(c.Create(ctx, podOf(deployment), client.DryRunAll)).To(Succeed())
+		Expect(warned.take()).To(BeEmpty())
+
+		privileged := podOf(deployment)
+		privileged.Spec.Containers[0].SecurityContext.Privileged = ptr.To(true)
+		privileged.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
+		err := c.Create(ctx, privileged, client.DryRunAll)
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring(`violates PodSecurity "restricted:latest"`))
+	})
+
+	It("spreads two replicas over nodes, keeps one through drains, and derives GOMEMLIMIT from the memory limit", func() {
+		Expect(*deployment.Spec.Replicas).To(BeNumerically(">=", 2))
+		Expect(deployment.Spec.Template.Spec.TopologySpreadConstraints).To(ContainElement(HaveField("TopologyKey", "kubernetes.io/hostname")))
+		pdb := find("PodDisruptionBudget")
+		minAvailable, _, _ := unstructured.NestedFieldNoCopy(pdb.Object, "spec", "minAvailable")
+		Expect(minAvailable).To(BeEquivalentTo(1))
+		var memoryLimit *corev1.EnvVar
+		for i, e := range deployment.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == "MEMORY_LIMIT" {
+				memoryLimit = &deployment.Spec.Template.Spec.Containers[0].Env[i]
+			}
+		}
+		Expect(memoryLimit).NotTo(BeNil())
+		Expect(memoryLimit.ValueFrom.ResourceFieldRef.Resource).To(Equal("limits.memory"))
+		probe := deployment.Spec.Template.Spec.Containers[0].ReadinessProbe
+		Expect(probe.HTTPGet.Path).To(Equal("/readyz"))
+		Expect(strings.TrimSpace(probe.HTTPGet.Port.String())).To(Equal("8081"))
+	})
+})
