@@ -48,6 +48,8 @@ vet: ## Run go vet against code (including the e2e build tag).
 test: manifests generate fmt vet envtest-assets ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
 	go test -race -count=1 -run Unit ./internal/controller/
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out $(TEST_ARGS)
+	# test/alerts is a module of its own (Prometheus's rule parser and PromQL engine stay out of go.mod).
+	cd test/alerts && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 ./...
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint (kubebuilder's set plus depguard layer rules, .golangci.yml).

@@ -1,0 +1,233 @@
+// Package alerts checks config/prometheus/alerts.yaml: the rules parse and
+// validate as Prometheus loads them (rulefmt), every metric they use is one
+// a real manager exports, and evaluated by the PromQL engine over the
+// metrics of a real manager with a stalled and a Ready organization, the
+// stalled-organization alert names exactly the stalled one.
+//
+// It is a module of its own so that Prometheus's dependencies stay out of
+// the operator's go.mod; make test runs it.
+package alerts
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/promqltest"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/yaml"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/restapi"
+	"github.com/org-operator/org-operator/test/apiclient"
+	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+// rules reads the PrometheusRule the kustomize component ships and returns
+// its spec (the rule groups, in Prometheus's rule file format).
+func rules(t *testing.T) []byte {
+	t.Helper()
+	cmd := exec.Command("kubectl", "kustomize", filepath.Join(testenv.RepoRoot(), "config", "prometheus"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/prometheus: %v", err)
+	}
+	for doc := range strings.SplitSeq(string(out), "\n---\n") {
+		var obj struct {
+			Kind string         `json:"kind"`
+			Spec map[string]any `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.Kind == "PrometheusRule" {
+			groups, err := yaml.Marshal(obj.Spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return groups
+		}
+	}
+	t.Fatal("config/prometheus has no PrometheusRule")
+	return nil
+}
+
+// exported is every metric family a real manager exports, after a stalled
+// and a Ready organization went through it.
+func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string) {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run make test")
+	}
+	env, err := harness.StartEnvironment(harness.EnvironmentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	apiCfg := restapi.DefaultConfig()
+	mgr, err := env.StartManager(harness.Options{API: &apiCfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Stop() })
+	ctx := context.Background()
+	stalled, ready = "alert-stalled", "alert-ready"
+	for _, name := range []string{stalled, ready} {
+		org := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"}}}
+		if name == stalled {
+			org.Spec.Admin.PasswordSecretRef = &tenancyv1alpha1.SecretKeyRef{Name: "missing"}
+		}
+		if err := env.Client.Create(ctx, org); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, r := &tenancyv1alpha1.Organization{}, &tenancyv1alpha1.Organization{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: stalled}, s); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: ready}, r); err != nil {
+			t.Fatal(err)
+		}
+		if s.Status.ObservedGeneration == s.Generation && r.Status.ObservedGeneration == r.Generation {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the organizations did not settle within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Things that make the alerts' other metrics emit a sample: a failed
+	// login, and a command MongoDB refuses (creating an existing collection).
+	r, err := apiclient.Do(ctx, mgr.APIURL, "POST", "/v1/auth/login", "",
+		map[string]string{"email": "admin@" + ready + ".example", "password": "not the password"})
+	if err != nil || r.Status != 401 {
+		t.Fatalf("failed login: %v, status %d", err, r.Status)
+	}
+	for range 2 {
+		if _, err := mgr.Store.CreateLocation(ctx, mongostore.Location{Collection: "org_alert-probe"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The operator's registry, and controller-runtime's own (reconcile
+	// counts), as the metrics endpoint serves them together.
+	for _, g := range []prometheus.Gatherer{mgr.Metrics, ctrlmetrics.Registry} {
+		fs, err := g.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		families = append(families, fs...)
+	}
+	return families, stalled, ready
+}
+
+// load turns families into promqltest's load command over 20 minutes:
+// gauges keep their value, counters grow by theirs each minute.
+func load(families []*dto.MetricFamily) string {
+	var b strings.Builder
+	b.WriteString("load 1m\n")
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			lbls := make([]string, 0, len(m.GetLabel()))
+			for _, l := range m.GetLabel() {
+				lbls = append(lbls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			series := f.GetName() + "{" + strings.Join(lbls, ",") + "}"
+			switch f.GetType() {
+			case dto.MetricType_GAUGE:
+				fmt.Fprintf(&b, "  %s %gx20\n", series, m.GetGauge().GetValue())
+			case dto.MetricType_COUNTER:
+				fmt.Fprintf(&b, "  %s 0+%gx20\n", series, m.GetCounter().GetValue())
+			}
+		}
+	}
+	return b.String()
+}
+
+func TestAlertRules(t *testing.T) {
+	content := rules(t)
+	p := parser.NewParser(parser.Options{})
+	groups, errs := rulefmt.Parse(content, false, model.UTF8Validation, p, slog.New(slog.DiscardHandler))
+	if len(errs) > 0 {
+		t.Fatalf("rulefmt: %v", errs)
+	}
+	var alerts []rulefmt.Rule
+	for _, g := range groups.Groups {
+		alerts = append(alerts, g.Rules...)
+	}
+	want := []string{"DedicatedCollectionBudgetNearlyUsed", "LoginLockoutSpike", "OrganizationMongoDBCommandErrors",
+		"OrganizationReconcileErrors", "OrganizationStalled", "OrganizationStoreUnavailable"}
+	names := make([]string, 0, len(alerts))
+	for _, r := range alerts {
+		names = append(names, r.Alert)
+	}
+	sort.Strings(names)
+	if !slices.Equal(names, want) {
+		t.Fatalf("alerts = %v, want %v", names, want)
+	}
+
+	families, stalled, ready := exported(t)
+	known := map[string]bool{}
+	for _, f := range families {
+		known[f.GetName()] = true
+	}
+
+	storage := promqltest.LoadedStorage(t, load(families))
+	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, 1_000_000)
+	at := time.Unix(0, 0).Add(20 * time.Minute)
+	for _, r := range alerts {
+		expr, err := p.ParseExpr(r.Expr)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Alert, err)
+		}
+		for _, matchers := range parser.ExtractSelectors(expr) {
+			for _, m := range matchers {
+				if m.Name == labels.MetricName && !known[m.Value] {
+					t.Errorf("%s uses %s, which the manager does not export", r.Alert, m.Value)
+				}
+			}
+		}
+		q, err := engine.NewInstantQuery(context.Background(), storage, nil, r.Expr, at)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Alert, err)
+		}
+		res := q.Exec(context.Background())
+		if res.Err != nil {
+			t.Fatalf("%s: evaluation: %v", r.Alert, res.Err)
+		}
+		if r.Alert != "OrganizationStalled" {
+			continue
+		}
+		vec, err := res.Vector()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var firing []string
+		for _, s := range vec {
+			firing = append(firing, s.Metric.Get("organization")+"/"+s.Metric.Get("reason"))
+		}
+		if !slices.Equal(firing, []string{stalled + "/" + tenancyv1alpha1.ReasonPasswordSecretNotFound}) {
+			t.Errorf("OrganizationStalled fires for %v; want only %s (not %s)", firing, stalled, ready)
+		}
+	}
+}
