@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +84,7 @@ var _ = BeforeSuite(func() {
 // render is kustomize build of dir, as objects.
 func render(dir string) []*unstructured.Unstructured {
 	GinkgoHelper()
-	cmd := exec.Command("kubectl", "kustomize", dir)
+	cmd := exec.Command("kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", dir)
 	cmd.Dir = testenv.RepoRoot()
 	out, err := cmd.Output()
 	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize %s", dir)
@@ -100,12 +102,17 @@ func render(dir string) []*unstructured.Unstructured {
 
 func find(kind string) *unstructured.Unstructured {
 	GinkgoHelper()
-	for _, o := range objects {
+	return findIn(objects, kind)
+}
+
+func findIn(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
+	GinkgoHelper()
+	for _, o := range objs {
 		if o.GetKind() == kind {
 			return o
 		}
 	}
-	Fail("config/default has no " + kind)
+	Fail("the build has no " + kind)
 	return nil
 }
 
@@ -173,5 +180,32 @@ var _ = Describe("kustomize build config/default", Ordered, func() {
 		probe := deployment.Spec.Template.Spec.Containers[0].ReadinessProbe
 		Expect(probe.HTTPGet.Path).To(Equal("/readyz"))
 		Expect(strings.TrimSpace(probe.HTTPGet.Port.String())).To(Equal("8081"))
+	})
+})
+
+var _ = Describe("config/default with the config/certmanager component", func() {
+	It("mounts the Certificate's Secret and points the API's TLS flags at it, still under Pod Security restricted", func() {
+		overlay := GinkgoT().TempDir()
+		config, err := filepath.Rel(overlay, filepath.Join(testenv.RepoRoot(), "config")) // kustomize takes no absolute roots
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("resources:\n- "+filepath.Join(config, "default")+
+			"\ncomponents:\n- "+filepath.Join(config, "certmanager")+"\n"), 0o600)).To(Succeed())
+		objs := render(overlay)
+		certificate := findIn(objs, "Certificate")
+		secretName, _, _ := unstructured.NestedString(certificate.Object, "spec", "secretName")
+		dnsNames, _, _ := unstructured.NestedStringSlice(certificate.Object, "spec", "dnsNames")
+		Expect(dnsNames).To(ContainElement("org-operator-api.org-operator-system.svc"))
+		Expect(findIn(objs, "Service")).NotTo(BeNil())
+
+		d := &appsv1.Deployment{}
+		Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(findIn(objs, "Deployment").Object, d)).To(Succeed())
+		pod := d.Spec.Template.Spec
+		Expect(pod.Volumes).To(ContainElement(HaveField("VolumeSource.Secret.SecretName", secretName)))
+		Expect(pod.Containers[0].VolumeMounts).To(HaveLen(1))
+		mount := pod.Containers[0].VolumeMounts[0].MountPath
+		Expect(pod.Containers[0].Args).To(ContainElements("--api-tls-cert-file="+mount+"/tls.crt", "--api-tls-key-file="+mount+"/tls.key"))
+		Expect(apply(findIn(objs, "Namespace"))).To(Succeed())
+		Expect(c.Create(ctx, podOf(d), client.DryRunAll)).To(Succeed())
+		Expect(warned.take()).To(BeEmpty())
 	})
 })

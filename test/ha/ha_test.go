@@ -82,7 +82,7 @@ func freePort() int {
 
 // startReplica starts bin/manager as the Deployment runs it (leader
 // election on) and waits until its /readyz answers 200.
-func startReplica(name string) *replica {
+func startReplica(name string, extra ...string) *replica {
 	GinkgoHelper()
 	r := &replica{name: name,
 		api:     fmt.Sprintf("http://127.0.0.1:%d", freePort()),
@@ -98,6 +98,7 @@ func startReplica(name string) *replica {
 		"--metrics-bind-address=" + strings.TrimPrefix(r.metrics, "http://"),
 		"--metrics-secure=false",
 	}
+	args = append(args, extra...)
 	environ := []string{"KUBECONFIG=" + kubeconfig, "MONGODB_URI=" + env.Mongo.URI(), "HOME=" + os.Getenv("HOME")}
 	var err error
 	r.p, err = proc.Start(bin, args, environ, filepath.Join(dir, name+".log"), nil)

@@ -363,8 +363,9 @@ func (e *benchEnv) replayOne(ctx context.Context, name string, store *mongostore
 			return err
 		}
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: name + "-admin"},
-		Data: map[string][]byte{"password": []byte("x"), "email": []byte("y"), "organization": []byte(name)}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: tenancyv1alpha1.CredentialsSecretName(name)},
+		Data: map[string][]byte{tenancyv1alpha1.SecretKeyPassword: []byte("x"), tenancyv1alpha1.SecretKeyEmail: []byte("y"),
+			tenancyv1alpha1.SecretKeyOrganization: []byte(name)}}
 	if err := timed("create Secret", func() error { return e.k8s.Create(ctx, secret) }); err != nil {
 		return err
 	}
@@ -403,7 +404,7 @@ func (e *benchEnv) unreplay(ctx context.Context, name string, store *mongostore.
 	if err := e.k8s.Patch(ctx, org, client.MergeFrom(base)); err != nil {
 		return err
 	}
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: name + "-admin"}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credentialsNamespace, Name: tenancyv1alpha1.CredentialsSecretName(name)}}
 	errs := []error{e.k8s.Delete(ctx, org), e.k8s.Delete(ctx, secret)}
 	if store != nil {
 		l := mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(name)}
