@@ -88,7 +88,7 @@ func startReplica(name string, extra ...string) *replica {
 		api:     fmt.Sprintf("http://127.0.0.1:%d", freePort()),
 		probe:   fmt.Sprintf("http://127.0.0.1:%d", freePort()),
 		metrics: fmt.Sprintf("http://127.0.0.1:%d", freePort())}
-	args := []string{
+	args := append([]string{
 		"--leader-elect=true",
 		"--cluster-id=ha-test",
 		"--credentials-namespace=" + env.CredentialsNamespace,
@@ -97,8 +97,7 @@ func startReplica(name string, extra ...string) *replica {
 		"--health-probe-bind-address=" + strings.TrimPrefix(r.probe, "http://"),
 		"--metrics-bind-address=" + strings.TrimPrefix(r.metrics, "http://"),
 		"--metrics-secure=false",
-	}
-	args = append(args, extra...)
+	}, extra...)
 	environ := []string{"KUBECONFIG=" + kubeconfig, "MONGODB_URI=" + env.Mongo.URI(), "HOME=" + os.Getenv("HOME")}
 	var err error
 	r.p, err = proc.Start(bin, args, environ, filepath.Join(dir, name+".log"), nil)
