@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,11 +56,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(env.Stop)
 	dir = GinkgoT().TempDir()
-	bin = filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", bin, "./cmd")
-	build.Dir = testenv.RepoRoot()
-	out, err := build.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), string(out))
+	bin, err = testenv.BuildManager(dir)
+	Expect(err).NotTo(HaveOccurred())
 	kubeconfig = filepath.Join(dir, "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, env.Env.KubeConfig, 0o600)).To(Succeed())
 })

@@ -5,7 +5,9 @@ package testenv
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 
@@ -63,3 +65,15 @@ func Start() (*envtest.Environment, *rest.Config, error) {
 
 // OrganizationGVK is the GroupVersionKind of Organization.
 var OrganizationGVK = schema.GroupVersionKind{Group: tenancyv1alpha1.GroupVersion.Group, Version: tenancyv1alpha1.GroupVersion.Version, Kind: "Organization"}
+
+// BuildManager builds the shipped manager binary (./cmd) into dir and
+// returns its path; the error carries the compiler's output.
+func BuildManager(dir string) (string, error) {
+	bin := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "./cmd")
+	build.Dir = RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd: %w\n%s", err, out)
+	}
+	return bin, nil
+}
