@@ -50,6 +50,12 @@ test: manifests generate fmt vet envtest-assets ## Run unit and integration test
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out $(TEST_ARGS)
 	# test/alerts is a module of its own (Prometheus's rule parser and PromQL engine stay out of go.mod).
 	cd test/alerts && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 ./...
+	# test/helm is a module of its own too (Helm's packages stay out of go.mod).
+	cd test/helm && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 ./...
+
+.PHONY: helm-chart
+helm-chart: manifests ## Regenerate the Helm chart's copies of config/ (dist/chart: CRD, RBAC, Services, PDB, NetworkPolicy, alerts).
+	go run ./hack/helmchart
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint (kubebuilder's set plus depguard layer rules, .golangci.yml).

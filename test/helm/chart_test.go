@@ -1,0 +1,266 @@
+// Package helm checks the Helm chart in dist/chart: rendered with its
+// default values it is the same set of objects as `kustomize build
+// config/default` (so the two installs cannot drift apart), non-default
+// values do what values.yaml says, and both renders pass a server-side dry
+// run, Pod Security admission included, against a real apiserver.
+//
+// It is a module of its own so that Helm's dependencies stay out of the
+// operator's go.mod; make test runs it.
+package helm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/org-operator/org-operator/test/testenv"
+)
+
+const managedBy = "app.kubernetes.io/managed-by"
+
+func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatal(err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+func kustomize(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	out, err := exec.Command("kubectl", "kustomize", filepath.Join(testenv.RepoRoot(), dir)).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize %s: %v", dir, err)
+	}
+	return decode(t, out)
+}
+
+func loadChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	ch, err := loader.Load(filepath.Join(testenv.RepoRoot(), "dist", "chart"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// render is `helm template` of the chart into namespace with values, the
+// CRDs of crds/ included.
+func render(t *testing.T, ch *chart.Chart, namespace string, values map[string]any) []*unstructured.Unstructured {
+	t.Helper()
+	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: "org-operator", Namespace: namespace,
+		Revision: 1, IsInstall: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.Render(ch, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var objs []*unstructured.Unstructured
+	for _, crd := range ch.CRDObjects() {
+		objs = append(objs, decode(t, crd.File.Data)...)
+	}
+	for _, name := range names {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			continue
+		}
+		objs = append(objs, decode(t, []byte(files[name]))...)
+	}
+	return objs
+}
+
+func key(o *unstructured.Unstructured) string { return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName() }
+
+// The chart with its defaults installs what kustomize installs, object for
+// object (the Namespace aside: Helm installs into the release's), except
+// for who manages them. `make helm-chart` regenerates the copies.
+func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
+	want := map[string]*unstructured.Unstructured{}
+	for _, o := range kustomize(t, "config/default") {
+		if o.GetKind() != "Namespace" {
+			want[key(o)] = o
+		}
+	}
+	got := map[string]*unstructured.Unstructured{}
+	for _, o := range render(t, loadChart(t), "org-operator-system", nil) {
+		got[key(o)] = o
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("%s: in config/default, not in the chart (run make helm-chart?)", k)
+			continue
+		}
+		if g.GetLabels()[managedBy] != "" {
+			if g.GetLabels()[managedBy] != "Helm" {
+				t.Errorf("%s: managed-by %q", k, g.GetLabels()[managedBy])
+			}
+			labels := g.GetLabels()
+			labels[managedBy] = w.GetLabels()[managedBy]
+			g.SetLabels(labels)
+		}
+		if !equality.Semantic.DeepEqual(w.Object, g.Object) {
+			t.Errorf("%s differs between config/default and the chart (run make helm-chart, or change templates/deployment.yaml):\nkustomize: %v\nhelm:      %v", k, w.Object, g.Object)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: rendered by default by the chart, not in config/default", k)
+		}
+	}
+}
+
+var custom = map[string]any{
+	"replicaCount": 3,
+	"image":        map[string]any{"repository": "registry.example/org-operator", "tag": "v1.2.3", "pullPolicy": "IfNotPresent"},
+	"mongodb":      map[string]any{"uri": "mongodb://db.example:27017/?replicaSet=rs0", "existingSecret": "tenants-mongodb", "existingSecretKey": "connection"},
+	"api":          map[string]any{"signup": "open", "tls": map[string]any{"secretName": "api-tls"}},
+	"extraArgs":    []any{"--cluster-id=prod-eu-1"},
+	"metrics":      map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
+	"prometheusRule": map[string]any{"enabled": true},
+}
+
+func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && (name == "" || o.GetName() == name) {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s rendered", kind, name)
+	return nil
+}
+
+func TestValues(t *testing.T) {
+	const ns = "tenants-platform"
+	objs := render(t, loadChart(t), ns, custom)
+	d := &appsv1.Deployment{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(find(t, objs, "Deployment", "").Object, d); err != nil {
+		t.Fatal(err)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if *d.Spec.Replicas != 3 || c.Image != "registry.example/org-operator:v1.2.3" || c.ImagePullPolicy != corev1.PullIfNotPresent {
+		t.Errorf("replicas %d, image %s, pull policy %s", *d.Spec.Replicas, c.Image, c.ImagePullPolicy)
+	}
+	for _, arg := range []string{"--signup=open", "--cluster-id=prod-eu-1",
+		"--api-tls-cert-file=/etc/org-operator/api-tls/tls.crt", "--api-tls-key-file=/etc/org-operator/api-tls/tls.key"} {
+		if !slices.Contains(c.Args, arg) {
+			t.Errorf("args %v lack %s", c.Args, arg)
+		}
+	}
+	if len(d.Spec.Template.Spec.Volumes) != 1 || d.Spec.Template.Spec.Volumes[0].Secret.SecretName != "api-tls" ||
+		len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/etc/org-operator/api-tls" {
+		t.Errorf("TLS Secret not mounted: %v %v", d.Spec.Template.Spec.Volumes, c.VolumeMounts)
+	}
+	ref := c.Env[0].ValueFrom.SecretKeyRef
+	if c.Env[0].Name != "MONGODB_URI" || ref.Name != "tenants-mongodb" || ref.Key != "connection" {
+		t.Errorf("MONGODB_URI from %v", c.Env[0])
+	}
+	secret := find(t, objs, "Secret", "tenants-mongodb")
+	if uri, _, _ := unstructured.NestedString(secret.Object, "stringData", "connection"); uri != "mongodb://db.example:27017/?replicaSet=rs0" {
+		t.Errorf("MongoDB Secret holds %q", uri)
+	}
+	find(t, objs, "ServiceMonitor", "")
+	rule := find(t, objs, "PrometheusRule", "")
+	want := find(t, kustomize(t, "config/prometheus"), "PrometheusRule", "")
+	if !equality.Semantic.DeepEqual(rule.Object["spec"], want.Object["spec"]) {
+		t.Error("the chart's alerts differ from config/prometheus/alerts.yaml (run make helm-chart)")
+	}
+	for _, o := range objs {
+		switch {
+		case o.GetNamespace() == "org-operator-system":
+			t.Errorf("%s is in org-operator-system, not the release's namespace", key(o))
+		case o.GetKind() == "RoleBinding" || o.GetKind() == "ClusterRoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			if ns0, _, _ := unstructured.NestedString(subjects[0].(map[string]any), "namespace"); ns0 != ns {
+				t.Errorf("%s binds a ServiceAccount in %q", key(o), ns0)
+			}
+		}
+	}
+}
+
+// Both renders pass a server-side dry run (objects of the Prometheus
+// Operator aside: their CRDs are not installed here), and the manager's pod
+// passes Pod Security admission in a namespace enforcing restricted.
+func TestRendersPassADryRun(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal(testenv.ErrNoAssets)
+	}
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ch := loadChart(t)
+	for _, tc := range []struct {
+		namespace string
+		values    map[string]any
+	}{{"org-operator-system", nil}, {"tenants-platform", custom}} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: tc.namespace,
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+		if err := c.Create(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range render(t, ch, tc.namespace, tc.values) {
+			if o.GroupVersionKind().Group == "monitoring.coreos.com" {
+				continue
+			}
+			err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.DryRunAll, client.ForceOwnership, client.FieldOwner("helm-test"))
+			if err != nil {
+				t.Errorf("%s (%s): %v", key(o), tc.namespace, err)
+			}
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			d := &appsv1.Deployment{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, d); err != nil {
+				t.Fatal(err)
+			}
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "manager", Namespace: tc.namespace}, Spec: d.Spec.Template.Spec}
+			if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
+				t.Errorf("the manager's pod in %s: %v", tc.namespace, err)
+			}
+		}
+	}
+}
