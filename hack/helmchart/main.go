@@ -3,7 +3,7 @@
 // of `kustomize build config/default` except the Namespace (Helm installs
 // into the release's namespace) and the Deployment (a hand-written,
 // parameterised template), and the alert rules of config/prometheus
-// (files/alerts.yaml). Run it with `make helm-chart`; test/helm fails when
+// (files/alerts.yaml), and the Argo CD health check (files/health.lua). Run it with `make helm-chart`; test/helm fails when
 // the chart and config/ disagree.
 package main
 
@@ -62,8 +62,18 @@ func run(chart string) error {
 			}
 		}
 	}
-	return writeAlerts(filepath.Join(chart, "files", "alerts.yaml"))
+	if err := writeAlerts(filepath.Join(chart, "files", "alerts.yaml")); err != nil {
+		return err
+	}
+	lua, err := os.ReadFile(healthCheck)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(chart, "files", "health.lua"), lua, 0o644)
 }
+
+// healthCheck is the Argo CD health check of Organizations.
+const healthCheck = "config/argocd/resource_customizations/tenancy.org-operator.io/Organization/health.lua"
 
 // write writes o; as a template, the operator's namespace becomes the
 // release's and the managed-by label Helm's.

@@ -105,7 +105,9 @@ func render(t *testing.T, ch *chart.Chart, namespace string, values map[string]a
 	return objs
 }
 
-func key(o *unstructured.Unstructured) string { return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName() }
+func key(o *unstructured.Unstructured) string {
+	return o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
+}
 
 // The chart with its defaults installs what kustomize installs, object for
 // object (the Namespace aside: Helm installs into the release's), except
@@ -147,13 +149,14 @@ func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
 }
 
 var custom = map[string]any{
-	"replicaCount": 3,
-	"image":        map[string]any{"repository": "registry.example/org-operator", "tag": "v1.2.3", "pullPolicy": "IfNotPresent"},
-	"mongodb":      map[string]any{"uri": "mongodb://db.example:27017/?replicaSet=rs0", "existingSecret": "tenants-mongodb", "existingSecretKey": "connection"},
-	"api":          map[string]any{"signup": "open", "tls": map[string]any{"secretName": "api-tls"}},
-	"extraArgs":    []any{"--cluster-id=prod-eu-1"},
-	"metrics":      map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
+	"replicaCount":   3,
+	"image":          map[string]any{"repository": "registry.example/org-operator", "tag": "v1.2.3", "pullPolicy": "IfNotPresent"},
+	"mongodb":        map[string]any{"uri": "mongodb://db.example:27017/?replicaSet=rs0", "existingSecret": "tenants-mongodb", "existingSecretKey": "connection"},
+	"api":            map[string]any{"signup": "open", "tls": map[string]any{"secretName": "api-tls"}},
+	"extraArgs":      []any{"--cluster-id=prod-eu-1"},
+	"metrics":        map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
 	"prometheusRule": map[string]any{"enabled": true},
+	"argocd":         map[string]any{"healthCheck": map[string]any{"enabled": true}},
 }
 
 func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
@@ -201,6 +204,16 @@ func TestValues(t *testing.T) {
 	want := find(t, kustomize(t, "config/prometheus"), "PrometheusRule", "")
 	if !equality.Semantic.DeepEqual(rule.Object["spec"], want.Object["spec"]) {
 		t.Error("the chart's alerts differ from config/prometheus/alerts.yaml (run make helm-chart)")
+	}
+	health := find(t, objs, "ConfigMap", "org-operator-argocd-health")
+	lua, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "argocd", "resource_customizations",
+		"tenancy.org-operator.io", "Organization", "health.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, _, _ := unstructured.NestedString(health.Object, "data", "resource.customizations.health.tenancy.org-operator.io_Organization")
+	if strings.TrimSpace(script) != strings.TrimSpace(string(lua)) {
+		t.Error("the chart's Argo CD health check differs from config/argocd's health.lua (run make helm-chart)")
 	}
 	for _, o := range objs {
 		switch {
