@@ -88,6 +88,10 @@ func newFlagSet(name string, getenv func(string) string) (*options, *flag.FlagSe
 		"Collection holding the documents of every Shared organization (each carries an organization field).")
 	fs.IntVar(&op.Controller.MaxDedicatedCollections, "max-dedicated-collections", op.Controller.MaxDedicatedCollections,
 		"Most dedicated collections (org_*) in the database; a new Dedicated organization beyond it is Stalled (0: unlimited).")
+	fs.Int64Var(&op.Controller.AutoPromoteDocuments, "auto-promote-documents", op.Controller.AutoPromoteDocuments,
+		"Documents at which a spec.tenancy: Auto organization is moved from the shared collection to a dedicated one (never back).")
+	fs.IntVar(&op.Controller.MaxConcurrentPromotions, "max-concurrent-promotions", op.Controller.MaxConcurrentPromotions,
+		"Most Auto promotions (moves to a dedicated collection) under way at once.")
 	fs.StringVar(&op.Controller.ClusterID, "cluster-id", "",
 		"This cluster's identity in the MongoDB ownership ledger (default: the UID of the kube-system namespace). "+
 			"Set it explicitly, and keep it when rebuilding the cluster, so a rebuilt control plane finds its tenants again.")
@@ -125,6 +129,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("--migration-batch-size must be at least 1, got %d", c.MigrationBatchSize)
 	case c.MaxDedicatedCollections < 0:
 		return errors.New("--max-dedicated-collections must not be negative")
+	case c.AutoPromoteDocuments < 1:
+		return fmt.Errorf("--auto-promote-documents must be at least 1, got %d", c.AutoPromoteDocuments)
+	case c.MaxConcurrentPromotions < 1:
+		return fmt.Errorf("--max-concurrent-promotions must be at least 1, got %d", c.MaxConcurrentPromotions)
 	case op.Mongo.MinPoolSize > op.Mongo.MaxPoolSize:
 		return errors.New("--mongodb-min-pool-size must not exceed --mongodb-max-pool-size")
 	}

@@ -5,7 +5,7 @@ import (
 )
 
 // Tenancy says where an organization's documents live.
-// +kubebuilder:validation:Enum=Dedicated;Shared
+// +kubebuilder:validation:Enum=Dedicated;Shared;Auto
 type Tenancy string
 
 const (
@@ -14,6 +14,11 @@ const (
 	// TenancyShared stores the organization's documents in a collection shared
 	// with other small tenants, keyed by an organization field.
 	TenancyShared Tenancy = "Shared"
+	// TenancyAuto starts the organization in the shared collection and
+	// promotes it to a dedicated collection once it has grown past
+	// --auto-promote-documents (within --max-dedicated-collections); it is
+	// never moved back automatically.
+	TenancyAuto Tenancy = "Auto"
 )
 
 // DeletionPolicy says what happens to an organization's data when the
@@ -77,8 +82,10 @@ type OrganizationSpec struct {
 	Admin AdminSpec `json:"admin"`
 
 	// tenancy says where the organization's documents live: Dedicated (its own
-	// collection org_<name>) or Shared (a collection shared by small tenants,
-	// every document carrying an organization field).
+	// collection org_<name>), Shared (a collection shared by small tenants,
+	// every document carrying an organization field) or Auto (Shared until
+	// the tenant has --auto-promote-documents documents, then Dedicated for
+	// good; status.placement says why).
 	// +kubebuilder:default=Dedicated
 	// +optional
 	Tenancy Tenancy `json:"tenancy,omitempty"`
@@ -198,6 +205,10 @@ type OrganizationStatus struct {
 	// +optional
 	DocumentFilter string `json:"documentFilter,omitempty"`
 
+	// placement says where spec.tenancy: Auto put the organization and why.
+	// +optional
+	Placement *PlacementStatus `json:"placement,omitempty"`
+
 	// migration is the document move in progress, if any.
 	// +optional
 	Migration *MigrationStatus `json:"migration,omitempty"`
@@ -217,6 +228,24 @@ type OrganizationStatus struct {
 	// (the operator-owned <name>-admin, or the Secret of spec.admin.passwordSecretRef).
 	// +optional
 	CredentialsSecretRef *SecretReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// PlacementStatus is the last decision of automatic placement.
+type PlacementStatus struct {
+	// tenancy is where the organization is placed: Shared or Dedicated.
+	Tenancy Tenancy `json:"tenancy"`
+	// documents is the tenant's number of documents in the shared collection
+	// when last recorded: a new count is recorded when it differs by at least
+	// a tenth of the promotion threshold, or reaches the threshold, so a
+	// steady tenant causes no status writes.
+	// +optional
+	Documents int64 `json:"documents,omitempty"`
+	// measuredAt is when documents was measured (by the bulk observation).
+	// +optional
+	MeasuredAt *metav1.Time `json:"measuredAt,omitempty"`
+	// reason explains the decision, e.g. below the threshold, promoted, or
+	// qualifying while the dedicated-collection budget is full.
+	Reason string `json:"reason"`
 }
 
 // Organization is one tenant: its MongoDB collection, its admin account and the

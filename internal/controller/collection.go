@@ -10,9 +10,17 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
-// targetLocation is where the spec says the tenant's documents belong.
+// targetLocation is where the spec says the tenant's documents belong. For
+// Auto it is where they are (shared for a new organization): promotion is
+// placeAuto's decision.
 func (r *OrganizationReconciler) targetLocation(org *tenancyv1alpha1.Organization) mongostore.Location {
-	if org.Spec.Tenancy == tenancyv1alpha1.TenancyShared {
+	switch org.Spec.Tenancy {
+	case tenancyv1alpha1.TenancyShared:
+		return mongostore.Location{Collection: r.SharedCollection, Organization: org.Name}
+	case tenancyv1alpha1.TenancyAuto:
+		if current, ok := currentLocation(org); ok {
+			return current
+		}
 		return mongostore.Location{Collection: r.SharedCollection, Organization: org.Name}
 	}
 	return mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(org.Name)}
@@ -65,8 +73,20 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 	}
 	target := r.targetLocation(org)
 	current, exists := currentLocation(org)
+	if org.Spec.Tenancy == tenancyv1alpha1.TenancyAuto {
+		target = r.placeAuto(ctx, t, current, exists)
+	}
 	if exists && current != target {
-		return r.startMigration(ctx, t, current, target, tenancyv1alpha1.MigrationCopy)
+		err := r.startMigration(ctx, t, current, target, tenancyv1alpha1.MigrationCopy)
+		if se, ok := asStalling(err); ok && org.Spec.Tenancy == tenancyv1alpha1.TenancyAuto &&
+			se.reason == tenancyv1alpha1.ReasonCollectionBudgetExceeded {
+			// Another organization took the last slot meanwhile: an Auto
+			// tenant stays shared rather than stalling.
+			r.setPlacement(org, tenancyv1alpha1.TenancyShared, nil,
+				"Qualifies for a dedicated collection but --max-dedicated-collections is full; stays shared")
+			return r.ensureLocation(ctx, t, current, false)
+		}
+		return err
 	}
 	return r.ensureLocation(ctx, t, target, !exists)
 }

@@ -18,6 +18,8 @@ const (
 	EventMigrationCompleted     = "MigrationCompleted"
 	EventRenamed                = "Renamed"
 	EventDataKept               = "DataKept"
+	EventPromoted               = "Promoted"
+	EventPromotionDeferred      = "PromotionDeferred"
 )
 
 // Event actions (events.k8s.io/v1 "action": what the controller did).

@@ -11,6 +11,7 @@ type metrics struct {
 	retained          prometheus.Gauge
 	orphanCollections prometheus.Gauge
 	orphanAdmins      prometheus.Gauge
+	promotions        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -21,11 +22,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Collections that look like a tenant's (org_*) but that no ledger entry and no Organization claims."}),
 		orphanAdmins: prometheus.NewGauge(prometheus.GaugeOpts{Name: "org_operator_orphan_admin_records",
 			Help: "Admin records whose Organization does not exist."}),
+		promotions: prometheus.NewCounter(prometheus.CounterOpts{Name: "org_operator_auto_promotions_total",
+			Help: "spec.tenancy: Auto organizations promoted from the shared collection to a dedicated one."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.retained, m.orphanCollections, m.orphanAdmins} {
+	for _, c := range []prometheus.Collector{m.retained, m.orphanCollections, m.orphanAdmins, m.promotions} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -63,6 +63,16 @@ func (o *observation) current() *mongostore.Observation {
 	return o.latest
 }
 
+// taken is when the current observation was taken.
+func (o *observation) taken() (time.Time, bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if obs := o.current(); obs != nil {
+		return obs.Taken, true
+	}
+	return time.Time{}, false
+}
+
 // ready reports whether an observation is known (or the last pass failed):
 // a resync of a Ready tenant waits for the first pass instead of asking
 // MongoDB tenant by tenant.

@@ -68,7 +68,7 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 	o.r.observed.set(obs)
 	o.recordLegacyOwners(ctx)
 	o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool {
-		return waitingForMongo(org) || settled(org) && o.r.drifted(ctx, org, obs.Taken)
+		return waitingForMongo(org) || settled(org) && (o.r.drifted(ctx, org, obs.Taken) || o.r.needsPlacement(org))
 	})
 	return jitter(o.period)
 }

@@ -70,6 +70,8 @@ type OrganizationReconciler struct {
 
 	// budget counts dedicated collections against --max-dedicated-collections.
 	budget *collectionBudget
+	// placement decides where spec.tenancy: Auto organizations live.
+	placement placementPolicy
 	// observed is the latest bulk observation of MongoDB.
 	observed *observation
 	// selfWrites lets the Secret watches ignore the controller's own writes.

@@ -41,6 +41,13 @@ type Config struct {
 	MaxDedicatedCollections int
 	// MigrationBatchSize defaults to DefaultMigrationBatchSize.
 	MigrationBatchSize int
+	// AutoPromoteDocuments is the number of documents at which a
+	// spec.tenancy: Auto organization leaves the shared collection for a
+	// dedicated one; default DefaultAutoPromoteDocuments.
+	AutoPromoteDocuments int64
+	// MaxConcurrentPromotions bounds Auto promotions in flight; default
+	// DefaultMaxConcurrentPromotions.
+	MaxConcurrentPromotions int
 	// ClusterID identifies this cluster in the ownership ledger (the UID of
 	// the kube-system namespace unless --cluster-id says otherwise).
 	ClusterID string
@@ -117,6 +124,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 		HashSlots:            cfg.HashSlots,
 		SharedCollection:     cfg.SharedCollection,
 		MigrationBatchSize:   cfg.MigrationBatchSize,
+		placement:            newPlacementPolicy(cfg.AutoPromoteDocuments, cfg.MaxConcurrentPromotions),
 		ClusterID:            cfg.ClusterID,
 		ProtectedSecrets:     cfg.ProtectedSecrets,
 		budget:               newCollectionBudget(cfg.MaxDedicatedCollections),

@@ -97,6 +97,8 @@ func DefaultOptions() Options {
 			SharedCollection:        tenancyv1alpha1.DefaultSharedCollection,
 			MaxDedicatedCollections: 5000,
 			MigrationBatchSize:      controller.DefaultMigrationBatchSize,
+			AutoPromoteDocuments:    controller.DefaultAutoPromoteDocuments,
+			MaxConcurrentPromotions: controller.DefaultMaxConcurrentPromotions,
 		},
 		API:                    restapi.DefaultConfig(),
 		MetricsBindAddress:     "0",

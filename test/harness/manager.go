@@ -40,6 +40,8 @@ type Options struct {
 	MaxConcurrentReconciles int
 	MaxDedicatedCollections int
 	MigrationBatchSize      int
+	AutoPromoteDocuments    int64
+	MaxConcurrentPromotions int
 	// API, when set, also runs the REST API with this configuration on a
 	// free loopback port (BindAddress and CredentialsNamespace are filled in).
 	API *restapi.Config
@@ -80,6 +82,8 @@ func operatorOptions(o Options) (operator.Options, error) {
 	setIfNonZero(&c.MaxConcurrentReconciles, o.MaxConcurrentReconciles)
 	setIfNonZero(&c.MaxDedicatedCollections, o.MaxDedicatedCollections)
 	setIfNonZero(&c.MigrationBatchSize, o.MigrationBatchSize)
+	setIfNonZero(&c.AutoPromoteDocuments, o.AutoPromoteDocuments)
+	setIfNonZero(&c.MaxConcurrentPromotions, o.MaxConcurrentPromotions)
 	opts.API.BindAddress = "0"
 	if o.API != nil {
 		addr, err := freeLoopbackAddress()
