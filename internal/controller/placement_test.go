@@ -136,6 +136,30 @@ var _ = Describe("21. Auto placement", func() {
 		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse())
 	})
 
+	It("runs at most --max-concurrent-promotions at once; the others wait, shared, with the reason shown", func() {
+		db := rawDB()
+		first, second := newAutoOrg("first"), newAutoOrg("second")
+		waitReady(first)
+		waitReady(second)
+		fault, reached := faultstore.CrashAt(first, faultstore.AfterBatchCopied)
+		swapManager(harness.Options{ResyncPeriod: resyncPeriod, AutoPromoteDocuments: threshold, MigrationBatchSize: 10,
+			MaxConcurrentPromotions: 1, WrapStore: faultstore.Wrap(fault)})
+		DeferCleanup(restoreManager)
+		seedShared(db, first, 0, 50)
+		Eventually(reached, 60*time.Second).Should(BeClosed()) // the first promotion hangs half-way
+		seedShared(db, second, 0, 50)
+		org := placement(second, func(g Gomega, p *tenancyv1alpha1.PlacementStatus) {
+			g.Expect(p.Reason).To(ContainSubstring("1 promotions are under way"))
+		})
+		Expect(org.Status.Collection).To(Equal(shared))
+		Expect(org.Status.Migration).To(BeNil())
+
+		// Once the first is through, the second goes.
+		swapManager(harness.Options{ResyncPeriod: resyncPeriod, AutoPromoteDocuments: threshold, MaxConcurrentPromotions: 1})
+		waitMoved(first, "org_"+first)
+		waitMoved(second, "org_"+second)
+	})
+
 	It("resumes a promotion interrupted by a crash, with every document exactly once", func() {
 		db := rawDB()
 		name := newAutoOrg("crash-auto")
