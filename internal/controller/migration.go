@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
@@ -76,6 +79,9 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 			return err
 		}
 	}
+	if err := r.confirmSwitched(ctx, t.org); err != nil {
+		return err
+	}
 	if m.Method == tenancyv1alpha1.MigrationCopy {
 		if _, err := r.Store.RemoveTenant(ctx, src); err != nil {
 			return classifyMongo(err)
@@ -88,6 +94,34 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 		"Moved %d documents from %s to %s", m.Copied, src, dst)
 	t.org.Status.Migration = nil
 	return nil
+}
+
+// confirmSwitched reads the Organization from the apiserver, past the
+// cache, before the source of a move is removed: the only step that
+// destroys data. The removal goes ahead only when the stored status records
+// this same move as switched; a reconcile working from a stale cached copy
+// (the move finished, or another one started since) gets a conflict and is
+// retried on the current object.
+func (r *OrganizationReconciler) confirmSwitched(ctx context.Context, org *tenancyv1alpha1.Organization) error {
+	live := &tenancyv1alpha1.Organization{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(org), live); err != nil {
+		return err
+	}
+	m, stored := org.Status.Migration, live.Status.Migration
+	if stored == nil || stored.Phase != tenancyv1alpha1.MigrationSwitched || stored.Source != m.Source || stored.Target != m.Target ||
+		!sameSecond(stored.StartedAt, m.StartedAt) {
+		return apierrors.NewConflict(tenancyv1alpha1.GroupVersion.WithResource("organizations").GroupResource(), org.Name,
+			fmt.Errorf("the stored status no longer records the move from %s to %s as switched", m.Source.Collection, m.Target.Collection))
+	}
+	return nil
+}
+
+// sameSecond compares two times as the apiserver stores them (to the second).
+func sameSecond(a, b *metav1.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Unix() == b.Unix()
 }
 
 func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, src, dst mongostore.Location) error {

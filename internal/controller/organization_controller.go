@@ -193,11 +193,15 @@ func (r *OrganizationReconciler) finish(ctx context.Context, t *tenant, o outcom
 	return ctrl.Result{}, nil
 }
 
-// patchStatus sends a merge patch of the status subresource when it changed.
-// It patches a copy: the client decodes the server's answer into the object
-// it is given, which would replace structs (such as status.migration) that a
-// move still holds and updates between its steps, and later steps would then
-// never be written.
+// patchStatus sends a merge patch of the status subresource when it changed,
+// with the resourceVersion the reconcile started from (optimistic lock): a
+// reconcile that read a stale copy from the cache cannot overwrite a newer
+// status, such as a move that has moved on (it gets a conflict and the
+// reconcile is retried on the current object). It patches a copy: the
+// client decodes the server's answer into the object it is given, which
+// would replace structs (such as status.migration) that a move still holds
+// and updates between its steps, and later steps would then never be
+// written; only the new resourceVersion is taken back, for the next write.
 func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *tenancyv1alpha1.Organization,
 	original *tenancyv1alpha1.OrganizationStatus) error {
 	if equality.Semantic.DeepEqual(*original, org.Status) {
@@ -205,7 +209,12 @@ func (r *OrganizationReconciler) patchStatus(ctx context.Context, org *tenancyv1
 	}
 	base := org.DeepCopy()
 	base.Status = *original
-	return r.Status().Patch(ctx, org.DeepCopy(), client.MergeFrom(base))
+	patched := org.DeepCopy()
+	if err := r.Status().Patch(ctx, patched, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	org.ResourceVersion = patched.ResourceVersion
+	return nil
 }
 
 func (r *OrganizationReconciler) event(org *tenancyv1alpha1.Organization, eventType, reason, action, note string, args ...any) {

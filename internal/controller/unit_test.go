@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -530,4 +531,56 @@ func TestUnitObservationIsSafeUnderConcurrentUse(t *testing.T) {
 	cancel()
 	close(events)
 	wg.Wait()
+}
+
+// A reconcile working from a stale copy (the cache had not caught up) cannot
+// overwrite a newer status: the write carries the resourceVersion it read.
+func TestUnitStaleStatusWriteIsRefused(t *testing.T) {
+	org := unitOrg("a", atLocation(dedicated("a")))
+	r := newUnitReconciler(t, &fakeStore{}, 0, org)
+	ctx := context.Background()
+	stale := &tenancyv1alpha1.Organization{}
+	if err := r.Get(ctx, client.ObjectKey{Name: "a"}, stale); err != nil {
+		t.Fatal(err)
+	}
+	current := stale.DeepCopy()
+	current.Status.Collection = "org_moved_on"
+	if err := r.Status().Update(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	original := stale.Status.DeepCopy()
+	stale.Status.Migration = &tenancyv1alpha1.MigrationStatus{Source: toDocLocation(dedicated("a")), Target: toDocLocation(sharedLoc("a")),
+		Phase: tenancyv1alpha1.MigrationCopying, Method: tenancyv1alpha1.MigrationCopy}
+	if err := r.patchStatus(ctx, stale, original); !apierrors.IsConflict(err) {
+		t.Fatalf("stale status write: %v, want a conflict", err)
+	}
+	// The current copy writes, and keeps writing with the version it got back.
+	fresh := current.DeepCopy()
+	original = fresh.Status.DeepCopy()
+	for _, n := range []int64{1, 2} {
+		fresh.Status.Placement = &tenancyv1alpha1.PlacementStatus{Tenancy: tenancyv1alpha1.TenancyShared, Documents: n, Reason: "r"}
+		if err := r.patchStatus(ctx, fresh, original); err != nil {
+			t.Fatalf("write %d: %v", n, err)
+		}
+		original = fresh.Status.DeepCopy()
+	}
+}
+
+// The source of a move is removed only when the stored status records that
+// very move as switched: a stale copy saying "switched" after the move
+// finished (and another may have started) removes nothing.
+func TestUnitStaleSwitchRemovesNothing(t *testing.T) {
+	stored := unitOrg("a", atLocation(dedicated("a"))) // the move from shared back to org_a is over
+	r := newUnitReconciler(t, &fakeStore{RemoveTenantFn: func(_ context.Context, l mongostore.Location) (int64, error) {
+		t.Fatalf("removed %s on a stale status", l)
+		return 0, nil
+	}}, 0, stored)
+	stale := stored.DeepCopy()
+	atLocation(sharedLoc("a"))(stale)
+	stale.Status.Migration = &tenancyv1alpha1.MigrationStatus{Source: toDocLocation(dedicated("a")), Target: toDocLocation(sharedLoc("a")),
+		Phase: tenancyv1alpha1.MigrationSwitched, Method: tenancyv1alpha1.MigrationCopy}
+	err := r.runMigration(context.Background(), &tenant{org: stale, persisted: stale.Status.DeepCopy()})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("runMigration on a stale switched move: %v, want a conflict", err)
+	}
 }
