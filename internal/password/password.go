@@ -113,7 +113,8 @@ func Costly(hash string) bool { return !strings.HasPrefix(hash, fastPrefix) }
 
 // Verify reports whether password matches the PHC hash (argon2id or a
 // generated password's SHA-256), comparing in constant time. A malformed
-// hash returns ErrMalformedHash.
+// hash returns ErrMalformedHash; one whose cost exceeds MaxParams returns
+// ErrHashOutOfBounds without being computed.
 func Verify(password, hash string) (bool, error) {
 	if rest, ok := strings.CutPrefix(hash, fastPrefix); ok {
 		return verifyFast(password, rest)
@@ -121,6 +122,12 @@ func Verify(password, hash string) (bool, error) {
 	p, salt, key, err := decode(hash)
 	if err != nil {
 		return false, err
+	}
+	if p.MemoryKiB > MaxParams.MemoryKiB || p.Iterations > MaxParams.Iterations || p.Parallelism > MaxParams.Parallelism ||
+		p.KeyLength > MaxParams.KeyLength {
+		// Never compute what a hash asks beyond the bounds: a corrupted or
+		// planted record must not exhaust memory (FuzzPHC keeps such a seed).
+		return false, ErrHashOutOfBounds
 	}
 	other := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(key)))
 	return subtle.ConstantTimeCompare(key, other) == 1, nil
