@@ -3,6 +3,7 @@ package controller
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -32,7 +33,7 @@ func FuzzLocationNaming(f *testing.F) {
 		if err := mongostore.ValidateCollectionName(coll); err != nil {
 			t.Fatalf("%q maps to an invalid collection: %v", a, err)
 		}
-		if len(coll) < len(tenancyv1alpha1.DedicatedCollectionPrefix) || coll[:len(tenancyv1alpha1.DedicatedCollectionPrefix)] != tenancyv1alpha1.DedicatedCollectionPrefix {
+		if !strings.HasPrefix(coll, tenancyv1alpha1.DedicatedCollectionPrefix) {
 			t.Fatalf("%q maps to %q outside the tenant prefix", a, coll)
 		}
 		if ns := 63 + 1 + len(coll); ns > 255 {
