@@ -86,14 +86,6 @@ func (b *collectionBudget) reserve(name string) (granted bool, used int) {
 	return true, used + 1
 }
 
-// hasRoom reports whether name holds a slot or one is free, without
-// reserving it (startMigration reserves).
-func (b *collectionBudget) hasRoom(name string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.holders[name] || b.reserved[name] || b.max == 0 || b.usedLocked() < b.max
-}
-
 // used is the number of dedicated collections held or reserved.
 func (b *collectionBudget) used() int {
 	b.mu.Lock()

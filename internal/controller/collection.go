@@ -77,16 +77,7 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 		target = r.placeAuto(ctx, t, current, exists)
 	}
 	if exists && current != target {
-		err := r.startMigration(ctx, t, current, target, tenancyv1alpha1.MigrationCopy)
-		if se, ok := asStalling(err); ok && org.Spec.Tenancy == tenancyv1alpha1.TenancyAuto &&
-			se.reason == tenancyv1alpha1.ReasonCollectionBudgetExceeded {
-			// Another organization took the last slot meanwhile: an Auto
-			// tenant stays shared rather than stalling.
-			r.setPlacement(org, tenancyv1alpha1.TenancyShared, nil,
-				"Qualifies for a dedicated collection but --max-dedicated-collections is full; stays shared")
-			return r.ensureLocation(ctx, t, current, false)
-		}
-		return err
+		return r.startMigration(ctx, t, current, target, tenancyv1alpha1.MigrationCopy)
 	}
 	return r.ensureLocation(ctx, t, target, !exists)
 }

@@ -108,7 +108,9 @@ func (r *OrganizationReconciler) placeAuto(ctx context.Context, t *tenant, curre
 			n, r.placement.inFlight))
 		return shared
 	}
-	if !r.budget.hasRoom(org.Name) {
+	// Reserve the slot here, so the move's own budget check (startMigration)
+	// finds it held and cannot stall an Auto tenant.
+	if granted, _ := r.budget.reserve(org.Name); !granted {
 		reason := fmt.Sprintf("Qualifies for a dedicated collection (%d documents) but --max-dedicated-collections is full; stays shared", n)
 		if org.Status.Placement == nil || org.Status.Placement.Reason != reason {
 			r.event(org, corev1.EventTypeWarning, EventPromotionDeferred, actionUpdate, "%s", reason)
