@@ -57,14 +57,14 @@ FUZZTIME ?= 60s
 # Package and name of every fuzz target.
 FUZZ_TARGETS = ./api/v1alpha1:FuzzParseEmail ./internal/controller:FuzzLocationNaming \
 	./internal/tokens:FuzzVerifyRandom ./internal/tokens:FuzzVerifyMutated ./internal/tokens:FuzzParseRefreshToken \
-	./internal/password:FuzzPHC ./internal/password:FuzzFastHash
+	./internal/password:FuzzPHC ./internal/password:FuzzFastHash ./internal/restapi:FuzzRequestDecoding
 
 .PHONY: fuzz
-fuzz: ## Run every Go fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m); their seeds also run in make test.
+fuzz: envtest-assets ## Run every Go fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m); their seeds also run in make test.
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
 .PHONY: helm-chart
