@@ -25,7 +25,7 @@ import (
 	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/test/apiclient"
 	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/mongoread"
+	"github.com/org-operator/org-operator/test/rawmongo"
 )
 
 // fuzzOperation is one REST operation the fuzzer sends random bodies to.
@@ -60,7 +60,7 @@ const (
 type fuzzTarget struct {
 	env            *harness.Environment
 	mgr            *harness.Manager
-	db             *mongoread.Reader
+	db             *rawmongo.Reader
 	email, pass    string
 	token, refresh string
 }
@@ -139,7 +139,7 @@ func newFuzzTarget() (*fuzzTarget, error) {
 		return nil, err
 	}
 	t := &fuzzTarget{env: env, mgr: mgr}
-	if t.db, err = mongoread.Connect(env.Mongo.URI(), env.Database); err != nil {
+	if t.db, err = rawmongo.Connect(env.Mongo.URI(), env.Database); err != nil {
 		_ = mgr.Stop()
 		_ = env.Stop()
 		return nil, err

@@ -66,6 +66,9 @@ type Env struct {
 	cp      *envtest.Environment
 	mongo   *proc.Process
 	manager *proc.Process
+	// restarted holds control-plane processes started again by
+	// RestartControlPlane (envtest only knows the first ones).
+	restarted map[string]*proc.Process
 
 	// Kubeconfig is the path of an admin kubeconfig for the apiserver.
 	Kubeconfig string
@@ -303,6 +306,12 @@ func (e *Env) Stop() error {
 	if e.mongo != nil {
 		errs = append(errs, e.StopMongo())
 	}
+	for _, name := range []string{KubeAPIServer, Etcd} { // the apiserver before its storage
+		if p := e.restarted[name]; p != nil {
+			errs = append(errs, p.Stop(syscall.SIGTERM, 15*time.Second))
+		}
+	}
+	e.restarted = nil
 	if e.cp != nil {
 		errs = append(errs, e.cp.Stop())
 		e.cp = nil

@@ -191,3 +191,34 @@ func readStat(pid int) (stat, bool) {
 	}
 	return stat{state: fields[0], ppid: ppid, utime: utime, stime: stime}, true
 }
+
+// CommandLine is pid's executable and arguments (/proc/<pid>/exe and cmdline).
+func CommandLine(pid int) (bin string, args []string, err error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid))
+	if bin, err = os.Readlink(filepath.Join(dir, "exe")); err != nil {
+		return "", nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+	if err != nil {
+		return "", nil, err
+	}
+	fields := strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
+	return bin, fields[1:], nil
+}
+
+// OpenSockets counts pid's open socket file descriptors (TCP and Unix
+// connections and listeners).
+func OpenSockets(pid int) (int, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(target, "socket:") {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,7 +1,8 @@
-// Package mongoread is an independent MongoDB client for assertions: it
-// reads what is really stored, without going through internal/mongostore,
-// so a test's checker does not share the code it checks. Test support.
-package mongoread
+// Package rawmongo is an independent MongoDB client for tests and
+// benchmarks: it reads what is really stored and writes a tenant's
+// documents the way an application does, without going through
+// internal/mongostore, so a checker does not share the code it checks.
+package rawmongo
 
 import (
 	"context"
@@ -87,4 +88,10 @@ func (r *Reader) DeleteOne(ctx context.Context, coll string, filter any) (int64,
 		return 0, err
 	}
 	return res.DeletedCount, nil
+}
+
+// InsertMany inserts docs into coll.
+func (r *Reader) InsertMany(ctx context.Context, coll string, docs []any) error {
+	_, err := r.db.Collection(coll).InsertMany(ctx, docs)
+	return err
 }
