@@ -141,6 +141,10 @@ const (
 	MigrationCopy MigrationMethod = "Copy"
 	// MigrationRenameCollection renames a dedicated collection in place.
 	MigrationRenameCollection MigrationMethod = "RenameCollection"
+	// MigrationRelabel rewrites the tenant field of the documents in place:
+	// a rename that stays in the shared collection (a copy there would
+	// collide with the documents' own _id).
+	MigrationRelabel MigrationMethod = "Relabel"
 )
 
 // MigrationStatus is a document move in progress, kept in status so that it
@@ -153,9 +157,11 @@ type MigrationStatus struct {
 	// phase is Copying (the source is current) or Switched (the target is
 	// current and the source is being removed).
 	Phase MigrationPhase `json:"phase"`
-	// method is Copy (documents copied in batches, then the source removed)
-	// or RenameCollection (a dedicated collection renamed within the database).
-	// +kubebuilder:validation:Enum=Copy;RenameCollection
+	// method is Copy (documents copied in batches, then the source removed),
+	// RenameCollection (a dedicated collection renamed within the database)
+	// or Relabel (a rename within the shared collection: the documents'
+	// tenant field rewritten in place).
+	// +kubebuilder:validation:Enum=Copy;RenameCollection;Relabel
 	Method MigrationMethod `json:"method"`
 	// copied is the number of the tenant's documents found in the target.
 	// +optional

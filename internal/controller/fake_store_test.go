@@ -29,6 +29,7 @@ type fakeStore struct {
 	CountTenantFn      func(ctx context.Context, l mongostore.Location) (int64, error)
 	CopyTenantFn       func(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(int64) error) error
 	RemoveTenantFn     func(ctx context.Context, l mongostore.Location) (int64, error)
+	RelabelTenantFn    func(ctx context.Context, src, dst mongostore.Location) (int64, error)
 	RenameCollectionFn func(ctx context.Context, from, to string) error
 	ObserveFn          func(ctx context.Context, shared string) (*mongostore.Observation, error)
 	GetLedgerEntryFn   func(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error)
@@ -79,6 +80,9 @@ func (f *fakeStore) CountTenant(ctx context.Context, l mongostore.Location) (int
 }
 func (f *fakeStore) CopyTenant(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(int64) error) error {
 	return f.CopyTenantFn(ctx, src, dst, batch, afterBatch)
+}
+func (f *fakeStore) RelabelTenant(ctx context.Context, src, dst mongostore.Location) (int64, error) {
+	return f.RelabelTenantFn(ctx, src, dst)
 }
 func (f *fakeStore) RemoveTenant(ctx context.Context, l mongostore.Location) (int64, error) {
 	return f.RemoveTenantFn(ctx, l)

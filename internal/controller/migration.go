@@ -65,9 +65,12 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 	src, dst := fromDocLocation(m.Source), fromDocLocation(m.Target)
 	if m.Phase == tenancyv1alpha1.MigrationCopying {
 		var err error
-		if m.Method == tenancyv1alpha1.MigrationRenameCollection {
+		switch m.Method {
+		case tenancyv1alpha1.MigrationRenameCollection:
 			err = r.renameCollection(ctx, t, src, dst)
-		} else {
+		case tenancyv1alpha1.MigrationRelabel:
+			err = r.relabel(ctx, t, src, dst)
+		default:
 			err = r.copyAndVerify(ctx, t, src, dst)
 		}
 		if err != nil {
@@ -176,6 +179,33 @@ func (r *OrganizationReconciler) renameCollection(ctx context.Context, t *tenant
 	n, err := r.Store.CountTenant(ctx, dst)
 	if err != nil {
 		return classifyMongo(err)
+	}
+	t.org.Status.Migration.Copied, t.org.Status.Migration.Total = n, n
+	return nil
+}
+
+// relabel moves a tenant's documents to another organization of the same
+// shared collection by rewriting their tenant field, then verifies that
+// none is left under the old name. Repeating it after a crash rewrites the
+// rest; nothing is copied, so nothing is removed afterwards.
+func (r *OrganizationReconciler) relabel(ctx context.Context, t *tenant, src, dst mongostore.Location) error {
+	if _, err := r.Store.EnsureLocation(ctx, dst); err != nil {
+		return classifyMongo(err)
+	}
+	if _, err := r.Store.RelabelTenant(ctx, src, dst); err != nil {
+		return classifyMongo(err)
+	}
+	left, err := r.Store.CountTenant(ctx, src)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	n, err := r.Store.CountTenant(ctx, dst)
+	if err != nil {
+		return classifyMongo(err)
+	}
+	if left != 0 {
+		return fmt.Errorf("verification failed: %s still holds %d of the tenant's documents after relabelling to %s; "+
+			"the rename is retried (applications must not write the tenant's documents while Migrating is True)", src, left, dst)
 	}
 	t.org.Status.Migration.Copied, t.org.Status.Migration.Total = n, n
 	return nil

@@ -155,8 +155,8 @@ func (r *OrganizationReconciler) renameSource(ctx context.Context, old string) (
 }
 
 // renameMethod picks RenameCollection for dedicated to dedicated (one
-// database, target absent) and Copy otherwise; a target that already holds
-// documents stalls the rename.
+// database, target absent), Relabel within the shared collection, and Copy
+// otherwise; a target that already holds documents stalls the rename.
 func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target mongostore.Location) (tenancyv1alpha1.MigrationMethod, error) {
 	n, err := r.Store.CountTenant(ctx, target)
 	if err != nil {
@@ -172,6 +172,9 @@ func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target m
 	}
 	if !src.Shared() && !target.Shared() && !exists {
 		return tenancyv1alpha1.MigrationRenameCollection, nil
+	}
+	if src.Shared() && target.Shared() && src.Collection == target.Collection {
+		return tenancyv1alpha1.MigrationRelabel, nil
 	}
 	return tenancyv1alpha1.MigrationCopy, nil
 }

@@ -47,6 +47,9 @@ type TenantStore interface {
 	CountTenant(ctx context.Context, l mongostore.Location) (int64, error)
 	// CopyTenant copies a tenant's documents idempotently, in batches.
 	CopyTenant(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(read int64) error) error
+	// RelabelTenant gives a tenant's documents in a shared collection to
+	// another organization of the same collection, idempotently.
+	RelabelTenant(ctx context.Context, src, dst mongostore.Location) (int64, error)
 	// RemoveTenant removes a tenant's documents at a location.
 	RemoveTenant(ctx context.Context, l mongostore.Location) (int64, error)
 	// RenameCollection renames a collection within the database.

@@ -306,6 +306,43 @@ var _ = Describe("13. Rename", func() {
 		Expect(admin(newName)).NotTo(BeNil())
 	})
 
+	It("renames a Shared organization within the shared collection by relabelling its documents in place", func() {
+		// Found by the chaos suite: copying within one collection collided
+		// with the documents' own _id and stalled the rename (MigrationConflict).
+		db := rawDB()
+		old, newName := uniqueName("shared-was"), uniqueName("shared-now")
+		o := newOrg(old)
+		o.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
+		createOrg(o)
+		waitReady(old)
+		for i := range 40 {
+			doc := bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%03d", old, i)}, {Key: "organization", Value: old}, {Key: "i", Value: i}}
+			_, err := db.Collection(shared).InsertOne(ctx, doc)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		before, version := contents(db, shared, byOrg(old)), admin(old).CredentialsVersion
+		pw := string(ownedSecret(old).Data["password"])
+		n := renamed(newName, old)
+		n.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+		createOrg(n)
+
+		org := waitReady(newName)
+		Expect(org.Status.RenamedFrom).To(Equal(old))
+		Expect(org.Status.Collection).To(Equal(shared))
+		Expect(org.Status.Migration).To(BeNil())
+		Expect(contents(db, shared, byOrg(newName))).To(Equal(before))
+		Expect(mongo.CountDocuments(ctx, shared, byOrg(old))).To(BeZero())
+		a := admin(newName)
+		Expect(a).NotTo(BeNil())
+		Expect(a.CredentialsVersion).To(Equal(version + 1))
+		Expect(string(ownedSecret(newName).Data["password"])).To(Equal(pw))
+		Expect(admin(old)).To(BeNil())
+		// The old organization's Delete policy leaves the relabelled documents alone.
+		deleteOrgAndWait(old)
+		Expect(contents(db, shared, byOrg(newName))).To(Equal(before))
+	})
+
 	It("keeps the data when the old organization is deleted before the move", func() {
 		db := rawDB()
 		old, newName := uniqueName("prune-first"), uniqueName("pruned-to")

@@ -78,6 +78,25 @@ func (s *Store) CountTenant(ctx context.Context, l Location) (int64, error) {
 	return s.CountDocuments(ctx, l.Collection, l.filter())
 }
 
+// RelabelTenant gives the tenant's documents in a shared collection to
+// another organization by rewriting TenantField in place (src and dst name
+// the same collection). It is idempotent: after an interruption the
+// documents not yet rewritten still match src and a second call finishes
+// them. It reports how many documents it rewrote.
+func (s *Store) RelabelTenant(ctx context.Context, src, dst Location) (int64, error) {
+	if !src.Shared() || !dst.Shared() || src.Collection != dst.Collection {
+		return 0, fmt.Errorf("relabel needs two tenants of one shared collection, not %s and %s", src, dst)
+	}
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	res, err := s.db.Collection(src.Collection).UpdateMany(ctx, src.filter(),
+		bson.D{{Key: "$set", Value: bson.D{{Key: TenantField, Value: dst.Organization}}}})
+	if err != nil {
+		return 0, wrap("relabel tenant documents in "+src.Collection, err)
+	}
+	return res.ModifiedCount, nil
+}
+
 // RemoveTenant removes the tenant's documents at l: drops a dedicated
 // collection, deletes only the tenant's documents from a shared one. It
 // reports how many documents it removed from a shared collection (-1 for a drop).
