@@ -54,7 +54,8 @@ func documentFilter(l mongostore.Location) string {
 // reconcileCollection puts the tenant's documents where the spec says: it
 // creates the location of a new organization (within the dedicated-collection
 // budget), moves the documents when spec.tenancy changed or a rename is
-// pending, and recreates a dedicated collection dropped out of band. An
+// pending (finishing a move in flight first, then moving again if the spec
+// changed meanwhile), and recreates a dedicated collection dropped out of band. An
 // organization another one was renamed from is left alone: its data belongs
 // to the new one.
 func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *tenant) error {
@@ -69,7 +70,14 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 		return r.reconcileRename(ctx, t)
 	}
 	if org.Status.Migration != nil {
-		return r.runMigration(ctx, t)
+		// A move is finished first, whatever the spec says now; the spec
+		// may have changed since it started (reversed while it ran), so the
+		// result is compared with the target below like any location:
+		// returning here would mark the new generation Ready in the place
+		// the previous one asked for.
+		if err := r.runMigration(ctx, t); err != nil {
+			return err
+		}
 	}
 	target := r.targetLocation(org)
 	current, exists := currentLocation(org)

@@ -199,6 +199,34 @@ var _ = Describe("11. Switching tenancy", func() {
 		Entry("after the source is removed, before the move is cleared", faultstore.AfterRemoveTenant),
 	)
 
+	DescribeTable("converges on the latest spec when a move is reversed while it is interrupted",
+		func(step faultstore.Point) {
+			// Found by the chaos suite: the resumed move finished and the
+			// organization was Ready for the new generation in the old place.
+			db := rawDB()
+			name := uniqueName("reversed")
+			createOrg(newOrg(name))
+			waitReady(name)
+			seed(db, "org_"+name, 250)
+			before := contents(db, "org_"+name, bson.D{})
+
+			fault, reached := faultstore.CrashAt(name, step)
+			swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, WrapStore: faultstore.Wrap(fault)})
+			DeferCleanup(restoreManager)
+			setTenancy(name, tenancyv1alpha1.TenancyShared)
+			Eventually(reached, 60*time.Second).Should(BeClosed())
+			setTenancy(name, tenancyv1alpha1.TenancyDedicated) // reversed while the move is interrupted
+
+			restoreManager()
+			org := waitMoved(name, "org_"+name)
+			Expect(org.Status.ObservedGeneration).To(Equal(org.Generation))
+			Expect(contents(db, "org_"+name, bson.D{})).To(Equal(before), "documents lost or duplicated")
+			Expect(db.Collection(shared).CountDocuments(ctx, byOrg(name))).To(BeZero(), "documents left in the shared collection")
+		},
+		Entry("while copying", faultstore.AfterBatchCopied),
+		Entry("after the status switch, before the source is removed", faultstore.BeforeRemoveTenant),
+	)
+
 	It("stalls a move that would overwrite another tenant's document, touching nothing", func() {
 		db := rawDB()
 		owner, mover := uniqueName("owner"), uniqueName("clash")
