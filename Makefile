@@ -54,6 +54,9 @@ test: manifests generate fmt vet envtest-assets ## Run unit and integration test
 	cd test/helm && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 ./...
 
 FUZZTIME ?= 60s
+# Attempts to minimize each new interesting input: the REST target runs a
+# whole HTTP exchange per input, and the default (60s per input) stalls it.
+FUZZMINIMIZE ?= 10x
 # Package and name of every fuzz target.
 FUZZ_TARGETS = ./api/v1alpha1:FuzzParseEmail ./internal/controller:FuzzLocationNaming \
 	./internal/tokens:FuzzVerifyRandom ./internal/tokens:FuzzVerifyMutated ./internal/tokens:FuzzParseRefreshToken \
@@ -64,7 +67,7 @@ fuzz: envtest-assets ## Run every Go fuzz target for FUZZTIME each (make fuzz FU
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -timeout 0 $$pkg || exit 1; \
 	done
 
 .PHONY: helm-chart
@@ -87,6 +90,15 @@ lint-config: golangci-lint ## Verify golangci-lint's configuration.
 test-e2e: envtest-assets ## Run the end-to-end suite: the make dev environment driven by kubectl and HTTP.
 	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags e2e ./test/e2e/ -timeout 30m -count=1 -v -ginkgo.v $(TEST_ARGS)
+
+CHAOS_ORGS ?= 50
+CHAOS_MANAGER_KILLS ?= 20
+CHAOS_STORE_KILLS ?= 3
+.PHONY: test-chaos
+test-chaos: envtest-assets ## Chaos suite: mixed workload on the make dev environment with SIGKILLs of the manager and store, kube-apiserver and etcd restarts (CHAOS_SEED=n replays).
+	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" CHAOS_ORGS=$(CHAOS_ORGS) CHAOS_MANAGER_KILLS=$(CHAOS_MANAGER_KILLS) CHAOS_STORE_KILLS=$(CHAOS_STORE_KILLS) CHAOS_SEED=$(CHAOS_SEED) \
+		go test -tags chaos ./test/chaos/ -timeout 90m -count=1 -v -ginkgo.v $(TEST_ARGS)
 
 ##@ Build
 

@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/test/apiclient"
 	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/test/proc"
 	"github.com/org-operator/org-operator/test/rawmongo"
 )
 
@@ -112,6 +116,12 @@ func startFuzzTarget(f *testing.F) *fuzzTarget {
 	}
 	f.Cleanup(func() {
 		if fuzzEnv != nil {
+			// A fuzzing worker gets one second to exit once told to stop
+			// (then SIGINT, then SIGKILL): etcd and kube-apiserver go first,
+			// at once, so that none outlives it.
+			for _, pid := range proc.Descendants(os.Getpid()) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 			_ = fuzzEnv.mgr.Stop()
 			_ = fuzzEnv.env.Stop()
 		}
@@ -120,6 +130,12 @@ func startFuzzTarget(f *testing.F) *fuzzTarget {
 }
 
 func newFuzzTarget() (*fuzzTarget, error) {
+	// A fuzzing worker talks to the engine over pipes it inherited; the
+	// control plane's processes must not inherit them in turn, or the
+	// engine waits for their end forever after the worker exits.
+	if err := closeInheritedOnExec(); err != nil {
+		return nil, err
+	}
 	env, err := harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS})
 	if err != nil {
 		return nil, err
@@ -341,4 +357,19 @@ func (s fuzzState) diff(o fuzzState) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ", ")
+}
+
+// closeInheritedOnExec marks every open descriptor above stderr
+// close-on-exec (Go's own already are; inherited ones are not).
+func closeInheritedOnExec() error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
