@@ -253,6 +253,12 @@ bench-scale: envtest-assets ## Scale benchmark against the real manager process:
 	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/scale -n $(N) -backend $(BACKEND) -manager-args "$(MANAGER_ARGS)"
 
+DURATION ?= 30m
+.PHONY: bench-soak
+bench-soak: envtest-assets ## Soak: steady mixed workload on the make dev environment for DURATION; prints RSS, goroutines, sockets, reconcile latency per minute and fails on growth.
+	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/soak -duration $(DURATION) $(SOAK_ARGS)
+
 .PHONY: bench-api
 bench-api: envtest-assets ## Measure login req/s vs the hashing limit and authenticated GET req/s vs a bare handler.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/api

@@ -56,5 +56,5 @@ func (s series) verdict() string {
 	if leaking {
 		word = "GROWING"
 	}
-	return fmt.Sprintf("%-24s fitted change over the last half %+s: %s", s.name, s.unit(growth), word)
+	return fmt.Sprintf("%-24s fitted change over the last half %s: %s", s.name, s.unit(growth), word)
 }
