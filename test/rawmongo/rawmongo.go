@@ -95,3 +95,8 @@ func (r *Reader) InsertMany(ctx context.Context, coll string, docs []any) error 
 	_, err := r.db.Collection(coll).InsertMany(ctx, docs)
 	return err
 }
+
+// Drop drops coll.
+func (r *Reader) Drop(ctx context.Context, coll string) error {
+	return r.db.Collection(coll).Drop(ctx)
+}

@@ -1,0 +1,379 @@
+//go:build chaos
+
+// Package chaos runs a seeded mixed workload against the `make dev`
+// environment (etcd, kube-apiserver, FerretDB and the manager, each its own
+// process) while it SIGKILLs the manager and the store at random moments
+// and restarts kube-apiserver and etcd on their data, and after every
+// recovery checks the invariants with workload.Checker (an independent
+// MongoDB client, the apiserver without cache, and logins over HTTP).
+//
+//	make test-chaos                                 # 50 organizations, 20 manager kills, 3 store kills
+//	make test-chaos CHAOS_SEED=1234                 # replay a failure
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/operator"
+	"github.com/org-operator/org-operator/test/devenv"
+	"github.com/org-operator/org-operator/test/rawmongo"
+	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/test/workload"
+)
+
+// params is the run's size, from the environment (CHAOS_*).
+type params struct {
+	seed                     uint64
+	orgs, big, bigDocs       int
+	managerKills, storeKills int
+	converge                 time.Duration
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func loadParams() params {
+	p := params{seed: uint64(time.Now().UnixNano()), orgs: envInt("CHAOS_ORGS", 50), big: envInt("CHAOS_BIG", 6),
+		bigDocs: envInt("CHAOS_BIG_DOCS", 500), managerKills: envInt("CHAOS_MANAGER_KILLS", 20),
+		storeKills: envInt("CHAOS_STORE_KILLS", 3), converge: 4 * time.Minute}
+	if s, err := strconv.ParseUint(os.Getenv("CHAOS_SEED"), 10, 64); err == nil {
+		p.seed = s
+	}
+	return p
+}
+
+var (
+	ctx     context.Context
+	env     *devenv.Env
+	db      *rawmongo.Reader
+	drv     *workload.Driver
+	checker *workload.Checker
+	stateDir string
+	failed   bool
+	// bigNames are the tenants with many documents (the movers), renamed
+	// along with them.
+	bigNames []string
+)
+
+func TestChaos(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "org-operator chaos suite (process kills under a mixed workload)")
+}
+
+var _ = BeforeSuite(func() {
+	ctx = context.Background()
+	root := testenv.RepoRoot()
+	apiPort, mongoPort := freePort(), freePort()
+	var err error
+	// Kept when the suite fails: the logs of every process are there.
+	stateDir, err = os.MkdirTemp("", "org-operator-chaos-")
+	Expect(err).NotTo(HaveOccurred())
+	env, err = devenv.Start(ctx, devenv.Options{
+		Root: root, StateDir: stateDir,
+		ManagerBinary: filepath.Join(root, "bin", "manager"), FerretDBBinary: filepath.Join(root, "bin", "ferretdb"),
+		APIPort: apiPort, MongoPort: mongoPort, Log: GinkgoWriter,
+		ManagerArgs: append(devenv.ManagerAPIArgs(apiPort),
+			"--api-login-rate=10000", "--api-login-burst=10000", "--api-write-rate=1000", "--api-write-burst=1000",
+			"--api-lockout-threshold=100000", "--api-lockout-global-threshold=0",
+			"--migration-batch-size=50", "--api-change-timeout=5s"),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err := client.New(env.Config(), client.Options{Scheme: operator.Scheme})
+	Expect(err).NotTo(HaveOccurred())
+	db, err = rawmongo.Connect(env.MongoURI, "orgs")
+	Expect(err).NotTo(HaveOccurred())
+	drv = &workload.Driver{K8s: k8s, DB: db, APIURL: env.APIURL, Shared: tenancyv1alpha1.DefaultSharedCollection,
+		CredentialsNamespace: devenv.CredentialsNamespace, Model: workload.NewModel()}
+	checker = drv.Checker()
+})
+
+var _ = AfterSuite(func() {
+	if db != nil {
+		_ = db.Close(ctx)
+	}
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+	if failed {
+		GinkgoWriter.Printf("logs of every process kept in %s\n", stateDir)
+	} else if stateDir != "" {
+		Expect(os.RemoveAll(stateDir)).To(Succeed())
+	}
+})
+
+var _ = ReportAfterEach(func(r SpecReport) {
+	failed = failed || r.Failed()
+})
+
+var _ = Describe("Chaos", Ordered, func() {
+	p := loadParams()
+	rng := rand.New(rand.NewPCG(p.seed, p.seed))
+
+	It("starts the workload: organizations Dedicated and Shared, Retain and Delete, some with many documents", func() {
+		GinkgoWriter.Printf("seed %d (CHAOS_SEED=%d replays it): %d organizations, %d with %d documents, %d manager kills, %d store kills\n",
+			p.seed, p.seed, p.orgs, p.big, p.bigDocs, p.managerKills, p.storeKills)
+		AddReportEntry("seed", p.seed)
+		for i := range p.orgs {
+			name := fmt.Sprintf("t-%02d", i)
+			Expect(drv.Create(ctx, name, randomTenancy(rng), randomPolicy(rng))).To(Succeed())
+			if i < p.big {
+				bigNames = append(bigNames, name)
+			}
+		}
+		converge("initial creation")
+		for i, name := range drv.Model.Names() {
+			n := 1 + rng.IntN(20)
+			if i < p.big {
+				n = p.bigDocs
+			}
+			Expect(drv.Seed(ctx, name, n)).To(Succeed())
+		}
+		converge("initial documents")
+		Expect(checker.Logins(ctx, drv.Model)).To(BeEmpty())
+	})
+
+	It("has a checker that fails when a document is deleted, duplicated or an admin record appears behind its back", func() {
+		t := drv.Model.Get(bigNames[0])
+		coll, _ := t.Location(drv.Shared)
+		id := fmt.Sprintf("%s-%04d", t.Name, 7)
+		Expect(db.DeleteOne(ctx, coll, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)))
+		Expect(checker.Converged(ctx, drv.Model)).To(ContainElement(ContainSubstring("document " + id + " of " + t.Name)))
+		doc := map[string]any{"_id": id, "n": int32(7), "payload": "document " + id}
+		if t.Tenancy == tenancyv1alpha1.TenancyShared {
+			doc["organization"] = t.Name
+		}
+		Expect(db.InsertMany(ctx, coll, []any{doc})).To(Succeed())
+		Expect(checker.Converged(ctx, drv.Model)).To(BeEmpty())
+
+		// The same document a second time, in another tenant's place.
+		other := tenancyv1alpha1.DedicatedCollection("stray")
+		Expect(db.InsertMany(ctx, other, []any{map[string]any{"_id": id, "n": int32(7)}})).To(Succeed())
+		Expect(checker.Converged(ctx, drv.Model)).To(ContainElements(ContainSubstring("orphan collection "+other), ContainSubstring("document "+id)))
+		Expect(db.DeleteOne(ctx, other, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)))
+		Expect(db.Drop(ctx, other)).To(Succeed())
+
+		Expect(db.InsertMany(ctx, "admins", []any{map[string]any{"_id": "forged", "organization": "nobody", "email": "x@y.example"}})).To(Succeed())
+		Expect(checker.Converged(ctx, drv.Model)).To(ContainElement(ContainSubstring("admin records for nobody")))
+		Expect(db.DeleteOne(ctx, "admins", bson.D{{Key: "_id", Value: "forged"}})).To(Equal(int64(1)))
+		Expect(checker.Converged(ctx, drv.Model)).To(BeEmpty())
+	})
+
+	It("converges after every manager kill, store kill and control-plane restart", func() {
+		kinds := make([]string, 0, p.managerKills+p.storeKills+2)
+		for range p.managerKills {
+			kinds = append(kinds, "manager")
+		}
+		for range p.storeKills {
+			kinds = append(kinds, "store")
+		}
+		kinds = append(kinds, devenv.KubeAPIServer, devenv.Etcd)
+		rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
+
+		start := time.Now()
+		for k, kind := range kinds {
+			r := &round{k: k, kind: kind, rng: rng}
+			r.act()
+			delay := time.Duration(100+rng.IntN(2400)) * time.Millisecond
+			time.Sleep(delay)
+			GinkgoWriter.Printf("round %d: %s killed %s after the round's actions (t=%s)\n", k+1, kind, delay, time.Since(start).Round(time.Millisecond))
+			r.inject()
+			converge(fmt.Sprintf("round %d (%s)", k+1, kind))
+			Expect(checker.Logins(ctx, drv.Model)).To(BeEmpty(), "round %d (%s), seed %d", k+1, kind, p.seed)
+			for _, name := range r.created {
+				Expect(drv.Seed(ctx, name, 1+rng.IntN(30))).To(Succeed())
+			}
+		}
+		converge("end")
+		Expect(checker.Logins(ctx, drv.Model)).To(BeEmpty())
+		AddReportEntry("kills", fmt.Sprintf("%d manager, %d store, 1 kube-apiserver, 1 etcd", p.managerKills, p.storeKills))
+		GinkgoWriter.Printf("%d rounds in %s; %d live organizations, %d deleted, %d retained\n", len(kinds),
+			time.Since(start).Round(time.Second), len(drv.Model.Names()), len(drv.Model.Deleted()), len(drv.Model.RetainedData()))
+	})
+})
+
+// round is one step of the chaos run: a few actions, then one kill.
+type round struct {
+	k       int
+	kind    string
+	rng     *rand.Rand
+	created []string
+	moved   string
+	// pruneFirst is a rename done while the manager is down, old first.
+	pruneFirst [2]string
+}
+
+// act performs the round's workload actions (the kill comes after).
+func (r *round) act() {
+	GinkgoHelper()
+	live := seededLive()
+	if movers := liveAmong(bigNames); len(movers) > 0 {
+		r.moved = movers[r.rng.IntN(len(movers))]
+	}
+	name := fmt.Sprintf("n-%02d", r.k)
+	Expect(drv.Create(ctx, name, randomTenancy(r.rng), randomPolicy(r.rng))).To(Succeed())
+	r.created = append(r.created, name)
+	small := without(live, bigNames)
+	if len(small) > 0 && r.rng.IntN(10) < 6 {
+		victim := small[r.rng.IntN(len(small))]
+		GinkgoWriter.Printf("  delete %s (%s)\n", victim, drv.Model.Get(victim).Policy)
+		Expect(drv.Delete(ctx, victim)).To(Succeed())
+		small, live = without(small, []string{victim}), without(live, []string{victim})
+	}
+	// A rename, of any tenant but the one this round moves (renaming a
+	// tenant in the middle of a tenancy switch is not in this workload).
+	if sources := without(live, []string{r.moved}); r.k%3 == 0 && len(sources) > 0 {
+		from := sources[r.rng.IntN(len(sources))]
+		to := fmt.Sprintf("r-%02d", r.k)
+		for i, b := range bigNames {
+			if b == from {
+				bigNames[i] = to
+			}
+		}
+		if r.kind == "manager" && r.rng.IntN(2) == 0 {
+			r.pruneFirst = [2]string{from, to}
+		} else {
+			GinkgoWriter.Printf("  rename %s -> %s (new first)\n", from, to)
+			Expect(drv.Rename(ctx, from, to, false)).To(Succeed())
+			small, live = without(small, []string{from}), without(live, []string{from})
+		}
+	}
+	if len(small) > 0 {
+		who := small[r.rng.IntN(len(small))]
+		if who != r.pruneFirst[0] {
+			ok, err := drv.RotateSecret(ctx, who)
+			Expect(err).NotTo(HaveOccurred())
+			if ok {
+				GinkgoWriter.Printf("  password of %s rotated in its Secret\n", who)
+			}
+		}
+	}
+	if len(live) > 0 && r.k%2 == 0 {
+		who := live[r.rng.IntN(len(live))]
+		if who != r.pruneFirst[0] {
+			Expect(drv.RotateAPI(ctx, who)).To(Succeed())
+			GinkgoWriter.Printf("  password of %s changed through the API\n", who)
+		}
+	}
+	if len(live) > 0 {
+		Expect(drv.Session(ctx, live[r.rng.IntN(len(live))])).To(Succeed())
+	}
+	// Last, so that the kill lands while it runs: a large tenant switched,
+	// and half the time switched back while the first move is copying.
+	if r.moved != "" {
+		to, err := drv.Flip(ctx, r.moved)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("  move %s -> %s\n", r.moved, to)
+		if r.rng.IntN(2) == 0 {
+			time.Sleep(time.Duration(100+r.rng.IntN(900)) * time.Millisecond)
+			to, err = drv.Flip(ctx, r.moved)
+			Expect(err).NotTo(HaveOccurred())
+			GinkgoWriter.Printf("  move %s reversed -> %s\n", r.moved, to)
+		}
+	}
+}
+
+// inject kills or restarts the round's component and brings it back.
+func (r *round) inject() {
+	GinkgoHelper()
+	switch r.kind {
+	case "manager":
+		Expect(env.KillManager(syscall.SIGKILL)).To(Succeed())
+		if r.pruneFirst[0] != "" {
+			GinkgoWriter.Printf("  rename %s -> %s (old pruned first, manager down)\n", r.pruneFirst[0], r.pruneFirst[1])
+			Expect(drv.Rename(ctx, r.pruneFirst[0], r.pruneFirst[1], true)).To(Succeed())
+		}
+		Expect(env.StartManager(ctx)).To(Succeed())
+	case "store":
+		Expect(env.KillMongo(syscall.SIGKILL)).To(Succeed())
+		time.Sleep(time.Duration(r.rng.IntN(2000)) * time.Millisecond)
+		Expect(env.StartMongo()).To(Succeed())
+	default:
+		away, err := env.RestartControlPlane(ctx, r.kind)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("  %s back after %s\n", r.kind, away.Round(time.Millisecond))
+	}
+}
+
+// converge waits until the checker finds nothing, failing with what it found.
+func converge(when string) {
+	GinkgoHelper()
+	start := time.Now()
+	violations := checker.WaitConverged(ctx, drv.Model, loadParams().converge)
+	Expect(violations).To(BeEmpty(), "not converged after %s (%s)", loadParams().converge, when)
+	GinkgoWriter.Printf("  converged in %s (%s)\n", time.Since(start).Round(time.Millisecond), when)
+}
+
+func seededLive() []string {
+	var out []string
+	for _, t := range drv.Model.Live() {
+		if t.Seeded {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+func liveAmong(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if t := drv.Model.Get(n); t != nil && t.Seeded {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func without(names, drop []string) []string {
+	var out []string
+	for _, n := range names {
+		keep := true
+		for _, d := range drop {
+			keep = keep && n != d
+		}
+		if keep {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func randomTenancy(rng *rand.Rand) tenancyv1alpha1.Tenancy {
+	if rng.IntN(2) == 0 {
+		return tenancyv1alpha1.TenancyShared
+	}
+	return tenancyv1alpha1.TenancyDedicated
+}
+
+func randomPolicy(rng *rand.Rand) tenancyv1alpha1.DeletionPolicy {
+	if rng.IntN(2) == 0 {
+		return tenancyv1alpha1.DeletionPolicyRetain
+	}
+	return tenancyv1alpha1.DeletionPolicyDelete
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
