@@ -19,8 +19,8 @@ const ReadinessTimeout = 2 * time.Second
 // addProbes registers the probe port's checks. Liveness is a cheap ping: a
 // replica that cannot reach MongoDB is not restarted, which would not help.
 // Readiness fails while MongoDB does not answer or (with the REST API on)
-// the signing keys cannot be read, so the Service stops sending API traffic
-// to a replica that would answer 503.
+// the API does not listen yet or the signing keys cannot be read, so the
+// Service sends API traffic only to a replica that can answer it.
 func (op *Operator) addProbes() error {
 	if err := op.Manager.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
@@ -29,6 +29,9 @@ func (op *Operator) addProbes() error {
 		return err
 	}
 	if op.API != nil {
+		if err := op.Manager.AddReadyzCheck("rest-api", func(*http.Request) error { return op.API.Listening() }); err != nil {
+			return err
+		}
 		return op.Manager.AddReadyzCheck("signing-keys", signingKeysReadable(op.API))
 	}
 	return nil

@@ -1,7 +1,9 @@
 package restapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -212,5 +214,31 @@ var _ = Describe("Metrics", func() {
 		Expect(metric("org_operator_api_logins_total", map[string]string{"result": "failure"})).To(Equal(failure + 1))
 		Expect(metric("org_operator_api_request_duration_seconds",
 			map[string]string{"route": "/v1/auth/login", "method": "POST", "status": "401"})).To(Equal(timed + 1))
+	})
+})
+
+var _ = Describe("Readiness of the listener", func() {
+	It("reports not listening before Start listens and after it returns, listening in between", func() {
+		cfg := restapi.DefaultConfig()
+		cfg.CredentialsNamespace = credNS
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		cfg.BindAddress = l.Addr().String()
+		Expect(l.Close()).To(Succeed())
+		srv, err := restapi.New(cfg, restapi.Dependencies{Client: k8s, Store: mongo, Log: GinkgoLogr})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(srv.Listening()).To(MatchError(restapi.ErrNotListening))
+
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- srv.Start(runCtx) }()
+		Eventually(srv.Listening, timeout, interval).Should(Succeed())
+		conn, err := net.Dial("tcp", cfg.BindAddress)
+		Expect(err).NotTo(HaveOccurred(), "listening reported before the listener accepts connections")
+		Expect(conn.Close()).To(Succeed())
+
+		stop()
+		Eventually(done, timeout).Should(Receive(BeNil()))
+		Expect(srv.Listening()).To(MatchError(restapi.ErrNotListening))
 	})
 })

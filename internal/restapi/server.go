@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -41,6 +42,8 @@ type Server struct {
 	api       huma.API
 	handler   http.Handler
 	now       func() time.Time
+	// listening is true while Start's listener accepts connections.
+	listening atomic.Bool
 }
 
 type ctxKey int
@@ -139,6 +142,8 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("REST API: %w", err)
 	}
+	s.listening.Store(true)
+	defer s.listening.Store(false)
 	go s.housekeeping(ctx)
 	errc := make(chan error, 1)
 	go func() {
@@ -161,6 +166,19 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// ErrNotListening is Listening's answer before Start listens and after it returns.
+var ErrNotListening = errors.New("the REST API is not listening yet (signing keys being ensured, or shutting down)")
+
+// Listening reports ErrNotListening unless the API accepts connections: a
+// readiness check, so that a replica just started gets no API traffic
+// before its listener exists.
+func (s *Server) Listening() error {
+	if !s.listening.Load() {
+		return ErrNotListening
 	}
 	return nil
 }

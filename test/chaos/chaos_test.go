@@ -188,13 +188,18 @@ var _ = Describe("Chaos", Ordered, func() {
 		kinds = append(kinds, devenv.KubeAPIServer, devenv.Etcd)
 		rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
 
-		start := time.Now()
+		start, killsMidMove := time.Now(), 0
 		for k, kind := range kinds {
 			r := &round{k: k, kind: kind, rng: rng}
 			r.act()
 			delay := time.Duration(100+rng.IntN(2400)) * time.Millisecond
 			time.Sleep(delay)
-			GinkgoWriter.Printf("round %d: %s killed %s after the round's actions (t=%s)\n", k+1, kind, delay, time.Since(start).Round(time.Millisecond))
+			moving := movesInFlight()
+			if moving > 0 {
+				killsMidMove++
+			}
+			GinkgoWriter.Printf("round %d: %s killed %s after the round's actions, %d moves in flight (t=%s)\n",
+				k+1, kind, delay, moving, time.Since(start).Round(time.Millisecond))
 			r.inject()
 			converge(fmt.Sprintf("round %d (%s)", k+1, kind))
 			Expect(checker.Logins(ctx, drv.Model)).To(BeEmpty(), "round %d (%s), seed %d", k+1, kind, p.seed)
@@ -205,8 +210,8 @@ var _ = Describe("Chaos", Ordered, func() {
 		converge("end")
 		Expect(checker.Logins(ctx, drv.Model)).To(BeEmpty())
 		AddReportEntry("kills", fmt.Sprintf("%d manager, %d store, 1 kube-apiserver, 1 etcd", p.managerKills, p.storeKills))
-		GinkgoWriter.Printf("%d rounds in %s; %d live organizations, %d deleted, %d retained\n", len(kinds),
-			time.Since(start).Round(time.Second), len(drv.Model.Names()), len(drv.Model.Deleted()), len(drv.Model.RetainedData()))
+		GinkgoWriter.Printf("%d rounds in %s (%d kills or restarts with a move in flight); %d live organizations, %d deleted, %d retained\n",
+			len(kinds), time.Since(start).Round(time.Second), killsMidMove, len(drv.Model.Names()), len(drv.Model.Deleted()), len(drv.Model.RetainedData()))
 	})
 })
 
@@ -320,6 +325,21 @@ func converge(when string) {
 	violations := checker.WaitConverged(ctx, drv.Model, loadParams().converge)
 	Expect(violations).To(BeEmpty(), "not converged after %s (%s)", loadParams().converge, when)
 	GinkgoWriter.Printf("  converged in %s (%s)\n", time.Since(start).Round(time.Millisecond), when)
+}
+
+// movesInFlight counts the Organizations whose status records a move.
+func movesInFlight() int {
+	var list tenancyv1alpha1.OrganizationList
+	if err := drv.K8s.List(ctx, &list); err != nil {
+		return -1
+	}
+	n := 0
+	for _, o := range list.Items {
+		if o.Status.Migration != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func seededLive() []string {
