@@ -62,11 +62,11 @@ func loadParams() params {
 }
 
 var (
-	ctx     context.Context
-	env     *devenv.Env
-	db      *rawmongo.Reader
-	drv     *workload.Driver
-	checker *workload.Checker
+	ctx      context.Context
+	env      *devenv.Env
+	db       *rawmongo.Reader
+	drv      *workload.Driver
+	checker  *workload.Checker
 	stateDir string
 	failed   bool
 	// bigNames are the tenants with many documents (the movers), renamed
@@ -396,4 +396,3 @@ func freePort() int {
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
-

@@ -66,12 +66,7 @@ func (c *Checker) WaitConverged(ctx context.Context, m *Model, timeout time.Dura
 // one per live organization, orphan collections, leftovers of deleted
 // organizations. A read error is reported as a violation too.
 func (c *Checker) Converged(ctx context.Context, m *Model) []string {
-	var out []string
-	out = append(out, c.organizations(ctx, m)...)
-	out = append(out, c.documents(ctx, m)...)
-	out = append(out, c.admins(ctx, m)...)
-	out = append(out, c.secrets(ctx, m)...)
-	return out
+	return slices.Concat(c.organizations(ctx, m), c.documents(ctx, m), c.admins(ctx, m), c.secrets(ctx, m))
 }
 
 func (c *Checker) organizations(ctx context.Context, m *Model) []string {
@@ -263,7 +258,7 @@ func (c *Checker) Logins(ctx context.Context, m *Model) []string {
 		if t.Password == "" {
 			continue // not read yet (Seed reads it)
 		}
-		r, err := apiclient.Do(ctx, c.APIURL, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.Email, "password": t.Password})
+		r, err := login(ctx, c.APIURL, t.Email, t.Password)
 		switch {
 		case err != nil:
 			out = append(out, "login "+t.Name+": "+err.Error())
@@ -278,7 +273,7 @@ func (c *Checker) Logins(ctx context.Context, m *Model) []string {
 		}
 		if k := len(t.OldPasswords); k > 0 {
 			old := t.OldPasswords[k-1]
-			r, err := apiclient.Do(ctx, c.APIURL, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.Email, "password": old})
+			r, err := login(ctx, c.APIURL, t.Email, old)
 			if err != nil || r.Status != http.StatusUnauthorized {
 				out = append(out, fmt.Sprintf("login %s with a replaced password: %d %v, want 401", t.Name, r.Status, err))
 			}

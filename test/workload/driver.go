@@ -162,7 +162,7 @@ func (d *Driver) Login(ctx context.Context, name string) (access, refresh string
 	if t == nil {
 		return "", "", fmt.Errorf("login: %s is not live", name)
 	}
-	r, err := apiclient.Do(ctx, d.APIURL, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.Email, "password": t.Password})
+	r, err := login(ctx, d.APIURL, t.Email, t.Password)
 	if err != nil {
 		return "", "", err
 	}
@@ -262,4 +262,9 @@ func (d *Driver) Session(ctx context.Context, name string) error {
 	}
 	d.Model.Revoke(name, pair.Access)
 	return nil
+}
+
+// login posts an email and password to the REST API's login.
+func login(ctx context.Context, base, email, password string) (apiclient.Response, error) {
+	return apiclient.Do(ctx, base, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": email, "password": password})
 }
