@@ -200,8 +200,14 @@ func (s *soak) step(ctx context.Context) error {
 		_, err := s.drv.Flip(ctx, pick)
 		return err
 	case 4:
+		// Waited for like a creation: the admin logs in under the new name
+		// only once the take-over is done.
 		s.seq++
-		return s.drv.Rename(ctx, pick, fmt.Sprintf("soak-r%d", s.seq), false)
+		to := fmt.Sprintf("soak-r%d", s.seq)
+		if err := s.drv.Rename(ctx, pick, to, false); err != nil {
+			return err
+		}
+		return s.waitReady(ctx, to)
 	case 5:
 		_, err := s.drv.RotateSecret(ctx, pick)
 		return err
@@ -225,6 +231,15 @@ func (s *soak) create(ctx context.Context) error {
 	if err := s.drv.Create(ctx, name, tenancy, tenancyv1alpha1.DeletionPolicyDelete); err != nil {
 		return err
 	}
+	if err := s.waitReady(ctx, name); err != nil {
+		return err
+	}
+	s.readyTimes = append(s.readyTimes, time.Since(start))
+	return s.drv.Seed(ctx, name, 20+s.rng.IntN(80))
+}
+
+// waitReady waits until name is Ready for its generation.
+func (s *soak) waitReady(ctx context.Context, name string) error {
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		org := &tenancyv1alpha1.Organization{}
 		if err := s.drv.K8s.Get(ctx, client.ObjectKey{Name: name}, org); err != nil {
@@ -235,8 +250,7 @@ func (s *soak) create(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s not Ready: %w", name, err)
 	}
-	s.readyTimes = append(s.readyTimes, time.Since(start))
-	return s.drv.Seed(ctx, name, 20+s.rng.IntN(80))
+	return nil
 }
 
 // seeded lists live organizations with documents and a known password.
