@@ -192,7 +192,7 @@ var _ = Describe("Chaos", Ordered, func() {
 		for k, kind := range kinds {
 			r := &round{k: k, kind: kind, rng: rng}
 			r.act()
-			delay := time.Duration(100+rng.IntN(2400)) * time.Millisecond
+			delay := time.Duration(50+rng.IntN(1500)) * time.Millisecond // a 500-document move takes about 1-3 s here
 			time.Sleep(delay)
 			moving := movesInFlight()
 			if moving > 0 {
