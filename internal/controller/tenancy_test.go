@@ -99,6 +99,23 @@ func restoreManager() {
 	swapManager(harness.Options{ResyncPeriod: resyncPeriod})
 }
 
+// interruptedMove creates a Dedicated organization with 250 documents,
+// switches it to Shared under a manager that crashes at step, waits until
+// the crash happened and returns the documents as they were. The suite's
+// manager is put back at the end of the test.
+func interruptedMove(db *mongodrv.Database, name string, step faultstore.Point) []bson.D {
+	createOrg(newOrg(name))
+	waitReady(name)
+	seed(db, "org_"+name, 250)
+	before := contents(db, "org_"+name, bson.D{})
+	fault, reached := faultstore.CrashAt(name, step)
+	swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, WrapStore: faultstore.Wrap(fault)})
+	DeferCleanup(restoreManager)
+	setTenancy(name, tenancyv1alpha1.TenancyShared)
+	Eventually(reached, 60*time.Second).Should(BeClosed())
+	return before
+}
+
 var _ = Describe("10. Shared tenancy", func() {
 	It("keeps a Shared org's documents in the shared collection and says how to scope queries", func() {
 		name := uniqueName("small")
@@ -167,16 +184,7 @@ var _ = Describe("11. Switching tenancy", func() {
 		func(step faultstore.Point) {
 			db := rawDB()
 			name := uniqueName("crash")
-			createOrg(newOrg(name))
-			waitReady(name)
-			seed(db, "org_"+name, 250)
-			before := contents(db, "org_"+name, bson.D{})
-
-			fault, reached := faultstore.CrashAt(name, step)
-			swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, WrapStore: faultstore.Wrap(fault)})
-			DeferCleanup(restoreManager)
-			setTenancy(name, tenancyv1alpha1.TenancyShared)
-			Eventually(reached, 60*time.Second).Should(BeClosed())
+			before := interruptedMove(db, name, step)
 
 			// The move is visible while it is interrupted, and no tool calls it Degraded.
 			checkToolsAgree(name)
@@ -205,16 +213,7 @@ var _ = Describe("11. Switching tenancy", func() {
 			// organization was Ready for the new generation in the old place.
 			db := rawDB()
 			name := uniqueName("reversed")
-			createOrg(newOrg(name))
-			waitReady(name)
-			seed(db, "org_"+name, 250)
-			before := contents(db, "org_"+name, bson.D{})
-
-			fault, reached := faultstore.CrashAt(name, step)
-			swapManager(harness.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, WrapStore: faultstore.Wrap(fault)})
-			DeferCleanup(restoreManager)
-			setTenancy(name, tenancyv1alpha1.TenancyShared)
-			Eventually(reached, 60*time.Second).Should(BeClosed())
+			before := interruptedMove(db, name, step)
 			setTenancy(name, tenancyv1alpha1.TenancyDedicated) // reversed while the move is interrupted
 
 			restoreManager()

@@ -306,7 +306,12 @@ func (e *Env) Stop() error {
 	if e.mongo != nil {
 		errs = append(errs, e.StopMongo())
 	}
-	for _, name := range []string{KubeAPIServer, Etcd} { // the apiserver before its storage
+	// The apiserver before its storage: with only etcd restarted, envtest's
+	// apiserver goes first, or it would wait for a gone etcd while stopping.
+	if e.cp != nil && e.restarted[Etcd] != nil && e.restarted[KubeAPIServer] == nil {
+		errs = append(errs, e.cp.ControlPlane.APIServer.Stop())
+	}
+	for _, name := range []string{KubeAPIServer, Etcd} {
 		if p := e.restarted[name]; p != nil {
 			errs = append(errs, p.Stop(syscall.SIGTERM, 15*time.Second))
 		}

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -199,7 +201,27 @@ func (d *Driver) RotateSecret(ctx context.Context, name string) (ok bool, err er
 		return false, fmt.Errorf("rotate %s in its Secret: %w", name, err)
 	}
 	d.rotated(name, pw, false, token)
-	return true, nil
+	return true, d.awaitPassword(ctx, name, pw)
+}
+
+// awaitPassword waits until the admin of name logs in with pw, as a
+// platform team checks a rotation before handing the password out: the
+// controller applies a Secret edit (or a 202'd API change) a moment later.
+func (d *Driver) awaitPassword(ctx context.Context, name, pw string) error {
+	t := d.Model.Get(name)
+	if t == nil {
+		return nil
+	}
+	var last apiclient.Response
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		r, err := login(ctx, d.APIURL, t.Email, pw)
+		last = r
+		return err == nil && r.Status == http.StatusOK, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the new password of %s does not work: %d %s", name, last.Status, last.Body)
+	}
+	return nil
 }
 
 // RotateAPI changes the password through the REST API (PATCH with the
@@ -223,6 +245,9 @@ func (d *Driver) RotateAPI(ctx context.Context, name string) error {
 		return fmt.Errorf("change %s's password through the API: %d %s", name, r.Status, r.Body)
 	}
 	d.rotated(name, pw, true, token)
+	if r.Status == http.StatusAccepted {
+		return d.awaitPassword(ctx, name, pw)
+	}
 	return nil
 }
 
