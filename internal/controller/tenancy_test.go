@@ -116,6 +116,21 @@ func interruptedMove(db *mongodrv.Database, name string, step faultstore.Point) 
 	return before
 }
 
+// sharedTenant creates a Shared organization (deletionPolicy Delete) and
+// writes n documents for it into the shared collection.
+func sharedTenant(db *mongodrv.Database, name string, n int) {
+	o := newOrg(name)
+	o.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+	o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
+	createOrg(o)
+	waitReady(name)
+	for i := range n {
+		doc := bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%03d", name, i)}, {Key: "organization", Value: name}, {Key: "i", Value: i}}
+		_, err := db.Collection(shared).InsertOne(ctx, doc)
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
 var _ = Describe("10. Shared tenancy", func() {
 	It("keeps a Shared org's documents in the shared collection and says how to scope queries", func() {
 		name := uniqueName("small")
@@ -338,16 +353,7 @@ var _ = Describe("13. Rename", func() {
 		// with the documents' own _id and stalled the rename (MigrationConflict).
 		db := rawDB()
 		old, newName := uniqueName("shared-was"), uniqueName("shared-now")
-		o := newOrg(old)
-		o.Spec.Tenancy = tenancyv1alpha1.TenancyShared
-		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
-		createOrg(o)
-		waitReady(old)
-		for i := range 40 {
-			doc := bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%03d", old, i)}, {Key: "organization", Value: old}, {Key: "i", Value: i}}
-			_, err := db.Collection(shared).InsertOne(ctx, doc)
-			Expect(err).NotTo(HaveOccurred())
-		}
+		sharedTenant(db, old, 40)
 		before, version := contents(db, shared, byOrg(old)), admin(old).CredentialsVersion
 		pw := string(ownedSecret(old).Data["password"])
 		n := renamed(newName, old)
@@ -399,16 +405,7 @@ var _ = Describe("13. Rename", func() {
 	It("keeps the data when the old organization is deleted during the move", func() {
 		db := rawDB()
 		old, newName := uniqueName("mid-move"), uniqueName("moved-to")
-		o := newOrg(old)
-		o.Spec.Tenancy = tenancyv1alpha1.TenancyShared // shared -> dedicated: the copy path, interruptible
-		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
-		createOrg(o)
-		waitReady(old)
-		for i := range 120 {
-			doc := bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%03d", old, i)}, {Key: "organization", Value: old}, {Key: "i", Value: i}}
-			_, err := db.Collection(shared).InsertOne(ctx, doc)
-			Expect(err).NotTo(HaveOccurred())
-		}
+		sharedTenant(db, old, 120) // shared -> dedicated: the copy path, interruptible
 		before := contents(db, shared, byOrg(old))
 		pw := string(ownedSecret(old).Data["password"])
 		version := admin(old).CredentialsVersion
