@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,9 +120,7 @@ func startFuzzTarget(f *testing.F) *fuzzTarget {
 			// A fuzzing worker gets one second to exit once told to stop
 			// (then SIGINT, then SIGKILL): etcd and kube-apiserver go first,
 			// at once, so that none outlives it.
-			for _, pid := range proc.Descendants(os.Getpid()) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+			killChildren()
 			_ = fuzzEnv.mgr.Stop()
 			_ = fuzzEnv.env.Stop()
 		}
@@ -136,6 +135,7 @@ func newFuzzTarget() (*fuzzTarget, error) {
 	if err := closeInheritedOnExec(); err != nil {
 		return nil, err
 	}
+	killChildrenOnInterrupt()
 	env, err := harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS})
 	if err != nil {
 		return nil, err
@@ -372,4 +372,25 @@ func closeInheritedOnExec() error {
 		}
 	}
 	return nil
+}
+
+// killChildren SIGKILLs every process below this one (etcd, kube-apiserver).
+func killChildren() {
+	for _, pid := range proc.Descendants(os.Getpid()) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// killChildrenOnInterrupt makes an interrupt take the control plane along:
+// the fuzzing engine interrupts a worker it stops (SIGINT, SIGKILL a second
+// later), possibly while the environment is still starting, before any
+// cleanup is registered; without this etcd and kube-apiserver outlive it.
+func killChildrenOnInterrupt() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-c
+		killChildren()
+		os.Exit(2)
+	}()
 }
