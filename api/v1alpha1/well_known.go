@@ -188,3 +188,9 @@ func (o *Organization) PasswordSource() (name, key string) {
 func (o *Organization) Paused() bool {
 	return o.Annotations[AnnotationReconcile] == ReconcileDisabled
 }
+
+// SignedUp reports whether the organization carries the label of a
+// self-service sign-up (LabelCreatedBy: CreatedBySignup).
+func (o *Organization) SignedUp() bool {
+	return o.Labels[LabelCreatedBy] == CreatedBySignup
+}

@@ -156,6 +156,9 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 		return fmt.Errorf("create credentials Secret %s: %w", key, err) // AlreadyExists stays recognisable
 	}
 	switch {
+	case t.takenOver:
+		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
+			"Generated the admin password in Secret %s (the sign-up's credentials were voided)", key)
 	case t.org.Spec.RenamedFrom != "" && !t.wasReady:
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
 			"Wrote the admin credentials to Secret %s (password kept from organization %s when it had one)", key, t.org.Spec.RenamedFrom)

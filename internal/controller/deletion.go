@@ -7,9 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -191,20 +188,8 @@ func (r *OrganizationReconciler) deleteOwnedSecrets(ctx context.Context, org *te
 		names = append(names, referenced)
 	}
 	for _, name := range names {
-		secret := &corev1.Secret{}
-		key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}
-		if err := r.Get(ctx, key, secret); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
+		if err := r.deleteControlledSecret(ctx, org, name); err != nil {
 			return err
-		}
-		if !metav1.IsControlledBy(secret, org) {
-			continue
-		}
-		err := r.Delete(ctx, secret, client.Preconditions{UID: &secret.UID})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete credentials Secret %s: %w", key, err)
 		}
 	}
 	return nil

@@ -24,6 +24,7 @@ type fakeStore struct {
 	UpdateAdminFn      func(ctx context.Context, a mongostore.Admin) error
 	DeleteAdminFn      func(ctx context.Context, organization string) (bool, error)
 	RehomeAdminFn      func(ctx context.Context, from, to string) (bool, error)
+	RevokeSessionsFn   func(ctx context.Context, organization string) error
 	EnsureLocationFn   func(ctx context.Context, l mongostore.Location) (bool, error)
 	CreateLocationFn   func(ctx context.Context, l mongostore.Location) (bool, error)
 	CountTenantFn      func(ctx context.Context, l mongostore.Location) (int64, error)
@@ -50,6 +51,9 @@ func (f *fakeStore) EnsureCollection(ctx context.Context, name string) (bool, er
 }
 func (f *fakeStore) DropCollection(ctx context.Context, name string) (bool, error) {
 	return f.DropCollectionFn(ctx, name)
+}
+func (f *fakeStore) RevokeOrganizationSessions(ctx context.Context, organization string) error {
+	return f.RevokeSessionsFn(ctx, organization)
 }
 func (f *fakeStore) GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error) {
 	return f.GetAdminFn(ctx, organization)
@@ -195,6 +199,7 @@ func newMemStore() (*fakeStore, *memDB) {
 			delete(m.admins, org)
 			return ok, nil
 		},
+		RevokeSessionsFn: func(context.Context, string) error { return nil },
 		RehomeAdminFn: func(_ context.Context, from, to string) (bool, error) {
 			a, ok := m.admins[from]
 			if _, taken := m.admins[to]; !ok || taken {

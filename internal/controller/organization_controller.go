@@ -96,6 +96,9 @@ type tenant struct {
 	othersWrote bool
 	// rehomed is set when a rename moved the old admin record here.
 	rehomed bool
+	// takenOver is set when this reconcile voided a sign-up the platform
+	// now declares (reconcileSignupTakeover).
+	takenOver bool
 }
 
 // Reconcile fetches the Organization, runs the deletion path or the ordered
@@ -140,6 +143,9 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 // reconcileLive runs the steps for an Organization that is not being deleted.
 func (r *OrganizationReconciler) reconcileLive(ctx context.Context, t *tenant) outcome {
+	if err := r.reconcileSignupTakeover(ctx, t); err != nil {
+		return outcome{err: err}
+	}
 	if err := r.ensureFinalizer(ctx, t.org); err != nil {
 		return outcome{err: err}
 	}
@@ -254,8 +260,9 @@ func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	return ctrl.NewControllerManagedBy(mgr).
 		// Spec changes and annotation changes (adoption) start a reconcile;
 		// the controller's own status writes do not.
+		// A platform declaring a sign-up organization does too (signupDeclared).
 		For(&tenancyv1alpha1.Organization{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, signupDeclared()))).
 		Owns(&corev1.Secret{}, notOurs).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret), notOurs).
 		Watches(&tenancyv1alpha1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.renameRelatives)).

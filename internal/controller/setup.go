@@ -59,14 +59,25 @@ type Config struct {
 }
 
 // CacheOptions caches Secrets only in the credentials namespace and strips
-// managedFields from every cached object.
+// managedFields from every cached object but sign-up Organizations (a few,
+// capped by --signup-max-total), whose field managers tell when the
+// platform declares them (reconcileSignupTakeover).
 func CacheOptions(credentialsNamespace string) cache.Options {
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Namespaces: map[string]cache.Config{credentialsNamespace: {}}},
 		},
 	}
+}
+
+// stripManagedFields drops managedFields from a cached object, except from
+// an Organization created by sign-up.
+func stripManagedFields(obj any) (any, error) {
+	if org, ok := obj.(*tenancyv1alpha1.Organization); ok && org.SignedUp() {
+		return obj, nil
+	}
+	return cache.TransformStripManagedFields()(obj)
 }
 
 // Add registers the Organization controller and its bulk observer with mgr.

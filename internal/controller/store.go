@@ -34,6 +34,8 @@ type TenantStore interface {
 	UpdateAdmin(ctx context.Context, a mongostore.Admin) error
 	// DeleteAdmin removes an organization's admin record when present.
 	DeleteAdmin(ctx context.Context, organization string) (bool, error)
+	// RevokeOrganizationSessions ends every REST API session of an organization.
+	RevokeOrganizationSessions(ctx context.Context, organization string) error
 	// RehomeAdmin moves an admin record to another organization (rename),
 	// increasing its credentialsVersion.
 	RehomeAdmin(ctx context.Context, from, to string) (bool, error)

@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,10 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/fieldowners"
 )
 
 // Field ownership. The API writes Organizations with server-side apply as
@@ -33,69 +32,29 @@ var (
 	bodyFields      = map[string]string{pathDisplayName.String(): "displayName", pathAdminEmail.String(): "adminEmail"}
 )
 
-// ownedFields is one field manager's entry for the main resource.
-type ownedFields struct {
-	manager   string
-	operation metav1.ManagedFieldsOperationType
-	fields    *fieldpath.Set
-}
-
-// managedFields decodes org's managedFields for the main resource (status
-// entries are the controller's and do not matter here).
-func managedFields(org metav1.Object) ([]ownedFields, error) {
-	var out []ownedFields
-	for _, e := range org.GetManagedFields() {
-		if e.Subresource != "" || e.FieldsV1 == nil {
-			continue
-		}
-		set := &fieldpath.Set{}
-		if err := set.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err != nil {
-			return nil, fmt.Errorf("decoding the managed fields of %q: %w", e.Manager, err)
-		}
-		out = append(out, ownedFields{manager: e.Manager, operation: e.Operation, fields: set})
-	}
-	return out, nil
-}
-
 // foreignOwners returns, for each of paths, the field managers other than
 // the API that own it, sorted; paths nobody else owns are absent.
-func foreignOwners(entries []ownedFields, paths ...fieldpath.Path) map[string][]string {
+func foreignOwners(entries []fieldowners.Entry, paths ...fieldpath.Path) map[string][]string {
 	out := map[string][]string{}
-	for _, e := range entries {
-		if e.manager == tenancyv1alpha1.FieldManagerAPI {
-			continue
+	for _, p := range paths {
+		if owners := fieldowners.Owners(entries, p, tenancyv1alpha1.FieldManagerAPI); len(owners) > 0 {
+			out[p.String()] = owners
 		}
-		for _, p := range paths {
-			if e.fields.Has(p) && !slices.Contains(out[p.String()], e.manager) {
-				out[p.String()] = append(out[p.String()], e.manager)
-			}
-		}
-	}
-	for _, m := range out {
-		slices.Sort(m)
 	}
 	return out
 }
 
 // specManagers returns the field managers other than the API that own any
 // part of the spec, sorted: an Organization declared in Git or with kubectl.
-func specManagers(entries []ownedFields) []string {
-	var out []string
-	spec := fieldpath.PathElement{FieldName: ptr.To("spec")}
-	for _, e := range entries {
-		if e.manager != tenancyv1alpha1.FieldManagerAPI && !e.fields.WithPrefix(spec).Empty() && !slices.Contains(out, e.manager) {
-			out = append(out, e.manager)
-		}
-	}
-	slices.Sort(out)
-	return out
+func specManagers(entries []fieldowners.Entry) []string {
+	return fieldowners.SpecManagers(entries, tenancyv1alpha1.FieldManagerAPI)
 }
 
 // apiApplied is the set of fields the API's Apply entry holds (empty if none).
-func apiApplied(entries []ownedFields) *fieldpath.Set {
+func apiApplied(entries []fieldowners.Entry) *fieldpath.Set {
 	for _, e := range entries {
-		if e.manager == tenancyv1alpha1.FieldManagerAPI && e.operation == metav1.ManagedFieldsOperationApply {
-			return e.fields
+		if e.Manager == tenancyv1alpha1.FieldManagerAPI && e.Operation == metav1.ManagedFieldsOperationApply {
+			return e.Fields
 		}
 	}
 	return fieldpath.NewSet()
@@ -104,9 +63,9 @@ func apiApplied(entries []ownedFields) *fieldpath.Set {
 // apiUpdated reports whether the API owns fields through an Update entry
 // (an Organization it created): server-side apply treats that entry as
 // another manager, so it is upgraded to the API's Apply entry first.
-func apiUpdated(entries []ownedFields) bool {
-	return slices.ContainsFunc(entries, func(e ownedFields) bool {
-		return e.manager == tenancyv1alpha1.FieldManagerAPI && e.operation == metav1.ManagedFieldsOperationUpdate
+func apiUpdated(entries []fieldowners.Entry) bool {
+	return slices.ContainsFunc(entries, func(e fieldowners.Entry) bool {
+		return e.Manager == tenancyv1alpha1.FieldManagerAPI && e.Operation == metav1.ManagedFieldsOperationUpdate
 	})
 }
 

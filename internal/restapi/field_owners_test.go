@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/fieldowners"
 )
 
 // entry is a managedFields entry as the apiserver writes it.
@@ -34,9 +35,9 @@ func orgWith(entries ...metav1.ManagedFieldsEntry) *tenancyv1alpha1.Organization
 	return org
 }
 
-func decode(t *testing.T, org *tenancyv1alpha1.Organization) []ownedFields {
+func decode(t *testing.T, org *tenancyv1alpha1.Organization) []fieldowners.Entry {
 	t.Helper()
-	entries, err := managedFields(org)
+	entries, err := fieldowners.Decode(org)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/fieldowners"
 )
 
 // applySpec writes changes (spec path -> value) to the Organization name
@@ -52,12 +53,12 @@ func (s *Server) applySpec(ctx context.Context, name string, changes map[string]
 
 // managedOrganization reads the Organization name from the apiserver, with
 // its managedFields decoded.
-func (s *Server) managedOrganization(ctx context.Context, name string) (*tenancyv1alpha1.Organization, []ownedFields, error) {
+func (s *Server) managedOrganization(ctx context.Context, name string) (*tenancyv1alpha1.Organization, []fieldowners.Entry, error) {
 	org := &tenancyv1alpha1.Organization{}
 	if err := s.reader.Get(ctx, client.ObjectKey{Name: name}, org); err != nil {
 		return nil, nil, s.kubeError(err)
 	}
-	entries, err := managedFields(org)
+	entries, err := fieldowners.Decode(org)
 	if err != nil {
 		s.log.Error(err, "reading managedFields", "organization", name)
 		return nil, nil, errUnavailable()
@@ -70,7 +71,7 @@ func (s *Server) managedOrganization(ctx context.Context, name string) (*tenancy
 // kubectl does when it moves from client-side to server-side apply, and
 // reads the Organization again. The patch carries the resourceVersion: a
 // concurrent change makes it a 409 to retry.
-func (s *Server) upgradeOwnership(ctx context.Context, live *tenancyv1alpha1.Organization) (*tenancyv1alpha1.Organization, []ownedFields, error) {
+func (s *Server) upgradeOwnership(ctx context.Context, live *tenancyv1alpha1.Organization) (*tenancyv1alpha1.Organization, []fieldowners.Entry, error) {
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(live, sets.New(tenancyv1alpha1.FieldManagerAPI), tenancyv1alpha1.FieldManagerAPI)
 	if err != nil {
 		s.log.Error(err, "upgrading the API's managed fields", "organization", live.Name)

@@ -28,6 +28,7 @@ import (
 	"github.com/org-operator/org-operator/test/apiclient"
 	"github.com/org-operator/org-operator/test/ferretdbtest"
 	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/test/rawmongo"
 )
 
 const credNS = "org-operator-system"
@@ -38,6 +39,8 @@ var (
 	k8s      client.Client
 	mongoSrv *ferretdbtest.Server
 	mongo    *mongostore.Store
+	// raw reads MongoDB independently of the code under test (checks).
+	raw      *rawmongo.Reader
 	mgr      *harness.Manager
 	baseURL  string
 	apiCfg   restapi.Config
@@ -58,6 +61,8 @@ var _ = BeforeSuite(func() {
 	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, mongoSrv, mongo = testEnv.Client, testEnv.Mongo, testEnv.Store
+	raw, err = rawmongo.Connect(mongoSrv.URI(), testEnv.Database)
+	Expect(err).NotTo(HaveOccurred())
 
 	apiCfg = restapi.DefaultConfig()
 	apiCfg.Signup = restapi.SignupOpen
@@ -78,6 +83,9 @@ var _ = AfterSuite(func() {
 	DeferCleanup(func() {
 		if mgr != nil {
 			Expect(mgr.Stop()).To(Succeed())
+		}
+		if raw != nil {
+			Expect(raw.Close(ctx)).To(Succeed())
 		}
 		if testEnv != nil {
 			Expect(testEnv.Stop()).To(Succeed())
