@@ -60,7 +60,7 @@ func documentFilter(l mongostore.Location) string {
 // to the new one.
 func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *tenant) error {
 	org := t.org
-	if heir, err := r.renamedTo(ctx, org.Name); err != nil || heir != nil {
+	if heir, err := r.renamedTo(ctx, org); err != nil || heir != nil {
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func (r *OrganizationReconciler) releaseFinalizer(ctx context.Context, org *tena
 // one's data (spec.renamedFrom). While a claimant has not finished, or
 // several claim it, deletion waits: the data being moved is never dropped.
 func (r *OrganizationReconciler) renameHandover(ctx context.Context, org *tenancyv1alpha1.Organization) (bool, error) {
-	heirs, err := r.claimants(ctx, org.Name)
+	heirs, err := r.heirs(ctx, org)
 	if err != nil || len(heirs) == 0 {
 		return false, err
 	}

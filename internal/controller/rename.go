@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -26,11 +27,41 @@ func (r *OrganizationReconciler) claimants(ctx context.Context, name string) ([]
 	return list.Items, nil
 }
 
+// heirs lists the Organizations renamed from org whose take-over concerns
+// this Organization, not an earlier one of the same name (see concerns).
+func (r *OrganizationReconciler) heirs(ctx context.Context, org *tenancyv1alpha1.Organization) ([]tenancyv1alpha1.Organization, error) {
+	all, err := r.claimants(ctx, org.Name)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, h := range all {
+		if concerns(&h, org.UID) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// concerns reports whether heir's rename concerns the incarnation uid of
+// the organization it names in spec.renamedFrom ("" when none exists now).
+// A finished take-over concerns only the incarnation whose UID it pinned
+// (status.renamedFromUID): after A -> B, a new A (B renamed back, or a
+// newcomer) is no heir's business. An unfinished one concerns any
+// incarnation unless it pinned another.
+func concerns(heir *tenancyv1alpha1.Organization, uid types.UID) bool {
+	pinned := types.UID(heir.Status.RenamedFromUID)
+	if heir.Status.RenamedFrom != "" {
+		return uid != "" && pinned == uid
+	}
+	return pinned == "" || uid == "" || pinned == uid
+}
+
 // renamedTo returns the Organization that took over (or is taking over)
-// name's data, or nil. With several claimants none is returned: they are
+// org's data, or nil. With several claimants none is returned: they are
 // Stalled and nothing moves.
-func (r *OrganizationReconciler) renamedTo(ctx context.Context, name string) (*tenancyv1alpha1.Organization, error) {
-	heirs, err := r.claimants(ctx, name)
+func (r *OrganizationReconciler) renamedTo(ctx context.Context, org *tenancyv1alpha1.Organization) (*tenancyv1alpha1.Organization, error) {
+	heirs, err := r.heirs(ctx, org)
 	if err != nil || len(heirs) != 1 {
 		return nil, err
 	}
@@ -49,12 +80,9 @@ func (r *OrganizationReconciler) renamedTo(ctx context.Context, name string) (*t
 // (completeRename): until then the old Organization's deletion waits, and
 // the old password can still be inherited.
 func (r *OrganizationReconciler) reconcileRename(ctx context.Context, t *tenant) error {
-	org, old := t.org, t.org.Spec.RenamedFrom
+	org := t.org
 	if t.org.Status.Migration == nil {
-		if err := r.checkSoleClaim(ctx, org); err != nil {
-			return err
-		}
-		src, owner, found, err := r.renameSource(ctx, old)
+		src, owner, found, err := r.renameSource(ctx, org)
 		if err != nil {
 			return err
 		}
@@ -68,7 +96,7 @@ func (r *OrganizationReconciler) reconcileRename(ctx context.Context, t *tenant)
 			if err := r.ensureLocation(ctx, t, target, true); err != nil {
 				return err
 			}
-			if owner != "" {
+			if owner != "" && src.Collection != "" {
 				if err := r.Store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
 					return classifyMongo(err)
 				}
@@ -88,45 +116,55 @@ func (r *OrganizationReconciler) reconcileRename(ctx context.Context, t *tenant)
 	return r.rehomeAdmin(ctx, t)
 }
 
-func (r *OrganizationReconciler) checkSoleClaim(ctx context.Context, org *tenancyv1alpha1.Organization) error {
-	heirs, err := r.claimants(ctx, org.Spec.RenamedFrom)
+// checkSoleClaim stalls org when other Organizations claim the same
+// incarnation (uid; "" when none exists now) of the organization it is
+// renamed from.
+func (r *OrganizationReconciler) checkSoleClaim(ctx context.Context, org *tenancyv1alpha1.Organization, uid types.UID) error {
+	all, err := r.claimants(ctx, org.Spec.RenamedFrom)
 	if err != nil {
 		return err
 	}
-	if len(heirs) > 1 {
-		names := make([]string, 0, len(heirs))
-		for _, h := range heirs {
+	var names []string
+	for _, h := range all {
+		if h.UID == org.UID || concerns(&h, uid) {
 			names = append(names, h.Name)
 		}
+	}
+	if len(names) > 1 {
 		return stalled(tenancyv1alpha1.ReasonRenameConflict, "organizations %v all claim to be renamed from %s; keep one of them (no data was touched)",
 			names, org.Spec.RenamedFrom)
 	}
 	return nil
 }
 
-// renameSource finds the old organization's documents and the UID of their
-// owner: where its status says they are while it exists, else where its
-// ledger entries say (refusing data another cluster owns), else, for data
-// placed before the ledger, its dedicated collection or its documents in
-// the shared collection. found is false when there are none.
-func (r *OrganizationReconciler) renameSource(ctx context.Context, old string) (src mongostore.Location, owner string, found bool, err error) {
+// renameSource finds the documents of the organization org is renamed from
+// and the UID of their owner, after checking that org is its sole claimant:
+// where its status says they are while it exists (nothing, if it was never
+// placed), else where its ledger entries say, else, for data no entry
+// claims, its dedicated collection or its documents in the shared
+// collection. Data another cluster owns is refused; the data of an
+// organization that is gone (retained at its deletion, or claimed by no
+// entry) is taken over only when the platform adopts it with the
+// annotation adopt-data naming the old UID (or "unowned"), as for any
+// other Organization. found is false when there is nothing to move.
+func (r *OrganizationReconciler) renameSource(ctx context.Context, org *tenancyv1alpha1.Organization) (
+	src mongostore.Location, owner string, found bool, err error) {
+	old := org.Spec.RenamedFrom
 	prev := &tenancyv1alpha1.Organization{}
 	err = r.Get(ctx, client.ObjectKey{Name: old}, prev)
 	switch {
-	case err == nil && prev.Status.Migration != nil:
-		return src, "", false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
-			err: fmt.Errorf("organization %s is moving its documents; the rename waits for that move to end", old)}
-	case err == nil && prev.Status.Collection != "":
-		l, _ := currentLocation(prev)
-		n, cerr := r.Store.CountTenant(ctx, l)
-		exists, eerr := r.Store.CollectionExists(ctx, l.Collection)
-		if cerr != nil || eerr != nil {
-			return l, "", false, classifyMongo(firstErr(cerr, eerr))
-		}
-		return l, string(prev.UID), exists && (n > 0 || !l.Shared()), nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return src, "", false, err
+	case err == nil:
+		if err := r.checkSoleClaim(ctx, org, prev.UID); err != nil {
+			return src, "", false, err
+		}
+		return r.liveRenameSource(ctx, prev)
 	}
+	if err := r.checkSoleClaim(ctx, org, ""); err != nil {
+		return src, "", false, err
+	}
+	adopt := org.Annotations[tenancyv1alpha1.AnnotationAdoptData]
 	candidates := []mongostore.Location{{Collection: tenancyv1alpha1.DedicatedCollection(old)},
 		{Collection: r.SharedCollection, Organization: old}}
 	for _, l := range candidates {
@@ -140,18 +178,66 @@ func (r *OrganizationReconciler) renameSource(ctx context.Context, old string) (
 			return l, "", false, stalled(tenancyv1alpha1.ReasonOwnedByAnotherCluster,
 				"the data of organization %s at %s belongs to cluster %s in the ownership ledger; this cluster (%s) does not take it over",
 				old, l, entry.Cluster, r.ClusterID)
+		case entry.State == mongostore.LedgerRetained && adopt != entry.UID:
+			return l, "", false, stalled(tenancyv1alpha1.ReasonRetainedDataExists,
+				"organization %s is gone and its data at %s was retained when it was deleted (uid %s); nothing was moved. "+
+					"To take it over in this rename, annotate this Organization %s=%s",
+				old, l, entry.UID, tenancyv1alpha1.AnnotationAdoptData, entry.UID)
 		default:
 			return l, entry.UID, true, nil
 		}
 	}
-	dedicated := candidates[0]
-	exists, err := r.Store.CollectionExists(ctx, dedicated.Collection)
-	if err != nil || exists {
-		return dedicated, "", exists, classifyMongo(err)
+	return r.unownedRenameSource(ctx, old, candidates, adopt)
+}
+
+// liveRenameSource is the data of prev, the existing Organization a rename
+// takes over: where its status says, pinned to its UID; nothing when it
+// was never placed; a move of its own makes the rename wait.
+func (r *OrganizationReconciler) liveRenameSource(ctx context.Context, prev *tenancyv1alpha1.Organization) (
+	mongostore.Location, string, bool, error) {
+	if prev.Status.Migration != nil {
+		return mongostore.Location{}, "", false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
+			err: fmt.Errorf("organization %s is moving its documents; the rename waits for that move to end", prev.Name)}
 	}
-	shared := candidates[1]
-	n, err := r.Store.CountTenant(ctx, shared)
-	return shared, "", n > 0, classifyMongo(err)
+	l, placed := currentLocation(prev)
+	if !placed {
+		return l, string(prev.UID), false, nil
+	}
+	n, cerr := r.Store.CountTenant(ctx, l)
+	exists, eerr := r.Store.CollectionExists(ctx, l.Collection)
+	if cerr != nil || eerr != nil {
+		return l, "", false, classifyMongo(firstErr(cerr, eerr))
+	}
+	return l, string(prev.UID), exists && (n > 0 || !l.Shared()), nil
+}
+
+// unownedRenameSource looks for data no ledger entry claims at the places
+// of old, an organization that is gone: none is fine (nothing to move);
+// some is taken only with the annotation adopt-data=unowned.
+func (r *OrganizationReconciler) unownedRenameSource(ctx context.Context, old string, candidates []mongostore.Location, adopt string) (
+	mongostore.Location, string, bool, error) {
+	dedicated, shared := candidates[0], candidates[1]
+	l, found := dedicated, false
+	exists, err := r.Store.CollectionExists(ctx, dedicated.Collection)
+	if err != nil {
+		return l, "", false, classifyMongo(err)
+	}
+	if exists {
+		found = true
+	} else {
+		n, err := r.Store.CountTenant(ctx, shared)
+		if err != nil {
+			return shared, "", false, classifyMongo(err)
+		}
+		l, found = shared, n > 0
+	}
+	if found && adopt != tenancyv1alpha1.AdoptUnowned {
+		return l, "", false, stalled(tenancyv1alpha1.ReasonRetainedDataExists,
+			"organization %s is gone and %s holds data no organization owns (no ownership ledger entry); nothing was moved. "+
+				"To take it over in this rename, annotate this Organization %s=%s",
+			old, l, tenancyv1alpha1.AnnotationAdoptData, tenancyv1alpha1.AdoptUnowned)
+	}
+	return l, "", found, nil
 }
 
 // renameMethod picks RenameCollection for dedicated to dedicated (one

@@ -402,6 +402,32 @@ var _ = Describe("13. Rename", func() {
 		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
 	})
 
+	It("takes over a gone organization's retained data only when the platform adopts it", func() {
+		// Issue 20: a rename found a deleted (Retain) organization's data in
+		// the ledger and took it without the adoption annotation.
+		db := rawDB()
+		old, newName := uniqueName("retained-was"), uniqueName("retained-to")
+		pw := oldTenant(db, old, tenancyv1alpha1.DeletionPolicyRetain)
+		oldUID := string(getOrg(old).UID)
+		before := contents(db, "org_"+old, bson.D{})
+		deleteOrgAndWait(old) // the deletion is processed before anything claims it: retained
+		createOrg(renamed(newName, old))
+		org := waitCondition(newName, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonRetainedDataExists)
+		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring(tenancyv1alpha1.AnnotationAdoptData + "=" + oldUID))
+		Consistently(func() []bson.D { return contents(db, "org_"+old, bson.D{}) }, "2s", interval).Should(Equal(before), "nothing moved")
+		Expect(mongo.CollectionExists(ctx, "org_"+newName)).To(BeFalse())
+
+		org = getOrg(newName)
+		org.Annotations = map[string]string{tenancyv1alpha1.AnnotationAdoptData: oldUID}
+		Expect(k8s.Update(ctx, org)).To(Succeed())
+		org = waitReady(newName)
+		Expect(org.Status.RenamedFrom).To(Equal(old))
+		Expect(contents(db, "org_"+newName, bson.D{})).To(Equal(before))
+		Expect(mongo.CollectionExists(ctx, "org_"+old)).To(BeFalse())
+		Expect(admin(newName)).NotTo(BeNil())
+		Expect(string(ownedSecret(newName).Data["password"])).NotTo(Equal(pw), "a gone organization's password is not inherited")
+	})
+
 	It("keeps the data when the old organization is deleted during the move", func() {
 		db := rawDB()
 		old, newName := uniqueName("mid-move"), uniqueName("moved-to")

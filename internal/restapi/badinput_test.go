@@ -372,7 +372,7 @@ var _ = Describe("Bad inputs", func() {
 
 	It("refuses a rename to a taken name (409) and a rename combined with a password change (400)", func() {
 		other := newTenant("namesake")
-		expectProblem(call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"name": other.name}), http.StatusConflict)
+		expectProblem(call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"name": other.name, "currentPassword": t.password}), http.StatusConflict)
 		expectProblem(call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
 			map[string]string{"name": "fresh-" + t.name, "password": "a long new password"}), http.StatusBadRequest)
 		Expect(orgGone("fresh-" + t.name)).To(BeTrue())

@@ -156,7 +156,7 @@ var _ = Describe("GitOps: self-service writes that respect Git", func() {
 	It("refuses to rename or delete an organization Git declares, and the tenant's session survives", func() {
 		t, token := gitTenant("git-keeps", "", syncArgo)
 		before := getOrg(t.name)
-		r := patchOrg(t, token, map[string]string{"name": t.name + "-new"})
+		r := patchOrg(t, token, map[string]string{"name": t.name + "-new", "currentPassword": t.password})
 		p := expectProblem(r, http.StatusConflict)
 		Expect(p["detail"]).To(And(ContainSubstring(`"`+argoCD+`"`), ContainSubstring("rename it there")))
 		Expect(orgGone(t.name+"-new")).To(BeTrue(), "no second organization was created")
@@ -198,7 +198,7 @@ var _ = Describe("GitOps: self-service writes that respect Git", func() {
 		}
 
 		t.email = "me@" + name + ".example"
-		r = patchOrg(t, token, map[string]string{"name": name + "-renamed"})
+		r = patchOrg(t, token, map[string]string{"name": name + "-renamed", "currentPassword": pw})
 		Expect(r.status).To(BeElementOf(http.StatusOK, http.StatusAccepted), string(r.body))
 		waitReady(name + "-renamed")
 		t.name = name + "-renamed"

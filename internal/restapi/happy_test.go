@@ -144,31 +144,6 @@ var _ = Describe("Happy paths", func() {
 	})
 })
 
-var _ = Describe("Rename through the API", func() {
-	It("renames an organization: data, admin and password move; old tokens end", func() {
-		t := newTenant("before")
-		pair := tokensFor(t)
-		Expect(mongo.InsertOne(ctx, "org_"+t.name, map[string]any{"_id": "keep-me", "v": 1})).To(Succeed())
-		newName := "after-" + t.name
-		DeferCleanup(func() { _ = k8s.Delete(ctx, getOrg(newName)) })
-		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken, map[string]string{"name": newName})
-		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
-		Expect(r.header.Get("Location")).To(Equal("/v1/organizations/" + newName))
-		var org restapi.Organization
-		Expect(json.Unmarshal(r.body, &org)).To(Succeed())
-		Expect(org.Name).To(Equal(newName))
-		Expect(org.Collection).To(Equal("org_" + newName))
-		Expect(org.Ready).To(BeTrue())
-		Expect(mongo.CountDocuments(ctx, "org_"+newName, nil)).To(Equal(int64(1)))
-
-		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, pair.AccessToken, nil), http.StatusUnauthorized)
-		again := tokensFor(t) // same email and password
-		Expect(again.Organization).To(Equal(newName))
-		Expect(call(http.MethodGet, "/v1/organizations/"+newName, again.AccessToken, nil).status).To(Equal(http.StatusOK))
-		Eventually(func() bool { return orgGone(t.name) }, timeout, interval).Should(BeTrue())
-	})
-})
-
 var _ = Describe("Metrics", func() {
 	// metric sums the samples of a metric family whose labels include want.
 	metric := func(name string, want map[string]string) float64 {

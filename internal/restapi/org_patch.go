@@ -30,7 +30,7 @@ type PatchBody struct {
 	DisplayName     *string `json:"displayName,omitempty" maxLength:"200" doc:"New display name"`
 	AdminEmail      *string `json:"adminEmail,omitempty" format:"email" maxLength:"254" doc:"New admin email (the login name): a plain address, e.g. admin@acme.example"`
 	Password        *string `json:"password,omitempty" minLength:"12" maxLength:"128" doc:"New admin password; ends every earlier session. Kept only as an argon2id hash."`
-	CurrentPassword *string `json:"currentPassword,omitempty" maxLength:"128" doc:"The current password: required to change the password or the admin email"`
+	CurrentPassword *string `json:"currentPassword,omitempty" maxLength:"128" doc:"The current password: required to rename the organization or change the password or the admin email"`
 }
 
 func (b PatchBody) empty() bool {
@@ -50,8 +50,8 @@ func (s *Server) patchOrganization(ctx context.Context, in *PatchInput) (*Organi
 		return nil, huma.Error400BadRequest("nothing to change: give name, displayName, adminEmail or password")
 	case b.renames(p.org.Name) && b.Password != nil:
 		return nil, huma.Error400BadRequest("change the name and the password in separate requests")
-	case (b.Password != nil || b.AdminEmail != nil) && b.CurrentPassword == nil:
-		return nil, huma.Error400BadRequest("give currentPassword to change the password or the admin email")
+	case (b.Password != nil || b.AdminEmail != nil || b.renames(p.org.Name)) && b.CurrentPassword == nil:
+		return nil, huma.Error400BadRequest("give currentPassword to rename the organization or change the password or the admin email")
 	}
 	if err := s.writeLimited(p); err != nil {
 		return nil, err
