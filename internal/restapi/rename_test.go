@@ -120,8 +120,8 @@ var _ = Describe("Rename through the API", func() {
 		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, newcomer)) })
 		org := waitReady(old.name)
 		Expect(org.Status.Collection).To(Equal("org_" + old.name))
-		Expect(countDocs("org_" + old.name)).To(BeZero(), "the newcomer starts empty")
-		Expect(countDocs("org_" + moved)).To(Equal(3), "the renamed tenant keeps its data")
+		Expect(countDocs("org_"+old.name)).To(BeZero(), "the newcomer starts empty")
+		Expect(countDocs("org_"+moved)).To(Equal(3), "the renamed tenant keeps its data")
 		Expect(waitReady(moved).Status.Collection).To(Equal("org_" + moved))
 	})
 	It("keeps the platform's annotations but never the adoption annotation, and refuses while paused", func() {
