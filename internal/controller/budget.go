@@ -7,14 +7,19 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
 // collectionBudget counts the dedicated collections against
-// --max-dedicated-collections from the cluster, the master record: an
-// Organization holds one when status.collection is dedicated or a move
-// targets a dedicated collection. It is fed by the Organization informer, so
-// checking the budget costs no MongoDB call. A reconcile that creates a new
-// dedicated collection first reserves a slot, which counts until the
+// --max-dedicated-collections: those Organizations hold, from the cluster,
+// the master record (an Organization holds one when status.collection is
+// dedicated or a move targets a dedicated collection), and those the
+// ownership ledger says deleted organizations retained (deletionPolicy
+// Retain: their collections still exist, so sign-up and delete in a loop
+// cannot grow MongoDB past the budget). It is fed by the Organization
+// informer, the bulk observation and the controller's own ledger writes,
+// so checking the budget costs no MongoDB call. A reconcile that creates a
+// new dedicated collection first reserves a slot, which counts until the
 // informer shows the Organization holding it (or the Organization goes), so
 // concurrent reconciles cannot overshoot the budget.
 type collectionBudget struct {
@@ -23,10 +28,47 @@ type collectionBudget struct {
 	mu       sync.Mutex
 	holders  map[string]bool
 	reserved map[string]bool
+	// retained holds the dedicated collections of retained ledger entries;
+	// retainedKnown is false until the first observation gave them.
+	retained      map[string]bool
+	retainedKnown bool
 }
 
 func newCollectionBudget(max int) *collectionBudget {
-	return &collectionBudget{max: max, holders: map[string]bool{}, reserved: map[string]bool{}}
+	return &collectionBudget{max: max, holders: map[string]bool{}, reserved: map[string]bool{}, retained: map[string]bool{}}
+}
+
+// setRetained replaces the retained collections with those of ledger (this
+// cluster's retained entries of dedicated collections), after an observation.
+func (b *collectionBudget) setRetained(ledger map[string]mongostore.LedgerEntry, cluster string) {
+	retained := map[string]bool{}
+	for _, e := range ledger {
+		if l := e.Location(); e.State == mongostore.LedgerRetained && e.Cluster == cluster && !l.Shared() {
+			retained[l.Collection] = true
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.retained, b.retainedKnown = retained, true
+}
+
+// counting reports whether the budget can decide: it is unlimited, or the
+// retained collections are known (an observation has been taken).
+func (b *collectionBudget) counting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.max == 0 || b.retainedKnown
+}
+
+// markRetained records that collection is retained (true) or no longer is.
+func (b *collectionBudget) markRetained(collection string, retained bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if retained {
+		b.retained[collection] = true
+	} else {
+		delete(b.retained, collection)
+	}
 }
 
 // holdsDedicated reports whether org holds (or is creating) a dedicated collection.
@@ -100,7 +142,25 @@ func (b *collectionBudget) usedLocked() int {
 			n++
 		}
 	}
+	return n + b.retainedLocked()
+}
+
+// retainedLocked counts the retained collections no Organization holds.
+func (b *collectionBudget) retainedLocked() int {
+	n := 0
+	for c := range b.retained {
+		if name, ok := strings.CutPrefix(c, tenancyv1alpha1.DedicatedCollectionPrefix); !ok || !b.holders[name] {
+			n++
+		}
+	}
 	return n
+}
+
+// retainedCount is the number of retained collections no Organization holds.
+func (b *collectionBudget) retainedCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.retainedLocked()
 }
 
 // eventHandler feeds the budget from the Organization informer.

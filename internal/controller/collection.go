@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -149,12 +150,16 @@ func (r *OrganizationReconciler) checkBudget(org *tenancyv1alpha1.Organization, 
 		r.budget.release(org.Name)
 		return nil
 	}
+	if !r.budget.counting() {
+		return &waitingError{reason: tenancyv1alpha1.ReasonProgressing,
+			err: errors.New("waiting for the first observation of MongoDB: the dedicated-collection budget counts retained collections")}
+	}
 	granted, used := r.budget.reserve(org.Name)
 	if granted {
 		return nil
 	}
 	return stalled(tenancyv1alpha1.ReasonCollectionBudgetExceeded,
-		"%d organizations already hold a dedicated collection, the budget of --max-dedicated-collections; "+
-			"use spec.tenancy: Shared for this organization, or raise the budget",
-		used)
+		"%d dedicated collections are in use (%d of them retained from deleted organizations), the budget of --max-dedicated-collections; "+
+			"use spec.tenancy: Shared for this organization, or raise the budget (or release retained data: see `manager audit`)",
+		used, r.budget.retainedCount())
 }

@@ -104,6 +104,10 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 			if err := r.dropTenantData(ctx, org, l); err != nil {
 				return err
 			}
+		case org.SignedUp():
+			if err := r.retainUnlessEmpty(ctx, org, l, entry); err != nil {
+				return err
+			}
 		default:
 			if err := r.retainTenantData(ctx, org, l, entry); err != nil {
 				return err
@@ -126,6 +130,33 @@ func (r *OrganizationReconciler) dropTenantData(ctx context.Context, org *tenanc
 	case n > 0:
 		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
 			"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, r.Store.Database(), l.Collection)
+	}
+	return r.Store.ReleaseLocation(ctx, l, r.ClusterID)
+}
+
+// retainUnlessEmpty retains a sign-up organization's data at l, unless
+// there is none: then the empty place (a dedicated collection, or the
+// tenant's share of the shared collection) is released, so that signing
+// up and deleting in a loop leaves nothing behind in MongoDB. (Documents
+// written at the very moment of the deletion, between the count and the
+// drop, would go with it; the organization's tokens end before the
+// deletion.)
+func (r *OrganizationReconciler) retainUnlessEmpty(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
+	entry *mongostore.LedgerEntry) error {
+	n, err := r.Store.CountTenant(ctx, l)
+	if err != nil || n > 0 {
+		if err != nil {
+			return err
+		}
+		return r.retainTenantData(ctx, org, l, entry)
+	}
+	dropped, err := r.Store.RemoveTenant(ctx, l)
+	if err != nil {
+		return err
+	}
+	if dropped < 0 {
+		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
+			"Dropped the empty collection %s.%s: an organization created by sign-up leaves nothing to retain", r.Store.Database(), l.Collection)
 	}
 	return r.Store.ReleaseLocation(ctx, l, r.ClusterID)
 }

@@ -124,12 +124,13 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 		cfg.SharedCollection = tenancyv1alpha1.DefaultSharedCollection
 	}
 	observed := newObservation(2 * cfg.ResyncPeriod)
+	budget := newCollectionBudget(cfg.MaxDedicatedCollections)
 	return &OrganizationReconciler{
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
 		Scheme:               mgr.GetScheme(),
 		Recorder:             mgr.GetEventRecorder("org-operator"),
-		Store:                &writeThrough{TenantStore: cfg.Store, observed: observed},
+		Store:                &writeThrough{TenantStore: cfg.Store, observed: observed, budget: budget},
 		CredentialsNamespace: cfg.CredentialsNamespace,
 		HashParams:           params,
 		HashSlots:            cfg.HashSlots,
@@ -138,7 +139,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 		placement:            newPlacementPolicy(cfg.AutoPromoteDocuments, cfg.MaxConcurrentPromotions),
 		ClusterID:            cfg.ClusterID,
 		ProtectedSecrets:     cfg.ProtectedSecrets,
-		budget:               newCollectionBudget(cfg.MaxDedicatedCollections),
+		budget:               budget,
 		observed:             observed,
 		selfWrites:           newSelfWrites(),
 	}

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodrv "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -294,6 +295,44 @@ var _ = Describe("12. Dedicated-collection budget", func() {
 		// The suggested way out works.
 		setTenancy(over, tenancyv1alpha1.TenancyShared)
 		Expect(waitReady(over).Status.Collection).To(Equal(shared))
+	})
+})
+
+var _ = Describe("12b. Retained data in the budget", func() {
+	It("counts the collections deleted organizations retained, so deleting does not make room", func() {
+		// Issue 20: sign-up and delete in a loop grew MongoDB without bound,
+		// because the budget counted live Organizations only.
+		db := rawDB()
+		var orgs tenancyv1alpha1.OrganizationList
+		Expect(k8s.List(ctx, &orgs)).To(Succeed())
+		held := 0
+		for _, o := range orgs.Items {
+			if strings.HasPrefix(o.Status.Collection, tenancyv1alpha1.DedicatedCollectionPrefix) && o.Status.DocumentFilter == "" {
+				held++
+			}
+		}
+		kubeSystem := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "kube-system"}, kubeSystem)).To(Succeed()) // the cluster id
+		retained, err := db.Collection("tenants").CountDocuments(ctx, bson.D{{Key: "state", Value: "retained"},
+			{Key: "cluster", Value: string(kubeSystem.UID)}, {Key: "filter", Value: bson.D{{Key: "$exists", Value: false}}}})
+		Expect(err).NotTo(HaveOccurred())
+		swapManager(harness.Options{ResyncPeriod: resyncPeriod, MaxDedicatedCollections: held + int(retained) + 1})
+		DeferCleanup(restoreManager)
+
+		kept := uniqueName("kept-slot")
+		o := newOrg(kept)
+		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyRetain
+		createOrg(o)
+		waitReady(kept)
+		seed(db, "org_"+kept, 3)
+		deleteOrgAndWait(kept) // its collection stays, and so does its place in the budget
+		Expect(db.Collection("org_"+kept).CountDocuments(ctx, bson.D{})).To(Equal(int64(3)))
+
+		next := uniqueName("after-retain")
+		createOrg(newOrg(next))
+		org := waitCondition(next, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonCollectionBudgetExceeded)
+		Expect(condition(org, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring("retained from deleted organizations"))
+		Expect(mongo.CollectionExists(ctx, "org_"+next)).To(BeFalse())
 	})
 })
 

@@ -57,6 +57,7 @@ func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ..
 		}).
 		WithObjects(objs...).Build()
 	observed := newObservation(time.Minute)
+	budget := newCollectionBudget(maxDedicated)
 	m, err := newMetrics(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -64,14 +65,14 @@ func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ..
 	return &OrganizationReconciler{
 		metrics: m,
 		Client:  c, APIReader: c, Scheme: unitScheme,
-		Store:                &writeThrough{TenantStore: store, observed: observed},
+		Store:                &writeThrough{TenantStore: store, observed: observed, budget: budget},
 		CredentialsNamespace: "creds",
 		ClusterID:            unitCluster,
 		HashParams:           password.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 		HashSlots:            password.NewSlots(2),
 		SharedCollection:     unitShared,
 		MigrationBatchSize:   2,
-		budget:               newCollectionBudget(maxDedicated),
+		budget:               budget,
 		observed:             observed,
 		selfWrites:           newSelfWrites(),
 	}
@@ -242,6 +243,42 @@ func TestUnitBudget(t *testing.T) {
 			t.Fatalf("used = %d after a release; want 2", b.used())
 		}
 	})
+	t.Run("retained collections of deleted organizations count until released or adopted", func(t *testing.T) {
+		now := time.Now()
+		retained := func(l mongostore.Location, cluster string) mongostore.LedgerEntry {
+			e := mongostore.NewLedgerEntry(l, "gone", "gone-uid", cluster, now)
+			e.State, e.RetainedAt = mongostore.LedgerRetained, &now
+			return e
+		}
+		ledger := map[string]mongostore.LedgerEntry{}
+		for _, e := range []mongostore.LedgerEntry{
+			retained(dedicated("gone1"), unitCluster), retained(dedicated("gone2"), unitCluster),
+			retained(sharedLoc("gone3"), unitCluster),                                          // shared: no collection of its own
+			retained(dedicated("theirs"), "other-cluster"),                                     // another cluster's budget
+			mongostore.NewLedgerEntry(dedicated("live"), "live", "live-uid", unitCluster, now), // active: counted as a holder
+		} {
+			ledger[e.Key] = e
+		}
+		b := newCollectionBudget(3)
+		b.setRetained(ledger, unitCluster)
+		b.observe(holding("live"))
+		if got := b.used(); got != 3 {
+			t.Fatalf("used = %d; want 3 (one holder, two retained)", got)
+		}
+		if ok, _ := b.reserve("new"); ok {
+			t.Fatal("a new dedicated collection was granted while retained data fills the budget")
+		}
+		b.markRetained(dedicated("gone1").Collection, false) // released (or adopted)
+		if ok, _ := b.reserve("new"); !ok {
+			t.Fatal("a slot freed by releasing retained data was not granted")
+		}
+		b.markRetained(dedicated("gone2").Collection, false)
+		b.observe(holding("gone2")) // adopted: a holder, counted once
+		b.markRetained(dedicated("gone2").Collection, true)
+		if got := b.used(); got != 3 {
+			t.Fatalf("used = %d; want 3 (live, new, gone2 counted once)", got)
+		}
+	})
 	t.Run("unlimited", func(t *testing.T) {
 		b := newCollectionBudget(0)
 		for _, n := range []string{"a", "b", "c"} {
@@ -253,6 +290,10 @@ func TestUnitBudget(t *testing.T) {
 	t.Run("a new dedicated organization beyond the budget stalls, a shared one gives its reservation back", func(t *testing.T) {
 		store, _ := newMemStore()
 		r := newUnitReconciler(t, store, 1)
+		if _, ok := asWaiting(r.checkBudget(unitOrg("early"), dedicated("early"))); !ok {
+			t.Fatal("a budget that does not know the retained collections yet granted a slot")
+		}
+		r.budget.setRetained(nil, unitCluster) // the first observation: nothing retained
 		r.budget.observe(holding("full"))
 		err := r.checkBudget(unitOrg("late"), dedicated("late"))
 		if reasonOf(err) != tenancyv1alpha1.ReasonCollectionBudgetExceeded {

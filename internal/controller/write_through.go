@@ -15,6 +15,8 @@ import (
 type writeThrough struct {
 	TenantStore
 	observed *observation
+	// budget counts retained dedicated collections; ledger writes amend it.
+	budget *collectionBudget
 }
 
 func (w *writeThrough) GetAdmin(ctx context.Context, organization string) (*mongostore.Admin, error) {
@@ -113,6 +115,7 @@ func (w *writeThrough) ClaimLocation(ctx context.Context, e mongostore.LedgerEnt
 	err := w.TenantStore.ClaimLocation(ctx, e)
 	if err == nil {
 		w.observed.recordLedger(e)
+		w.markRetained(e.Location(), e.State == mongostore.LedgerRetained)
 	} else {
 		w.observed.unsureLedger(e.Location())
 	}
@@ -121,15 +124,34 @@ func (w *writeThrough) ClaimLocation(ctx context.Context, e mongostore.LedgerEnt
 
 func (w *writeThrough) TransferLocation(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error {
 	w.observed.unsureLedger(l)
-	return w.TenantStore.TransferLocation(ctx, l, fromUID, cluster, name, uid, now)
+	err := w.TenantStore.TransferLocation(ctx, l, fromUID, cluster, name, uid, now)
+	if err == nil {
+		w.markRetained(l, false)
+	}
+	return err
 }
 
 func (w *writeThrough) RetainLocation(ctx context.Context, l mongostore.Location, uid, cluster string, now time.Time) error {
 	w.observed.unsureLedger(l)
-	return w.TenantStore.RetainLocation(ctx, l, uid, cluster, now)
+	err := w.TenantStore.RetainLocation(ctx, l, uid, cluster, now)
+	if err == nil {
+		w.markRetained(l, true)
+	}
+	return err
 }
 
 func (w *writeThrough) ReleaseLocation(ctx context.Context, l mongostore.Location, cluster string) error {
 	w.observed.unsureLedger(l)
-	return w.TenantStore.ReleaseLocation(ctx, l, cluster)
+	err := w.TenantStore.ReleaseLocation(ctx, l, cluster)
+	if err == nil {
+		w.markRetained(l, false)
+	}
+	return err
+}
+
+// markRetained tells the budget about a dedicated location's retained state.
+func (w *writeThrough) markRetained(l mongostore.Location, retained bool) {
+	if w.budget != nil && !l.Shared() {
+		w.budget.markRetained(l.Collection, retained)
+	}
 }

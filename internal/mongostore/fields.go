@@ -11,4 +11,5 @@ const (
 	opSetOnInsert = "$setOnInsert"
 	opInc         = "$inc"
 	opLt          = "$lt"
+	opGte         = "$gte"
 )

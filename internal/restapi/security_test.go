@@ -301,11 +301,72 @@ var _ = Describe("Security findings", func() {
 		p := expectProblem(callAt(ts.URL, http.MethodPost, "/v1/organizations", "", signupBody(name, "o@"+name+".example", "long enough password")),
 			http.StatusForbidden)
 		Expect(p["detail"]).To(ContainSubstring("limit"))
-		c.SignupMaxTotal, c.SignupMaxPerHour = 0, len(list.Items) // every one of them is from this hour
-		ts, _ = isolatedServer(c)
+		// The hourly cap, on a clock far ahead so that the suite's own
+		// sign-ups are out of its window.
+		c.SignupMaxTotal, c.SignupMaxPerHour = 0, 1
+		srv, ts := isolatedAPI(c)
+		later := time.Now().Add(100 * time.Hour)
+		srv.SetClock(func() time.Time { return later })
+		ok := fmt.Sprintf("hourly-%d", seq)
+		Expect(callAt(ts.URL, http.MethodPost, "/v1/organizations", "", signupBody(ok, "o@"+ok+".example", "long enough password")).status).
+			To(Equal(http.StatusCreated))
+		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(ok))) })
 		r := callAt(ts.URL, http.MethodPost, "/v1/organizations", "", signupBody(name, "o@"+name+".example", "long enough password"))
 		expectProblem(r, http.StatusTooManyRequests)
 		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
 		Expect(orgGone(name)).To(BeTrue())
+	})
+
+	It("counts the sign-ups of the hour, not the live ones, and sign-up churn leaves nothing behind in MongoDB", func() {
+		// Issue 20: sign-up -> login -> DELETE in a loop bypassed the hourly
+		// cap (it counted live organizations) and left an empty retained
+		// collection and ledger entry per cycle.
+		c := apiCfg
+		c.SignupMaxTotal, c.SignupMaxPerHour = 0, 2
+		srv, ts := isolatedAPI(c)
+		later := time.Now().Add(200 * time.Hour) // the suite's own sign-ups are out of the window
+		srv.SetClock(func() time.Time { return later })
+		for i := range 2 {
+			seq++
+			name := fmt.Sprintf("churn-%d", seq)
+			body := signupBody(name, "o@"+name+".example", "long enough password")
+			Expect(callAt(ts.URL, http.MethodPost, "/v1/organizations", "", body).status).To(Equal(http.StatusCreated), "cycle %d", i)
+			login := callAt(ts.URL, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]})
+			Expect(login.status).To(Equal(http.StatusOK))
+			var pair restapi.TokenPair
+			Expect(json.Unmarshal(login.body, &pair)).To(Succeed())
+			Expect(callAt(ts.URL, http.MethodDelete, "/v1/organizations/"+name, pair.AccessToken,
+				map[string]string{"currentPassword": body["password"]}).status).To(Equal(http.StatusAccepted))
+			Eventually(func() bool { return orgGone(name) }, timeout, interval).Should(BeTrue())
+			collections, err := raw.Collections(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(collections).NotTo(ContainElement("org_"+name), "an empty collection was retained")
+			var entries []bson.M
+			Expect(raw.Decode(ctx, "tenants", bson.D{{Key: "name", Value: name}}, &entries)).To(Succeed())
+			Expect(entries).To(BeEmpty(), "a ledger entry was retained for nothing")
+		}
+		seq++
+		name := fmt.Sprintf("churn-%d", seq)
+		r := callAt(ts.URL, http.MethodPost, "/v1/organizations", "", signupBody(name, "o@"+name+".example", "long enough password"))
+		expectProblem(r, http.StatusTooManyRequests)
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+		Expect(orgGone(name)).To(BeTrue())
+	})
+
+	It("retains a deleted sign-up organization's data when it has some", func() {
+		seq++
+		name := fmt.Sprintf("keeps-%d", seq)
+		body := signupBody(name, "o@"+name+".example", "long enough password")
+		Expect(call(http.MethodPost, "/v1/organizations", "", body).status).To(Equal(http.StatusCreated))
+		seedDocs("org_"+name, 2)
+		pair := tokensFor(tenantOrg{name: name, email: body["adminEmail"], password: body["password"]})
+		Expect(call(http.MethodDelete, "/v1/organizations/"+name, pair.AccessToken, map[string]string{"currentPassword": body["password"]}).status).
+			To(Equal(http.StatusAccepted))
+		Eventually(func() bool { return orgGone(name) }, timeout, interval).Should(BeTrue())
+		Expect(countDocs("org_" + name)).To(Equal(2))
+		var entries []bson.M
+		Expect(raw.Decode(ctx, "tenants", bson.D{{Key: "name", Value: name}}, &entries)).To(Succeed())
+		Expect(entries).To(HaveLen(1))
+		Expect(entries[0]["state"]).To(Equal("retained"))
 	})
 })

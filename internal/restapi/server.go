@@ -216,6 +216,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		if _, err := s.store.DeleteStaleLoginAttempts(ctx, now.Add(-s.cfg.Lockout.Window-s.cfg.Lockout.Max)); err != nil {
 			s.log.Error(err, "removing stale login counters")
 		}
+		if _, err := s.store.DeleteSignupsBefore(ctx, now.Add(-time.Hour)); err != nil {
+			s.log.Error(err, "removing sign-up records older than the hourly cap's window")
+		}
 	}
 }
 

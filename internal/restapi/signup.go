@@ -47,12 +47,19 @@ func (s *Server) signup(ctx context.Context, in *SignupInput) (*OrganizationOutp
 	if err != nil {
 		return nil, huma.Error400BadRequest("adminEmail: " + err.Error())
 	}
-	if err := s.withinSignupCaps(ctx); err != nil {
-		return nil, err
-	}
 	if err := s.checkSignupFree(ctx, b.Name, email); err != nil {
 		return nil, err
 	}
+	forget, err := s.withinSignupCaps(ctx, b.Name)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	defer func() {
+		if !created {
+			forget()
+		}
+	}()
 	hash, err := s.hashChosen(b.Password)
 	if err != nil {
 		return nil, err
@@ -69,6 +76,7 @@ func (s *Server) signup(ctx context.Context, in *SignupInput) (*OrganizationOutp
 		}
 		return nil, s.kubeError(err)
 	}
+	created = true // it counts against the hourly cap from now on, deleted or not
 	if err := s.createSignupSecret(ctx, org, hash); err != nil {
 		if derr := s.client.Delete(ctx, org, client.Preconditions{UID: &org.UID}); derr != nil && !apierrors.IsNotFound(derr) {
 			s.log.Error(derr, "removing the organization of a failed sign-up", "organization", org.Name)
@@ -112,37 +120,50 @@ func (s *Server) hashChosen(pw string) (string, error) {
 	return password.Hash(pw, s.cfg.HashParams)
 }
 
-// withinSignupCaps counts the Organizations created by sign-up, from the
-// cache (so every replica counts the same): at the total cap sign-up is
-// closed (403), at the hourly cap it answers 429 until the oldest sign-up of
-// the hour ages out.
-func (s *Server) withinSignupCaps(ctx context.Context) error {
-	if s.cfg.SignupMaxTotal == 0 && s.cfg.SignupMaxPerHour == 0 {
-		return nil
-	}
-	var list tenancyv1alpha1.OrganizationList
-	if err := s.client.List(ctx, &list, client.MatchingLabels{tenancyv1alpha1.LabelCreatedBy: tenancyv1alpha1.CreatedBySignup},
-		client.UnsafeDisableDeepCopy); err != nil {
-		s.log.Error(err, "counting sign-ups")
-		return errUnavailable()
-	}
-	if s.cfg.SignupMaxTotal > 0 && len(list.Items) >= s.cfg.SignupMaxTotal {
-		return huma.Error403Forbidden("sign-up is closed: the platform's limit of organizations created by sign-up is reached")
-	}
-	hourAgo := s.now().Add(-time.Hour)
-	recent, oldest := 0, s.now()
-	for _, o := range list.Items {
-		if created := o.CreationTimestamp.Time; created.After(hourAgo) {
-			recent++
-			if created.Before(oldest) {
-				oldest = created
-			}
+// withinSignupCaps enforces the sign-up caps, across replicas: at the total
+// cap (sign-up organizations that exist, counted from the cache) sign-up is
+// closed (403); at the hourly cap (sign-ups recorded in MongoDB in the last
+// hour, whether their organizations still exist or not) it answers 429
+// until the oldest of them ages out. The sign-up is recorded first and
+// counted with the others, so concurrent sign-ups cannot overshoot; forget
+// removes the record of a sign-up that then creates nothing.
+func (s *Server) withinSignupCaps(ctx context.Context, name string) (forget func(), err error) {
+	forget = func() {}
+	if s.cfg.SignupMaxTotal > 0 {
+		var list tenancyv1alpha1.OrganizationList
+		if err := s.client.List(ctx, &list, client.MatchingLabels{tenancyv1alpha1.LabelCreatedBy: tenancyv1alpha1.CreatedBySignup},
+			client.UnsafeDisableDeepCopy); err != nil {
+			s.log.Error(err, "counting sign-ups")
+			return forget, errUnavailable()
+		}
+		if len(list.Items) >= s.cfg.SignupMaxTotal {
+			return forget, huma.Error403Forbidden("sign-up is closed: the platform's limit of organizations created by sign-up is reached")
 		}
 	}
-	if s.cfg.SignupMaxPerHour > 0 && recent >= s.cfg.SignupMaxPerHour {
-		return errTooManyRequests("too many sign-ups in the last hour; retry later", oldest.Sub(hourAgo))
+	if s.cfg.SignupMaxPerHour == 0 {
+		return forget, nil
 	}
-	return nil
+	now := s.now()
+	id, err := s.store.RecordSignup(ctx, name, now)
+	if err != nil {
+		return forget, s.storeError(err)
+	}
+	forget = func() {
+		if err := s.store.ForgetSignup(context.WithoutCancel(ctx), id); err != nil {
+			s.log.Error(err, "forgetting a sign-up that created nothing")
+		}
+	}
+	hourAgo := now.Add(-time.Hour)
+	n, oldest, err := s.store.SignupsSince(ctx, hourAgo)
+	if err != nil {
+		forget()
+		return func() {}, s.storeError(err)
+	}
+	if n > s.cfg.SignupMaxPerHour {
+		forget()
+		return func() {}, errTooManyRequests("too many sign-ups in the last hour; retry later", oldest.Sub(hourAgo))
+	}
+	return forget, nil
 }
 
 // createSignupSecret creates <name>-signup holding the chosen password's

@@ -25,6 +25,11 @@ type Store interface {
 	RecordLoginFailure(ctx context.Context, key string, now time.Time, window time.Duration) (*mongostore.LoginAttempts, error)
 	ResetLoginFailures(ctx context.Context, key string) error
 	DeleteStaleLoginAttempts(ctx context.Context, cutoff time.Time) (int64, error)
+
+	RecordSignup(ctx context.Context, organization string, at time.Time) (string, error)
+	SignupsSince(ctx context.Context, since time.Time) (int, time.Time, error)
+	ForgetSignup(ctx context.Context, id string) error
+	DeleteSignupsBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
 var _ Store = (*mongostore.Store)(nil)
