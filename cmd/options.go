@@ -163,6 +163,8 @@ func bindAPIFlags(fs *flag.FlagSet, c *restapi.Config) {
 	fs.IntVar(&c.Lockout.GlobalThreshold, "api-lockout-global-threshold", c.Lockout.GlobalThreshold,
 		"Failed logins from all client networks together that lock an account everywhere (0: never); "+
 			"--api-lockout-threshold counts per client network.")
+	fs.IntVar(&c.Lockout.GlobalNetworks, "api-lockout-global-networks", c.Lockout.GlobalNetworks,
+		"Client networks that must have failed within the lockout window for the account-wide lock to hold (at least 2).")
 	fs.Func("api-trusted-proxies",
 		"Comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the header is ignored).",
 		func(v string) error {

@@ -52,6 +52,7 @@ var indexes = []struct {
 	{AdminsCollection, fieldEmail, true},
 	{SessionsCollection, fieldOrganization, false},
 	{RefreshUsesCollection, "next", false},
+	{LoginAttemptsCollection, fieldAccount, false},
 }
 
 type indexState struct {

@@ -38,6 +38,10 @@ type LockoutPolicy struct {
 	// GlobalThreshold is the number of failures from all networks together
 	// that locks the account everywhere (0: no global lock).
 	GlobalThreshold int
+	// GlobalNetworks is how many client networks must have failed within
+	// Window for the global lock to hold: one network alone can never lock
+	// the account everywhere, however long it keeps failing.
+	GlobalNetworks int
 	// Base is the first lock's duration; each further failure doubles it.
 	Base time.Duration
 	// Max caps a single lock.
@@ -144,7 +148,8 @@ func DefaultConfig() Config {
 		KeyRotation:          7 * 24 * time.Hour,
 		LoginRate:            1,
 		LoginBurst:           10,
-		Lockout:              LockoutPolicy{Threshold: 5, GlobalThreshold: 50, Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
+		Lockout:              LockoutPolicy{Threshold: 5, GlobalThreshold: 50, GlobalNetworks: 3,
+			Base: time.Minute, Max: 15 * time.Minute, Window: time.Hour},
 		HashConcurrency:      runtime.GOMAXPROCS(0),
 		HashParams:           password.DefaultParams,
 		MaxClients:           100000,
@@ -177,6 +182,8 @@ func (c Config) Validate() error {
 		return errors.New("lockout: threshold must be >= 1 and 0 < base <= max")
 	case c.Lockout.GlobalThreshold != 0 && c.Lockout.GlobalThreshold < c.Lockout.Threshold:
 		return errors.New("--api-lockout-global-threshold must be 0 or at least --api-lockout-threshold")
+	case c.Lockout.GlobalThreshold != 0 && c.Lockout.GlobalNetworks < 2:
+		return errors.New("--api-lockout-global-networks must be at least 2: one network must never lock an account everywhere")
 	case c.WriteRate <= 0 || c.WriteBurst < 1 || c.MaxClients < 1:
 		return errors.New("--api-write-rate, --api-write-burst and the client limit must be positive")
 	case c.SessionMaxAge < c.RefreshTokenTTL:

@@ -35,6 +35,7 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.HashConcurrency = 0 },
 		func(c *Config) { c.Lockout.Threshold = 0 },
 		func(c *Config) { c.KeyRotation = time.Minute },
+		func(c *Config) { c.Lockout.GlobalNetworks = 1 },
 	}
 	for i, mutate := range bad {
 		c := DefaultConfig()

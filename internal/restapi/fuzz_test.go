@@ -147,7 +147,7 @@ func newFuzzTarget() (*fuzzTarget, error) {
 	cfg.SignupMaxPerHour, cfg.SignupMaxTotal = 1e6, 1e6
 	// Failed logins must not lock the admin out: the fuzzer logs in again
 	// after every accepted logout.
-	cfg.Lockout = restapi.LockoutPolicy{Threshold: 1 << 30, GlobalThreshold: 1 << 30, Base: time.Millisecond, Max: time.Millisecond, Window: time.Minute}
+	cfg.Lockout = restapi.LockoutPolicy{Threshold: 1 << 30, GlobalThreshold: 1 << 30, GlobalNetworks: 2, Base: time.Millisecond, Max: time.Millisecond, Window: time.Minute}
 	cfg.ChangeTimeout = 10 * time.Second
 	mgr, err := env.StartManager(harness.Options{API: &cfg})
 	if err != nil {

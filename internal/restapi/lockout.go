@@ -12,8 +12,10 @@ import (
 // and client network, and per account from all networks together. The
 // account is locked for a network once that network's count reaches
 // --api-lockout-threshold, and everywhere once the total reaches the softer
-// --api-lockout-global-threshold: somebody who knows an admin's email and
-// guesses from one network locks only that network out.
+// --api-lockout-global-threshold while at least
+// --api-lockout-global-networks networks failed within the window:
+// somebody who knows an admin's email and guesses from one network locks
+// only that network out, however long they keep at it.
 
 // lockoutKeys are the counter keys of an account from a client network and
 // from everywhere.
@@ -46,7 +48,15 @@ func (s *Server) checkLockout(ctx context.Context, email string) (failed bool, e
 		wait = max(wait, local.LastFailure.Add(s.cfg.Lockout.LockedFor(local.Failures)).Sub(now))
 	}
 	if global != nil {
-		wait = max(wait, global.LastFailure.Add(s.cfg.Lockout.LockedEverywhereFor(global.Failures)).Sub(now))
+		if everywhere := global.LastFailure.Add(s.cfg.Lockout.LockedEverywhereFor(global.Failures)).Sub(now); everywhere > wait {
+			spread, err := s.failedFromSeveralNetworks(ctx, email, now)
+			if err != nil {
+				return false, err
+			}
+			if spread {
+				wait = everywhere
+			}
+		}
 	}
 	if wait > 0 {
 		s.metrics.logins.WithLabelValues(loginLocked).Inc()
@@ -61,11 +71,11 @@ func (s *Server) recordFailure(ctx context.Context, email string) error {
 	network := clientNetworkOf(ctx)
 	here, everywhere := lockoutKeys(email, network)
 	now := s.now()
-	local, err := s.store.RecordLoginFailure(ctx, here, now, s.cfg.Lockout.Window)
+	local, err := s.store.RecordLoginFailure(ctx, here, email, now, s.cfg.Lockout.Window)
 	if err != nil {
 		return s.storeError(err)
 	}
-	global, err := s.store.RecordLoginFailure(ctx, everywhere, now, s.cfg.Lockout.Window)
+	global, err := s.store.RecordLoginFailure(ctx, everywhere, "", now, s.cfg.Lockout.Window)
 	if err != nil {
 		return s.storeError(err)
 	}
@@ -74,10 +84,28 @@ func (s *Server) recordFailure(ctx context.Context, email string) error {
 			"clientNetwork", network, "failures", local.Failures, "lockedFor", d.String())
 	}
 	if d := s.cfg.Lockout.LockedEverywhereFor(global.Failures); d > 0 {
-		s.log.Info("account locked everywhere after failed password checks", "account", accountRef(email),
-			"failures", global.Failures, "lockedFor", d.String())
+		spread, err := s.failedFromSeveralNetworks(ctx, email, now)
+		if err != nil {
+			return err
+		}
+		if spread {
+			s.log.Info("account locked everywhere after failed password checks from several networks", "account", accountRef(email),
+				"failures", global.Failures, "lockedFor", d.String())
+		}
 	}
 	return nil
+}
+
+// failedFromSeveralNetworks reports whether failures of the account came
+// from at least --api-lockout-global-networks client networks within the
+// lockout window (a count asked of MongoDB only once the account-wide
+// threshold is passed).
+func (s *Server) failedFromSeveralNetworks(ctx context.Context, email string, now time.Time) (bool, error) {
+	n, err := s.store.CountFailingNetworks(ctx, email, now.Add(-s.cfg.Lockout.Window))
+	if err != nil {
+		return false, s.storeError(err)
+	}
+	return n >= int64(s.cfg.Lockout.GlobalNetworks), nil
 }
 
 // forgetFailures forgets the account's failures from this network after a

@@ -244,6 +244,28 @@ var _ = Describe("Security findings", func() {
 		Expect(from("203.0.113.21", t.password).Status).To(Equal(http.StatusTooManyRequests), "the account-wide limit holds")
 	})
 
+	It("one client network cannot lock an admin out everywhere, however long it keeps failing", func() {
+		// Issue 20: past the account-wide threshold, one failure per lock
+		// period from a single network kept every network locked for good.
+		t := newTenant("held")
+		srv, ts := isolatedAPI(apiCfg)
+		clock := time.Now()
+		srv.SetClock(func() time.Time { return clock })
+		from := func(network, pw string) int {
+			r, err := apiclient.DoWith(ctx, ts.URL, http.MethodPost, "/v1/auth/login", "",
+				map[string]string{"email": t.email, "password": pw}, http.Header{"X-Forwarded-For": {network}})
+			Expect(err).NotTo(HaveOccurred())
+			return r.Status
+		}
+		failures := 0
+		for failures < 2*apiCfg.Lockout.GlobalThreshold {
+			clock = clock.Add(apiCfg.Lockout.Max + time.Second) // the attacker's network lock has run out
+			Expect(from("198.51.100.66", "guessing")).To(Equal(http.StatusUnauthorized))
+			failures++
+		}
+		Expect(from("203.0.113.30", t.password)).To(Equal(http.StatusOK), "the admin on another network logs in")
+	})
+
 	It("ignores X-Forwarded-For from a peer that is not a trusted proxy", func() {
 		c := apiCfg
 		c.TrustedProxies = nil

@@ -22,7 +22,8 @@ type Store interface {
 	DeleteExpiredSessions(ctx context.Context, cutoff time.Time) (int64, error)
 
 	GetLoginAttempts(ctx context.Context, key string) (*mongostore.LoginAttempts, error)
-	RecordLoginFailure(ctx context.Context, key string, now time.Time, window time.Duration) (*mongostore.LoginAttempts, error)
+	RecordLoginFailure(ctx context.Context, key, account string, now time.Time, window time.Duration) (*mongostore.LoginAttempts, error)
+	CountFailingNetworks(ctx context.Context, account string, since time.Time) (int64, error)
 	ResetLoginFailures(ctx context.Context, key string) error
 	DeleteStaleLoginAttempts(ctx context.Context, cutoff time.Time) (int64, error)
 
