@@ -23,7 +23,10 @@ import (
 //   - an entry of another cluster: Stalled OwnedByAnotherCluster, always;
 //   - an active entry of an earlier Organization of the same name (the
 //     operator never processed its deletion: a restore from a backup or Git
-//     after the cluster was lost): taken over, with a Normal event;
+//     after the cluster was lost): taken over, with a Normal event, unless
+//     the new Organization was created by sign-up (a sign-up is never a
+//     restore: Stalled RetainedDataExists until the platform adopts it with
+//     adopt-data=<old uid>);
 //   - a retained entry (its Organization was deleted with Retain): Stalled
 //     RetainedDataExists, unless the platform adopts it by naming the old
 //     UID (annotation adopt-data=<uid>).
@@ -67,9 +70,17 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 			l, entry.Name, entry.UID, entry.Cluster, r.ClusterID)
 	case entry.UID == string(org.UID):
 		return nil
-	case entry.State == mongostore.LedgerActive && entry.Name == org.Name:
+	case entry.State == mongostore.LedgerActive && entry.Name == org.Name && !org.SignedUp():
 		return r.takeOver(ctx, org, l, entry, EventRestored,
 			"%s belonged to an earlier Organization %s (uid %s) whose deletion the operator never processed: taken over as a restore")
+	case entry.State == mongostore.LedgerActive && entry.Name == org.Name && adopt == entry.UID:
+		return r.takeOver(ctx, org, l, entry, EventAdopted,
+			"Adopted %s of an earlier organization %s (uid %s), as the annotation "+tenancyv1alpha1.AnnotationAdoptData+" asks")
+	case entry.State == mongostore.LedgerActive && entry.Name == org.Name:
+		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
+			"%s belongs to an earlier organization %s (uid %s) whose deletion was never processed; an organization created by "+
+				"sign-up is never its restore, so nothing was read, written or dropped. To give it to this organization, annotate it %s=%s",
+			l, entry.Name, entry.UID, tenancyv1alpha1.AnnotationAdoptData, entry.UID)
 	case entry.State == mongostore.LedgerRetained && adopt == entry.UID:
 		return r.takeOver(ctx, org, l, entry, EventAdopted,
 			"Adopted %s, retained from organization %s (uid %s), as the annotation "+tenancyv1alpha1.AnnotationAdoptData+" asks")

@@ -82,6 +82,36 @@ var _ = Describe("Security findings", func() {
 			To(Equal(http.StatusOK))
 	})
 
+	It("a sign-up is never a restore: it does not get the data of an organization whose deletion was never processed", func() {
+		// Issue 20: the restore path took over any active ledger entry of the
+		// same name, e.g. of an Organization whose finalizer was removed
+		// while the manager was down.
+		seq++
+		name := fmt.Sprintf("lost-%d", seq)
+		kubeSystem := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "kube-system"}, kubeSystem)).To(Succeed()) // the cluster id
+		now := time.Now().UTC()
+		Expect(raw.InsertMany(ctx, "tenants", []any{bson.D{{Key: "_id", Value: "org_" + name}, {Key: "collection", Value: "org_" + name},
+			{Key: "name", Value: name}, {Key: "uid", Value: "uid-of-the-lost-one"}, {Key: "cluster", Value: string(kubeSystem.UID)},
+			{Key: "state", Value: "active"}, {Key: "createdAt", Value: now}, {Key: "updatedAt", Value: now}}})).To(Succeed())
+		seedDocs("org_"+name, 3)
+
+		body := signupBody(name, "attacker@"+name+".example", "attacker password 2")
+		r := call(http.MethodPost, "/v1/organizations", "", body)
+		Expect(r.status).To(Equal(http.StatusAccepted), "a stalled sign-up is accepted, never Ready: %s", r.body)
+		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(name))) })
+		org := stalledWith(name, tenancyv1alpha1.ReasonRetainedDataExists)
+		Expect(org.Status.Collection).To(BeEmpty())
+		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]}),
+			http.StatusUnauthorized)
+		Expect(countDocs("org_" + name)).To(Equal(3))
+		var entries []bson.M
+		Expect(raw.Decode(ctx, "tenants", bson.D{{Key: "_id", Value: "org_" + name}}, &entries)).To(Succeed())
+		Expect(entries).To(HaveLen(1))
+		Expect(entries[0]["uid"]).To(Equal("uid-of-the-lost-one"), "the ledger still names the lost organization")
+		Expect(entries[0]["state"]).To(Equal("active"))
+	})
+
 	It("60 concurrent password changes stay within the hashing cap: memory does not grow with them", func() {
 		t := newTenant("burst")
 		pair := tokensFor(t)
