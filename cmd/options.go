@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -58,6 +60,9 @@ func newFlagSet(name string, getenv func(string) string) (*options, *flag.FlagSe
 		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 disables it.")
 	fs.BoolVar(&op.SecureMetrics, "metrics-secure", op.SecureMetrics,
 		"Serve metrics over HTTPS with authentication and authorization (TokenReview/SubjectAccessReview).")
+	fs.StringVar(&op.MetricsCertDir, "metrics-cert-path", "",
+		"Folder holding tls.crt and tls.key for the secure metrics endpoint, e.g. a mounted cert-manager Secret (renewals are "+
+			"picked up); empty: a self-signed certificate, which a scraper can only skip verifying.")
 	fs.BoolVar(&op.EnableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
 	fs.StringVar(&op.HealthProbeBindAddress, "health-probe-bind-address", op.HealthProbeBindAddress, "Address the /healthz and /readyz probes bind to.")
@@ -78,8 +83,11 @@ func newFlagSet(name string, getenv func(string) string) (*options, *flag.FlagSe
 	fs.DurationVar(&op.Mongo.ConnectTimeout, "mongodb-connect-timeout", op.Mongo.ConnectTimeout,
 		"Timeout for establishing one MongoDB connection.")
 
-	fs.StringVar(&op.Controller.CredentialsNamespace, "credentials-namespace", envOr(getenv, "POD_NAMESPACE", op.Controller.CredentialsNamespace),
-		"Namespace of the admins' credentials Secrets (default: the pod's namespace from POD_NAMESPACE, else org-operator-system).")
+	fs.StringVar(&op.Namespace, "operator-namespace", envOr(getenv, "POD_NAMESPACE", op.Namespace),
+		"The operator's own namespace: its leader-election Lease and the REST API's signing keys (default: the pod's namespace "+
+			"from POD_NAMESPACE, else org-operator-system).")
+	fs.StringVar(&op.Controller.CredentialsNamespace, "credentials-namespace", op.Controller.CredentialsNamespace,
+		"Namespace of the tenants' credentials Secrets, apart from the operator's own Secrets.")
 	fs.DurationVar(&op.Controller.ResyncPeriod, "resync-period", op.Controller.ResyncPeriod,
 		"How often a Ready Organization is checked for drift (collection dropped, admin record deleted).")
 	fs.IntVar(&op.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles", op.Controller.MaxConcurrentReconciles,
@@ -107,8 +115,11 @@ func (o *options) validate() error {
 	if err := mongostore.ValidateURI(op.Mongo.URI); err != nil {
 		return err
 	}
-	op.API.CredentialsNamespace = op.Controller.CredentialsNamespace
+	op.API.CredentialsNamespace, op.API.SigningKeysNamespace = op.Controller.CredentialsNamespace, op.Namespace
 	if err := op.API.Validate(); err != nil {
+		return err
+	}
+	if err := certificateFilesExist("--metrics-cert-path", op.MetricsCertDir); err != nil {
 		return err
 	}
 	if err := mongostore.ValidateDatabaseName(op.Mongo.Database); err != nil {
@@ -119,8 +130,8 @@ func (o *options) validate() error {
 	}
 	c := op.Controller
 	switch {
-	case c.CredentialsNamespace == "":
-		return errors.New("--credentials-namespace must not be empty")
+	case c.CredentialsNamespace == "" || op.Namespace == "":
+		return errors.New("--credentials-namespace and --operator-namespace must not be empty")
 	case c.ResyncPeriod < time.Second:
 		return fmt.Errorf("--resync-period must be at least 1s, got %s", c.ResyncPeriod)
 	case c.MaxConcurrentReconciles < 1:
@@ -195,4 +206,19 @@ func envOr(getenv func(string) string, name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// certificateFilesExist checks that dir (when set) holds tls.crt and
+// tls.key: without them the metrics server would quietly fall back to a
+// self-signed certificate that no scraper can verify.
+func certificateFilesExist(flag, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, name := range []string{"tls.crt", "tls.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("%s: %w", flag, err)
+		}
+	}
+	return nil
 }

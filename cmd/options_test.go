@@ -28,8 +28,10 @@ func TestParseOptions(t *testing.T) {
 				if o.operator.Mongo.URI != "mongodb://db:27017/" || o.operator.Mongo.Database != "orgs" {
 					t.Errorf("mongo = %+v", o.operator.Mongo)
 				}
-				if o.operator.Controller.CredentialsNamespace != "org-operator-system" || o.operator.Controller.ResyncPeriod != 10*time.Minute {
-					t.Errorf("namespace %q, resync %s", o.operator.Controller.CredentialsNamespace, o.operator.Controller.ResyncPeriod)
+				if o.operator.Controller.CredentialsNamespace != "org-operator-credentials" || o.operator.Namespace != "org-operator-system" ||
+					o.operator.Controller.ResyncPeriod != 10*time.Minute {
+					t.Errorf("namespaces %q (credentials), %q (operator), resync %s", o.operator.Controller.CredentialsNamespace,
+						o.operator.Namespace, o.operator.Controller.ResyncPeriod)
 				}
 				if o.operator.LeaderElection {
 					t.Error("leader election is on by default for a local run; the deployment turns it on")
@@ -37,11 +39,14 @@ func TestParseOptions(t *testing.T) {
 			},
 		},
 		{
-			name: "the pod's namespace is the default credentials namespace",
-			env:  map[string]string{"MONGODB_URI": "mongodb://db/", "POD_NAMESPACE": "tenants"},
+			name: "the pod's namespace is the operator's namespace, never the credentials namespace",
+			env:  map[string]string{"MONGODB_URI": "mongodb://db/", "POD_NAMESPACE": "operators"},
 			check: func(t *testing.T, o *options) {
-				if o.operator.Controller.CredentialsNamespace != "tenants" {
-					t.Errorf("namespace = %q", o.operator.Controller.CredentialsNamespace)
+				if o.operator.Namespace != "operators" || o.operator.Controller.CredentialsNamespace != "org-operator-credentials" {
+					t.Errorf("namespaces %q (operator), %q (credentials)", o.operator.Namespace, o.operator.Controller.CredentialsNamespace)
+				}
+				if o.operator.API.SigningKeysNamespace != "operators" || o.operator.API.CredentialsNamespace != "org-operator-credentials" {
+					t.Errorf("API namespaces %q (keys), %q (credentials)", o.operator.API.SigningKeysNamespace, o.operator.API.CredentialsNamespace)
 				}
 			},
 		},

@@ -62,7 +62,7 @@ var _ = Describe("Organization CRD", func() {
 	})
 
 	It("accepts the sample manifests", func() {
-		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "org-operator-system"}})).To(Succeed())
+		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "org-operator-credentials"}})).To(Succeed())
 		files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "tenancy_*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(files).To(HaveLen(2))

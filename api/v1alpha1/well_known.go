@@ -140,9 +140,16 @@ const (
 	// DefaultSharedCollection holds the documents of every Shared organization
 	// (--shared-collection).
 	DefaultSharedCollection = "shared_tenants"
-	// DefaultCredentialsNamespace holds credentials Secrets and the signing
-	// keys when neither --credentials-namespace nor POD_NAMESPACE says otherwise.
-	DefaultCredentialsNamespace = "org-operator-system"
+	// DefaultCredentialsNamespace holds the tenants' credentials Secrets
+	// (--credentials-namespace): a namespace of their own, apart from the
+	// operator's Secrets, so that whoever may read tenant passwords there
+	// gets neither the MongoDB URI nor the signing keys.
+	DefaultCredentialsNamespace = "org-operator-credentials"
+	// DefaultOperatorNamespace is the namespace the operator runs in when
+	// neither --operator-namespace nor POD_NAMESPACE says otherwise: its
+	// leader-election Lease, the REST API's signing keys and the MongoDB
+	// URI Secret live there.
+	DefaultOperatorNamespace = "org-operator-system"
 	// DefaultSigningKeysSecret holds the REST API's signing keys
 	// (--api-signing-keys-secret).
 	DefaultSigningKeysSecret = "org-operator-jwt-keys"

@@ -49,7 +49,7 @@ func run(chart string) error {
 	}
 	for _, o := range objs {
 		switch o.GetKind() {
-		case "Namespace", "Deployment":
+		case "Namespace", "Deployment", "NetworkPolicy": // hand-written, parameterised templates
 			continue
 		case "CustomResourceDefinition":
 			if err := write(filepath.Join(chart, "crds", o.GetName()+".yaml"), o, false); err != nil {
@@ -76,7 +76,8 @@ func run(chart string) error {
 const healthCheck = "config/argocd/resource_customizations/tenancy.org-operator.io/Organization/health.lua"
 
 // write writes o; as a template, the operator's namespace becomes the
-// release's and the managed-by label Helm's.
+// release's, the credentials namespace the value credentialsNamespace.name
+// and the managed-by label Helm's.
 func write(path string, o *unstructured.Unstructured, template bool) error {
 	data, err := yaml.Marshal(o.Object)
 	if err != nil {
@@ -84,7 +85,8 @@ func write(path string, o *unstructured.Unstructured, template bool) error {
 	}
 	text := string(data)
 	if template {
-		text = strings.ReplaceAll(text, ": "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", ": {{ .Release.Namespace }}\n")
+		text = strings.ReplaceAll(text, ": "+tenancyv1alpha1.DefaultOperatorNamespace+"\n", ": {{ .Release.Namespace }}\n")
+		text = strings.ReplaceAll(text, ": "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", ": {{ .Values.credentialsNamespace.name }}\n")
 		text = strings.ReplaceAll(text, "app.kubernetes.io/managed-by: kustomize", "app.kubernetes.io/managed-by: {{ .Release.Service }}")
 	}
 	return os.WriteFile(path, []byte(header+text), 0o644)

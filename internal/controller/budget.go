@@ -38,12 +38,13 @@ func newCollectionBudget(max int) *collectionBudget {
 	return &collectionBudget{max: max, holders: map[string]bool{}, reserved: map[string]bool{}, retained: map[string]bool{}}
 }
 
-// setRetained replaces the retained collections with those of ledger (this
-// cluster's retained entries of dedicated collections), after an observation.
-func (b *collectionBudget) setRetained(ledger map[string]mongostore.LedgerEntry, cluster string) {
+// setRetained replaces the retained collections with those of an
+// observation: this cluster's retained ledger entries of dedicated
+// collections that still exist (one dropped by hand frees its place).
+func (b *collectionBudget) setRetained(obs *mongostore.Observation, cluster string) {
 	retained := map[string]bool{}
-	for _, e := range ledger {
-		if l := e.Location(); e.State == mongostore.LedgerRetained && e.Cluster == cluster && !l.Shared() {
+	for _, e := range obs.Ledger {
+		if l := e.Location(); e.State == mongostore.LedgerRetained && e.Cluster == cluster && !l.Shared() && obs.Collections[l.Collection] {
 			retained[l.Collection] = true
 		}
 	}

@@ -66,7 +66,7 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 	}
 	o.audit(ctx, obs) // before set: afterwards reconciles amend obs
 	o.r.observed.set(obs)
-	o.r.budget.setRetained(obs.Ledger, o.r.ClusterID)
+	o.r.budget.setRetained(obs, o.r.ClusterID)
 	o.recordLegacyOwners(ctx)
 	o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool {
 		return waitingForMongo(org) || settled(org) && (o.r.drifted(ctx, org, obs.Taken) || o.r.needsPlacement(org))

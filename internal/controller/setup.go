@@ -58,15 +58,21 @@ type Config struct {
 	Registry prometheus.Registerer
 }
 
-// CacheOptions caches Secrets only in the credentials namespace and strips
-// managedFields from every cached object but sign-up Organizations (a few,
-// capped by --signup-max-total), whose field managers tell when the
-// platform declares them (reconcileSignupTakeover).
-func CacheOptions(credentialsNamespace string) cache.Options {
+// CacheOptions caches the Secrets of the credentials namespace (and, from
+// other namespaces, those selected by others: the operator's own signing
+// keys), and strips managedFields from every cached object but sign-up
+// Organizations (a few, capped by --signup-max-total), whose field managers
+// tell when the platform declares them (reconcileSignupTakeover).
+func CacheOptions(credentialsNamespace string, others map[string]cache.Config) cache.Options {
+	namespaces := map[string]cache.Config{}
+	for ns, c := range others {
+		namespaces[ns] = c
+	}
+	namespaces[credentialsNamespace] = cache.Config{} // all of them, even when the operator's namespace is the same
 	return cache.Options{
 		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Namespaces: map[string]cache.Config{credentialsNamespace: {}}},
+			&corev1.Secret{}: {Namespaces: namespaces},
 		},
 	}
 }
@@ -81,7 +87,7 @@ func stripManagedFields(obj any) (any, error) {
 }
 
 // Add registers the Organization controller and its bulk observer with mgr.
-// The manager's cache must come from CacheOptions(cfg.CredentialsNamespace).
+// The manager's cache must come from CacheOptions(cfg.CredentialsNamespace, ...).
 func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	r := newReconciler(mgr, cfg)
 	m, err := newMetrics(cfg.Registry)

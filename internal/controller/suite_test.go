@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	credNS       = "org-operator-system"
+	credNS       = "org-operator-credentials"
 	database     = "orgs"
 	resyncPeriod = 2 * time.Second
 )

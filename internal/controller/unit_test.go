@@ -259,8 +259,14 @@ func TestUnitBudget(t *testing.T) {
 		} {
 			ledger[e.Key] = e
 		}
+		collections := map[string]bool{}
+		for _, e := range ledger {
+			collections[e.Collection] = true
+		}
+		dropped := retained(dedicated("gone-and-dropped"), unitCluster) // its collection was dropped by hand
+		ledger[dropped.Key] = dropped
 		b := newCollectionBudget(3)
-		b.setRetained(ledger, unitCluster)
+		b.setRetained(&mongostore.Observation{Ledger: ledger, Collections: collections}, unitCluster)
 		b.observe(holding("live"))
 		if got := b.used(); got != 3 {
 			t.Fatalf("used = %d; want 3 (one holder, two retained)", got)
@@ -293,7 +299,7 @@ func TestUnitBudget(t *testing.T) {
 		if _, ok := asWaiting(r.checkBudget(unitOrg("early"), dedicated("early"))); !ok {
 			t.Fatal("a budget that does not know the retained collections yet granted a slot")
 		}
-		r.budget.setRetained(nil, unitCluster) // the first observation: nothing retained
+		r.budget.setRetained(&mongostore.Observation{}, unitCluster) // the first observation: nothing retained
 		r.budget.observe(holding("full"))
 		err := r.checkBudget(unitOrg("late"), dedicated("late"))
 		if reasonOf(err) != tenancyv1alpha1.ReasonCollectionBudgetExceeded {

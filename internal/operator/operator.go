@@ -15,12 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -52,14 +54,22 @@ type Options struct {
 	// Controller configures the Organization controller; its Store is set by New.
 	Controller controller.Config
 	// API configures the REST API; BindAddress "0" disables it. Its
-	// CredentialsNamespace is taken from Controller.
+	// CredentialsNamespace is taken from Controller, its
+	// SigningKeysNamespace from Namespace.
 	API restapi.Config
+	// Namespace is the operator's own namespace: the leader-election Lease
+	// and the signing keys Secret (the tenants' Secrets are in
+	// Controller.CredentialsNamespace).
+	Namespace string
 
 	LeaderElection bool
 	// MetricsBindAddress ("0" disables), SecureMetrics (HTTPS with
 	// authentication and authorization) and EnableHTTP2 configure the metrics endpoint.
 	MetricsBindAddress string
 	SecureMetrics      bool
+	// MetricsCertDir holds tls.crt and tls.key for the secure metrics
+	// endpoint (reloaded when they change); empty: a self-signed certificate.
+	MetricsCertDir string
 	EnableHTTP2        bool
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables).
 	HealthProbeBindAddress string
@@ -101,6 +111,7 @@ func DefaultOptions() Options {
 			MaxConcurrentPromotions: controller.DefaultMaxConcurrentPromotions,
 		},
 		API:                    restapi.DefaultConfig(),
+		Namespace:              tenancyv1alpha1.DefaultOperatorNamespace,
 		MetricsBindAddress:     "0",
 		SecureMetrics:          true,
 		HealthProbeBindAddress: ":8081",
@@ -188,7 +199,7 @@ func (op *Operator) register(o Options) error {
 	}
 	if o.API.BindAddress != "0" {
 		apiCfg := o.API
-		apiCfg.CredentialsNamespace = o.Controller.CredentialsNamespace
+		apiCfg.CredentialsNamespace, apiCfg.SigningKeysNamespace = o.Controller.CredentialsNamespace, o.Namespace
 		server, err := restapi.New(apiCfg, restapi.Dependencies{Client: op.Manager.GetClient(),
 			Reader: op.Manager.GetAPIReader(), Store: op.Store,
 			Registry: o.Registry, Log: o.Logger.WithName("api"), HashSlots: hashSlots})
@@ -212,8 +223,18 @@ func (op *Operator) Start(ctx context.Context) error {
 	return errors.Join(err, op.Store.Close(closeCtx))
 }
 
-// managerOptions caches Secrets only in the credentials namespace, strips
-// managedFields from every cached object and serves metrics securely.
+// cacheOptions caches the Secrets of the credentials namespace and, of the
+// operator's own namespace, only the signing keys (the manager may read no
+// other Secret there: config/rbac).
+func cacheOptions(o Options) cache.Options {
+	return controller.CacheOptions(o.Controller.CredentialsNamespace, map[string]cache.Config{
+		o.Namespace: {FieldSelector: fields.OneTermEqualSelector("metadata.name", o.API.SigningKeysSecret)},
+	})
+}
+
+// managerOptions caches Secrets only in the credentials namespace (and the
+// signing keys), strips managedFields from cached objects and serves
+// metrics securely.
 func managerOptions(o Options) ctrl.Options {
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
@@ -222,6 +243,7 @@ func managerOptions(o Options) ctrl.Options {
 	metricsOpts := metricsserver.Options{
 		BindAddress:   o.MetricsBindAddress,
 		SecureServing: o.SecureMetrics,
+		CertDir:       o.MetricsCertDir,
 		TLSOpts:       tlsOpts,
 	}
 	if o.SecureMetrics {
@@ -241,12 +263,12 @@ func managerOptions(o Options) ctrl.Options {
 		HealthProbeBindAddress:  probe,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        LeaderElectionID,
-		LeaderElectionNamespace: o.Controller.CredentialsNamespace,
+		LeaderElectionNamespace: o.Namespace,
 		// A stopping leader gives the Lease up, so the other replica takes
 		// over in a retry period instead of a lease duration. Safe: the
 		// process exits once the manager has stopped.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         controller.CacheOptions(o.Controller.CredentialsNamespace),
+		Cache:                         cacheOptions(o),
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.AllowSeveralInProcess)},
 		Client:                        client.Options{FieldOwner: tenancyv1alpha1.FieldManagerController},
 		Logger:                        o.Logger,

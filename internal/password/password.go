@@ -183,21 +183,25 @@ var MaxParams = Params{MemoryKiB: 64 * 1024, Iterations: 10, Parallelism: 4, Sal
 var ErrHashOutOfBounds = errors.New("password hash parameters are outside the accepted bounds")
 
 // CheckGivenHash accepts an argon2id PHC hash handed to the operator (by the
-// REST API, or a platform's Secret) when its parameters are at least min
-// (the operator's own) and at most MaxParams, with a 16-byte salt and a
-// 32-byte key at least.
-func CheckGivenHash(hash string, min Params) error {
+// REST API, or a platform's Secret) when its cost parameters (memory,
+// iterations, parallelism) are exactly want, the operator's own, with a salt
+// of 16 to MaxParams.SaltLength bytes and a key of 32 to MaxParams.KeyLength
+// bytes. Any other cost would tell the account apart at login: the login of
+// an unknown email verifies a dummy hash of the operator's own cost, so a
+// costlier or cheaper hash answers in a measurably different time (and a
+// costlier one takes more memory than a hashing slot assumes).
+func CheckGivenHash(hash string, want Params) error {
 	p, err := ParamsOf(hash)
 	if err != nil {
 		return err
 	}
 	switch {
-	case p.MemoryKiB < min.MemoryKiB || p.Iterations < min.Iterations || p.Parallelism < 1,
-		p.MemoryKiB > MaxParams.MemoryKiB || p.Iterations > MaxParams.Iterations || p.Parallelism > MaxParams.Parallelism,
+	case p.MemoryKiB != want.MemoryKiB || p.Iterations != want.Iterations || p.Parallelism != want.Parallelism,
 		p.SaltLength < 16 || p.SaltLength > MaxParams.SaltLength || p.KeyLength < 32 || p.KeyLength > MaxParams.KeyLength:
-		return fmt.Errorf("%w: m=%d KiB, t=%d, p=%d, salt %d, key %d bytes (accepted: m %d..%d KiB, t %d..%d, p 1..%d)",
+		return fmt.Errorf("%w: m=%d KiB, t=%d, p=%d, salt %d, key %d bytes (accepted: exactly m=%d KiB, t=%d, p=%d, the cost of every "+
+			"other login, with a salt of 16..%d and a key of 32..%d bytes)",
 			ErrHashOutOfBounds, p.MemoryKiB, p.Iterations, p.Parallelism, p.SaltLength, p.KeyLength,
-			min.MemoryKiB, MaxParams.MemoryKiB, min.Iterations, MaxParams.Iterations, MaxParams.Parallelism)
+			want.MemoryKiB, want.Iterations, want.Parallelism, MaxParams.SaltLength, MaxParams.KeyLength)
 	}
 	return nil
 }

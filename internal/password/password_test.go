@@ -174,7 +174,13 @@ func TestCheckGivenHash(t *testing.T) {
 	cheap, _ := Hash("x", Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
 	greedy := strings.Replace(ok, "m=19456", "m=4194304", 1) // 4 GiB per verification
 	slow := strings.Replace(ok, "t=2", "t=1000", 1)
-	for name, h := range map[string]string{"fast hash": generated, "too cheap": cheap, "4 GiB": greedy, "t=1000": slow, "garbage": "x"} {
+	// Within what a verification may cost, but not the operator's cost: the
+	// login time would tell these accounts apart from unknown emails.
+	costlier := strings.Replace(ok, "m=19456", "m=32768", 1)
+	slower := strings.Replace(ok, "t=2", "t=3", 1)
+	wider := strings.Replace(ok, "p=1", "p=2", 1)
+	for name, h := range map[string]string{"fast hash": generated, "too cheap": cheap, "4 GiB": greedy, "t=1000": slow, "garbage": "x",
+		"32 MiB": costlier, "t=3": slower, "p=2": wider} {
 		if err := CheckGivenHash(h, DefaultParams); err == nil {
 			t.Errorf("%s: accepted", name)
 		}

@@ -91,10 +91,12 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 
-	// CredentialsNamespace holds credentials Secrets and the signing keys Secret.
+	// CredentialsNamespace holds the tenants' credentials Secrets.
 	CredentialsNamespace string
-	// SigningKeysSecret names the Secret holding the Ed25519 signing keys.
-	SigningKeysSecret string
+	// SigningKeysNamespace and SigningKeysSecret name the Secret holding the
+	// Ed25519 signing keys (in the operator's own namespace).
+	SigningKeysNamespace string
+	SigningKeysSecret    string
 	// KeyRotation is how long a signing key signs before a new one replaces it.
 	KeyRotation time.Duration
 
@@ -144,6 +146,7 @@ func DefaultConfig() Config {
 		AccessTokenTTL:       15 * time.Minute,
 		RefreshTokenTTL:      7 * 24 * time.Hour,
 		CredentialsNamespace: tenancyv1alpha1.DefaultCredentialsNamespace,
+		SigningKeysNamespace: tenancyv1alpha1.DefaultOperatorNamespace,
 		SigningKeysSecret:    tenancyv1alpha1.DefaultSigningKeysSecret,
 		KeyRotation:          7 * 24 * time.Hour,
 		LoginRate:            1,

@@ -195,7 +195,7 @@ var _ = Describe("Metrics", func() {
 var _ = Describe("Readiness of the listener", func() {
 	It("reports not listening before Start listens and after it returns, listening in between", func() {
 		cfg := restapi.DefaultConfig()
-		cfg.CredentialsNamespace = credNS
+		cfg.CredentialsNamespace, cfg.SigningKeysNamespace = credNS, operatorNS
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		Expect(err).NotTo(HaveOccurred())
 		cfg.BindAddress = l.Addr().String()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"runtime/metrics"
 	"sync"
 	"time"
@@ -202,24 +203,33 @@ var _ = Describe("Security findings", func() {
 		Expect(metav1.IsControlledBy(s, getOrg(name))).To(BeTrue(), "the sign-up Secret goes with its Organization")
 	})
 
-	It("the controller refuses a password hash outside the accepted parameters", func() {
-		seq++
-		name := fmt.Sprintf("greedy-%d", seq)
-		ok, err := password.Hash("a chosen password", password.DefaultParams)
-		Expect(err).NotTo(HaveOccurred())
-		greedy := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: name + "-pw",
-			Labels: map[string]string{tenancyv1alpha1.LabelOrganization: name}},
-			StringData: map[string]string{"passwordHash": ok[:len("$argon2id$v=19$")] + "m=4194304" + ok[len("$argon2id$v=19$m=19456"):]}}
-		Expect(k8s.Create(ctx, greedy)).To(Succeed())
-		DeferCleanup(func() { _ = k8s.Delete(ctx, greedy) })
-		org := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example",
-				PasswordSecretRef: &tenancyv1alpha1.SecretKeyRef{Name: name + "-pw"}}}}
-		Expect(k8s.Create(ctx, org)).To(Succeed())
-		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, org)) })
-		stalledWith(name, tenancyv1alpha1.ReasonInvalidPasswordHash)
-		Expect(mongo.GetAdmin(ctx, name)).To(BeNil(), "an admin record was written with a 4 GiB hash")
-	})
+	DescribeTable("the controller refuses a password hash at another cost than its own",
+		func(prefix, from, to string) {
+			seq++
+			name := fmt.Sprintf("%s-%d", prefix, seq)
+			ok, err := password.Hash("a chosen password", password.DefaultParams)
+			Expect(err).NotTo(HaveOccurred())
+			other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: name + "-pw",
+				Labels: map[string]string{tenancyv1alpha1.LabelOrganization: name}},
+				StringData: map[string]string{"passwordHash": strings.Replace(ok, from, to, 1)}}
+			Expect(k8s.Create(ctx, other)).To(Succeed())
+			DeferCleanup(func() { _ = k8s.Delete(ctx, other) })
+			org := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example",
+					PasswordSecretRef: &tenancyv1alpha1.SecretKeyRef{Name: name + "-pw"}}}}
+			Expect(k8s.Create(ctx, org)).To(Succeed())
+			DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, org)) })
+			org = stalledWith(name, tenancyv1alpha1.ReasonInvalidPasswordHash)
+			Expect(meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring("exactly m=19456"))
+			Expect(mongo.GetAdmin(ctx, name)).To(BeNil(), "an admin record was written with that hash")
+		},
+		Entry("4 GiB per verification", "greedy", "m=19456", "m=4194304"),
+		// Issue 20: within what a verification may cost, but login time would
+		// tell the account apart from an unknown email (whose dummy hash has
+		// the operator's cost).
+		Entry("32 MiB: costlier than every other login", "costly", "m=19456", "m=32768"),
+		Entry("three iterations", "slower", "t=2", "t=3"),
+	)
 
 	It("changing the password or the email, and deleting, need the current password", func() {
 		t := newTenant("current")
@@ -294,6 +304,23 @@ var _ = Describe("Security findings", func() {
 			failures++
 		}
 		Expect(from("203.0.113.30", t.password)).To(Equal(http.StatusOK), "the admin on another network logs in")
+	})
+
+	It("reads every X-Forwarded-For line: a spoofed first line does not hide the client a trusted proxy added", func() {
+		// Issue 20: only the first header line was read, so a client could
+		// send its own line ahead of the proxy's and pick its network.
+		seq++
+		email := fmt.Sprintf("nobody-%d@spoof.example", seq)
+		login := func(forwarded ...string) int {
+			r, err := apiclient.DoWith(ctx, baseURL, http.MethodPost, "/v1/auth/login", "",
+				map[string]string{"email": email, "password": "guessing"}, http.Header{"X-Forwarded-For": forwarded})
+			Expect(err).NotTo(HaveOccurred())
+			return r.Status
+		}
+		for i := range apiCfg.Lockout.Threshold {
+			Expect(login(fmt.Sprintf("192.0.2.%d", 100+i), "203.0.113.77")).To(Equal(http.StatusUnauthorized))
+		}
+		Expect(login("203.0.113.77")).To(Equal(http.StatusTooManyRequests), "the failures were counted for the proxy's client")
 	})
 
 	It("ignores X-Forwarded-For from a peer that is not a trusted proxy", func() {

@@ -2,11 +2,13 @@ package restapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -91,7 +94,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, client: c, reader: d.Reader, store: store, metrics: m, log: log, dummyHash: dummy, now: time.Now,
-		keys: &tokens.SecretKeyStore{Client: c, Live: d.Reader, Namespace: cfg.CredentialsNamespace, Name: cfg.SigningKeysSecret,
+		keys: &tokens.SecretKeyStore{Client: c, Live: d.Reader, Namespace: cfg.SigningKeysNamespace, Name: cfg.SigningKeysSecret,
 			Rotation: cfg.KeyRotation, TokenLifetime: cfg.AccessTokenTTL},
 		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Leeway: cfg.ClockSkew},
 		limiter: newLimiter(cfg.LoginRate, cfg.LoginBurst, cfg.MaxClients),
@@ -142,13 +145,18 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("REST API: %w", err)
 	}
+	if s.cfg.TLSCertFile != "" {
+		if srv.TLSConfig, err = s.watchCertificate(ctx); err != nil {
+			return errors.Join(err, ln.Close())
+		}
+	}
 	s.listening.Store(true)
 	defer s.listening.Store(false)
 	go s.housekeeping(ctx)
 	errc := make(chan error, 1)
 	go func() {
-		if s.cfg.TLSCertFile != "" {
-			errc <- srv.ServeTLS(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -169,6 +177,29 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// watchCertificate loads the API's certificate and key and keeps them
+// current: a renewed certificate (cert-manager rewrites the mounted Secret)
+// is served to new connections within seconds, without a restart. A
+// certificate that cannot be read at start is an error; a renewal that
+// cannot be read keeps the previous certificate (and is logged).
+func (s *Server) watchCertificate(ctx context.Context) (*tls.Config, error) {
+	cw, err := certwatcher.New(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("REST API certificate: %w", err)
+	}
+	cw = cw.WithWatchInterval(certificatePoll)
+	go func() {
+		if err := cw.Start(ctx); err != nil {
+			s.log.Error(err, "watching the REST API's certificate files; renewals are not picked up")
+		}
+	}()
+	return &tls.Config{GetCertificate: cw.GetCertificate, MinVersion: tls.VersionTLS12}, nil
+}
+
+// certificatePoll is how often the certificate files are read again, besides
+// the file-system notifications.
+const certificatePoll = 5 * time.Second
 
 // ErrNotListening is Listening's answer before Start listens and after it returns.
 var ErrNotListening = errors.New("the REST API is not listening yet (signing keys being ensured, or shutting down)")
@@ -225,12 +256,26 @@ func (s *Server) housekeeping(ctx context.Context) {
 // observe records request durations and passes the client IP to handlers.
 func (s *Server) observe(ctx huma.Context, next func(huma.Context)) {
 	start := time.Now()
-	next(huma.WithValue(ctx, clientNetworkKey, clientNetwork(ctx.RemoteAddr(), ctx.Header("X-Forwarded-For"), s.cfg.TrustedProxies)))
+	next(huma.WithValue(ctx, clientNetworkKey, clientNetwork(ctx.RemoteAddr(), forwardedFor(ctx), s.cfg.TrustedProxies)))
 	route := "unknown"
 	if op := ctx.Operation(); op != nil {
 		route = op.Path
 	}
 	s.metrics.duration.WithLabelValues(route, ctx.Method(), strconv.Itoa(ctx.Status())).Observe(time.Since(start).Seconds())
+}
+
+// forwardedFor is every X-Forwarded-For line of the request, in order,
+// joined as one list: a proxy may add a line of its own rather than extend
+// the last, and reading only the first line would let a client put its
+// own address in front of the one the proxy saw.
+func forwardedFor(ctx huma.Context) string {
+	var lines []string
+	ctx.EachHeader(func(name, value string) {
+		if http.CanonicalHeaderKey(name) == "X-Forwarded-For" {
+			lines = append(lines, value)
+		}
+	})
+	return strings.Join(lines, ",")
 }
 
 // securityHeaders sets conservative headers on every response; the API

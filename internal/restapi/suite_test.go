@@ -31,7 +31,12 @@ import (
 	"github.com/org-operator/org-operator/test/rawmongo"
 )
 
-const credNS = "org-operator-system"
+// credNS holds the tenants' Secrets, operatorNS the operator's own (the
+// signing keys): two namespaces, as in production.
+const (
+	credNS     = "org-operator-credentials"
+	operatorNS = "org-operator-system"
+)
 
 var (
 	ctx      context.Context
@@ -58,7 +63,7 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx = context.Background()
 	var err error
-	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS})
+	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS, OperatorNamespace: operatorNS})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, mongoSrv, mongo = testEnv.Client, testEnv.Mongo, testEnv.Store
 	raw, err = rawmongo.Connect(mongoSrv.URI(), testEnv.Database)
@@ -212,7 +217,7 @@ func tokensFor(t tenantOrg) restapi.TokenPair {
 // signingKeys reads the API's key set from its Secret.
 func signingKeys() *tokens.KeySet {
 	s := &corev1.Secret{}
-	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: apiCfg.SigningKeysSecret}, s)).To(Succeed())
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: operatorNS, Name: apiCfg.SigningKeysSecret}, s)).To(Succeed())
 	ks, err := tokens.DecodeKeySet(s.Data)
 	Expect(err).NotTo(HaveOccurred())
 	return ks

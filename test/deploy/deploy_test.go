@@ -19,6 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -121,6 +122,22 @@ func apply(u *unstructured.Unstructured, opts ...client.ApplyOption) error {
 	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), opts...)
 }
 
+// applyNamespaces creates the Namespaces of objs for real, checks that each
+// enforces Pod Security restricted, and returns their names.
+func applyNamespaces(objs []*unstructured.Unstructured) []string {
+	GinkgoHelper()
+	var names []string
+	for _, o := range objs {
+		if o.GetKind() != "Namespace" {
+			continue
+		}
+		Expect(o.GetLabels()).To(HaveKeyWithValue("pod-security.kubernetes.io/enforce", "restricted"), o.GetName())
+		Expect(apply(o)).To(Succeed())
+		names = append(names, o.GetName())
+	}
+	return names
+}
+
 // podOf is a pod made from the Deployment's template, in its namespace.
 func podOf(d *appsv1.Deployment) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "manager-template", Namespace: d.Namespace,
@@ -131,9 +148,10 @@ var _ = Describe("kustomize build config/default", Ordered, func() {
 	var deployment *appsv1.Deployment
 
 	BeforeAll(func() {
-		ns := find("Namespace")
-		Expect(ns.GetLabels()).To(HaveKeyWithValue("pod-security.kubernetes.io/enforce", "restricted"))
-		Expect(apply(ns)).To(Succeed())
+		// The operator's namespace and the tenants' credentials namespace,
+		// created for real so that the objects in them can be dry-run.
+		names := applyNamespaces(objects)
+		Expect(names).To(ConsistOf("org-operator-system", "org-operator-credentials"))
 		deployment = &appsv1.Deployment{}
 		Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(find("Deployment").Object, deployment)).To(Succeed())
 	})
@@ -161,6 +179,19 @@ var _ = Describe("kustomize build config/default", Ordered, func() {
 		err := c.Create(ctx, privileged, client.DryRunAll)
 		Expect(err).To(HaveOccurred())
 		Expect(err.Error()).To(ContainSubstring(`violates PodSecurity "restricted:latest"`))
+	})
+
+	It("lets only labelled namespaces reach the REST API (issue 20: the API took ingress from anywhere)", func() {
+		policy := &networkingv1.NetworkPolicy{}
+		Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(find("NetworkPolicy").Object, policy)).To(Succeed())
+		for _, rule := range policy.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port.IntValue() == 8082 {
+					Expect(rule.From).To(HaveLen(1), "the REST API is open to every pod")
+					Expect(rule.From[0].NamespaceSelector.MatchLabels).To(HaveKeyWithValue("tenancy.org-operator.io/api-access", "true"))
+				}
+			}
+		}
 	})
 
 	It("spreads two replicas over nodes, keeps one through drains, and derives GOMEMLIMIT from the memory limit", func() {
@@ -201,11 +232,65 @@ var _ = Describe("config/default with the config/certmanager component", func() 
 		Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(findIn(objs, "Deployment").Object, d)).To(Succeed())
 		pod := d.Spec.Template.Spec
 		Expect(pod.Volumes).To(ContainElement(HaveField("VolumeSource.Secret.SecretName", secretName)))
-		Expect(pod.Containers[0].VolumeMounts).To(HaveLen(1))
+		Expect(pod.Containers[0].VolumeMounts).To(ContainElement(HaveField("Name", "api-tls")))
 		mount := pod.Containers[0].VolumeMounts[0].MountPath
 		Expect(pod.Containers[0].Args).To(ContainElements("--api-tls-cert-file="+mount+"/tls.crt", "--api-tls-key-file="+mount+"/tls.key"))
-		Expect(apply(findIn(objs, "Namespace"))).To(Succeed())
+		applyNamespaces(objs)
 		Expect(c.Create(ctx, podOf(d), client.DryRunAll)).To(Succeed())
 		Expect(warned.take()).To(BeEmpty())
+	})
+})
+
+var _ = Describe("config/prometheus with the config/certmanager component", func() {
+	It("verifies the metrics certificate the manager serves, instead of skipping verification", func() {
+		// Issue 20: the ServiceMonitor used insecureSkipVerify.
+		monitor := findIn(render("config/prometheus"), "ServiceMonitor")
+		endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+		Expect(endpoints).To(HaveLen(1))
+		tlsConfig, _, _ := unstructured.NestedMap(endpoints[0].(map[string]any), "tlsConfig")
+		Expect(tlsConfig).NotTo(HaveKey("insecureSkipVerify"))
+		caSecret, _, _ := unstructured.NestedString(tlsConfig, "ca", "secret", "name")
+		serverName, _, _ := unstructured.NestedString(tlsConfig, "serverName")
+
+		overlay := GinkgoT().TempDir()
+		config, err := filepath.Rel(overlay, filepath.Join(testenv.RepoRoot(), "config"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("resources:\n- "+filepath.Join(config, "default")+
+			"\ncomponents:\n- "+filepath.Join(config, "certmanager")+"\n"), 0o600)).To(Succeed())
+		objs := render(overlay)
+		var metricsCert *unstructured.Unstructured
+		for _, o := range objs {
+			if o.GetKind() == "Certificate" && o.GetName() == "org-operator-metrics-tls" {
+				metricsCert = o
+			}
+		}
+		Expect(metricsCert).NotTo(BeNil(), "config/certmanager issues no metrics certificate")
+		secretName, _, _ := unstructured.NestedString(metricsCert.Object, "spec", "secretName")
+		dnsNames, _, _ := unstructured.NestedStringSlice(metricsCert.Object, "spec", "dnsNames")
+		Expect(caSecret).To(Equal(secretName), "the ServiceMonitor trusts the CA of another Secret")
+		Expect(dnsNames).To(ContainElement(serverName), "the certificate is not issued for the name Prometheus checks")
+		service := ""
+		for _, o := range objs {
+			if o.GetKind() == "Service" && strings.Contains(o.GetName(), "metrics") {
+				service = o.GetName() + "." + o.GetNamespace() + ".svc"
+			}
+		}
+		Expect(serverName).To(Equal(service), "the name Prometheus checks is not the metrics Service's")
+
+		d := &appsv1.Deployment{}
+		Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(findIn(objs, "Deployment").Object, d)).To(Succeed())
+		pod := d.Spec.Template.Spec
+		var mount string
+		for _, v := range pod.Volumes {
+			if v.Secret != nil && v.Secret.SecretName == secretName {
+				for _, m := range pod.Containers[0].VolumeMounts {
+					if m.Name == v.Name {
+						mount = m.MountPath
+					}
+				}
+			}
+		}
+		Expect(mount).NotTo(BeEmpty(), "the metrics certificate's Secret is not mounted")
+		Expect(pod.Containers[0].Args).To(ContainElement("--metrics-cert-path=" + mount))
 	})
 })

@@ -23,9 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,6 +30,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/test/proc"
+	"github.com/org-operator/org-operator/test/testenv"
 )
 
 // CredentialsNamespace is where the manager keeps credentials Secrets in the
@@ -186,11 +184,7 @@ func (e *Env) startControlPlane() error {
 	if err != nil {
 		return err
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: CredentialsNamespace}}
-	if err := c.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create namespace %s: %w", CredentialsNamespace, err)
-	}
-	return nil
+	return testenv.CreateNamespaces(context.Background(), c)
 }
 
 // Config is a rest.Config for the apiserver (admin).

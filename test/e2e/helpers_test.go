@@ -48,7 +48,7 @@ func waitReady(timeout string, names ...string) {
 // secretValue reads one key of a Secret in the credentials namespace with kubectl.
 func secretValue(name, key string) string {
 	GinkgoHelper()
-	out := kubectl("get", "secret", "-n", "org-operator-system", name, "-o", "jsonpath={.data."+key+"}")
+	out := kubectl("get", "secret", "-n", "org-operator-credentials", name, "-o", "jsonpath={.data."+key+"}")
 	var b []byte
 	Expect(json.Unmarshal([]byte(`"`+strings.TrimSpace(out)+`"`), &b)).To(Succeed())
 	return string(b)

@@ -48,7 +48,7 @@ var _ = Describe("Journeys", Ordered, func() {
 		email := secretValue("journey-one-admin", "email")
 		old := secretValue("journey-one-admin", "password")
 		token := login(email, old)
-		kubectl("patch", "secret", "-n", "org-operator-system", "journey-one-admin", "--type=merge",
+		kubectl("patch", "secret", "-n", "org-operator-credentials", "journey-one-admin", "--type=merge",
 			"-p", `{"stringData":{"password":"edited with kubectl 2026"}}`)
 		Eventually(func() int { return loginStatus(email, "edited with kubectl 2026") }, "30s", "250ms").Should(Equal(http.StatusOK))
 		Expect(loginStatus(email, old)).To(Equal(http.StatusUnauthorized))
@@ -113,7 +113,7 @@ var _ = Describe("Journeys", Ordered, func() {
 			n, err := mongo.CountDocuments(ctx, "admins", bson.D{{Key: "organization", Value: name}})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(n).To(Equal(int64(1)), "admin records of %s", name)
-			secrets := kubectl("get", "secret", "-n", "org-operator-system", "-l", "tenancy.org-operator.io/organization="+name, "-o", "name")
+			secrets := kubectl("get", "secret", "-n", "org-operator-credentials", "-l", "tenancy.org-operator.io/organization="+name, "-o", "name")
 			Expect(strings.Fields(secrets)).To(HaveLen(1), "Secrets of %s", name)
 			pw := secretValue(name+"-admin", "password")
 			Expect(loginStatus("admin@"+name+".example", pw)).To(Equal(http.StatusOK))

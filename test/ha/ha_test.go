@@ -88,6 +88,7 @@ func startReplica(name string, extra ...string) *replica {
 		"--leader-elect=true",
 		"--cluster-id=ha-test",
 		"--credentials-namespace=" + env.CredentialsNamespace,
+		"--operator-namespace=" + env.OperatorNamespace,
 		"--mongodb-database=" + env.Database,
 		"--api-bind-address=" + strings.TrimPrefix(r.api, "http://"),
 		"--health-probe-bind-address=" + strings.TrimPrefix(r.probe, "http://"),
@@ -260,7 +261,7 @@ var _ = Describe("Two replicas", Ordered, func() {
 		// then log in at a until it signs with the new key and use the
 		// token at b at once, before b's cache may have the new key.
 		secret := &corev1.Secret{}
-		key := client.ObjectKey{Namespace: env.CredentialsNamespace, Name: "org-operator-jwt-keys"}
+		key := client.ObjectKey{Namespace: env.OperatorNamespace, Name: "org-operator-jwt-keys"}
 		Expect(env.Client.Get(ctx, key, secret)).To(Succeed())
 		ks, err := tokens.DecodeKeySet(secret.Data)
 		Expect(err).NotTo(HaveOccurred())

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -30,13 +28,17 @@ type Environment struct {
 	Store                *mongostore.Store
 	Database             string
 	CredentialsNamespace string
+	// OperatorNamespace holds the signing keys and the Lease.
+	OperatorNamespace string
 }
 
 // EnvironmentOptions configures StartEnvironment.
 type EnvironmentOptions struct {
-	// Database defaults to "orgs", CredentialsNamespace to the production default.
+	// Database defaults to "orgs", CredentialsNamespace and
+	// OperatorNamespace to the production defaults (two namespaces).
 	Database             string
 	CredentialsNamespace string
+	OperatorNamespace    string
 	// Mongo configures the FerretDB server (default: SQLite in a temp dir).
 	Mongo ferretdbtest.Options
 }
@@ -49,7 +51,10 @@ func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
 	if o.CredentialsNamespace == "" {
 		o.CredentialsNamespace = tenancyv1alpha1.DefaultCredentialsNamespace
 	}
-	e := &Environment{Database: o.Database, CredentialsNamespace: o.CredentialsNamespace}
+	if o.OperatorNamespace == "" {
+		o.OperatorNamespace = tenancyv1alpha1.DefaultOperatorNamespace
+	}
+	e := &Environment{Database: o.Database, CredentialsNamespace: o.CredentialsNamespace, OperatorNamespace: o.OperatorNamespace}
 	var err error
 	if e.Env, e.Config, err = testenv.Start(); err != nil {
 		return nil, err
@@ -57,8 +62,7 @@ func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
 	if e.Client, err = client.New(e.Config, client.Options{Scheme: Scheme}); err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.CredentialsNamespace}}
-	if err := e.Client.Create(context.Background(), ns); err != nil {
+	if err := testenv.CreateNamespaces(context.Background(), e.Client, o.CredentialsNamespace, o.OperatorNamespace); err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
 	if e.Mongo, err = ferretdbtest.Start(o.Mongo); err != nil {
@@ -72,9 +76,9 @@ func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
 }
 
 // StartManager starts a manager on this environment; o's connection fields
-// (MongoURI, Database, CredentialsNamespace) are filled in.
+// (MongoURI, Database, CredentialsNamespace, OperatorNamespace) are filled in.
 func (e *Environment) StartManager(o Options) (*Manager, error) {
-	o.MongoURI, o.Database, o.CredentialsNamespace = e.Mongo.URI(), e.Database, e.CredentialsNamespace
+	o.MongoURI, o.Database, o.CredentialsNamespace, o.OperatorNamespace = e.Mongo.URI(), e.Database, e.CredentialsNamespace, e.OperatorNamespace
 	return StartManager(e.Config, o)
 }
 

@@ -33,6 +33,8 @@ type Options struct {
 	MongoURI             string
 	Database             string
 	CredentialsNamespace string
+	// OperatorNamespace defaults to the production default.
+	OperatorNamespace string
 	// ResyncPeriod defaults to 10 minutes.
 	ResyncPeriod time.Duration
 	// ServerSelectionTimeout defaults to 1s so outages are noticed quickly.
@@ -78,6 +80,7 @@ func operatorOptions(o Options) (operator.Options, error) {
 	opts.Mongo.OperationTimeout = 3 * opts.Mongo.ServerSelectionTimeout
 	c := &opts.Controller
 	c.CredentialsNamespace = o.CredentialsNamespace
+	setIfNonZero(&opts.Namespace, o.OperatorNamespace)
 	setIfNonZero(&c.ResyncPeriod, o.ResyncPeriod)
 	setIfNonZero(&c.MaxConcurrentReconciles, o.MaxConcurrentReconciles)
 	setIfNonZero(&c.MaxDedicatedCollections, o.MaxDedicatedCollections)

@@ -26,7 +26,9 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -121,7 +123,9 @@ func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
 	}
 	got := map[string]*unstructured.Unstructured{}
 	for _, o := range render(t, loadChart(t), "org-operator-system", nil) {
-		got[key(o)] = o
+		if o.GetKind() != "Namespace" {
+			got[key(o)] = o
+		}
 	}
 	for k, w := range want {
 		g, ok := got[k]
@@ -149,14 +153,17 @@ func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
 }
 
 var custom = map[string]any{
-	"replicaCount":   3,
-	"image":          map[string]any{"repository": "registry.example/org-operator", "tag": "v1.2.3", "pullPolicy": "IfNotPresent"},
-	"mongodb":        map[string]any{"uri": "mongodb://db.example:27017/?replicaSet=rs0", "existingSecret": "tenants-mongodb", "existingSecretKey": "connection"},
-	"api":            map[string]any{"signup": "open", "tls": map[string]any{"secretName": "api-tls"}},
-	"extraArgs":      []any{"--cluster-id=prod-eu-1"},
-	"metrics":        map[string]any{"serviceMonitor": map[string]any{"enabled": true}},
-	"prometheusRule": map[string]any{"enabled": true},
-	"argocd":         map[string]any{"healthCheck": map[string]any{"enabled": true}},
+	"replicaCount":         3,
+	"image":                map[string]any{"repository": "registry.example/org-operator", "tag": "v1.2.3", "pullPolicy": "IfNotPresent"},
+	"mongodb":              map[string]any{"uri": "mongodb://db.example:27017/?replicaSet=rs0", "existingSecret": "tenants-mongodb", "existingSecretKey": "connection"},
+	"api":                  map[string]any{"signup": "open", "tls": map[string]any{"secretName": "api-tls"}},
+	"extraArgs":            []any{"--cluster-id=prod-eu-1"},
+	"metrics":              map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "tls": map[string]any{"secretName": "metrics-tls"}},
+	"prometheusRule":       map[string]any{"enabled": true},
+	"argocd":               map[string]any{"healthCheck": map[string]any{"enabled": true}},
+	"credentialsNamespace": map[string]any{"name": "tenant-secrets", "create": true},
+	"networkPolicy": map[string]any{"apiFrom": []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/8"}}},
+		"mongodb": map[string]any{"ports": []any{27018}, "to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.10/32"}}}}},
 }
 
 func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
@@ -181,14 +188,16 @@ func TestValues(t *testing.T) {
 	if *d.Spec.Replicas != 3 || c.Image != "registry.example/org-operator:v1.2.3" || c.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("replicas %d, image %s, pull policy %s", *d.Spec.Replicas, c.Image, c.ImagePullPolicy)
 	}
-	for _, arg := range []string{"--signup=open", "--cluster-id=prod-eu-1",
+	for _, arg := range []string{"--signup=open", "--cluster-id=prod-eu-1", "--credentials-namespace=tenant-secrets",
 		"--api-tls-cert-file=/etc/org-operator/api-tls/tls.crt", "--api-tls-key-file=/etc/org-operator/api-tls/tls.key"} {
 		if !slices.Contains(c.Args, arg) {
 			t.Errorf("args %v lack %s", c.Args, arg)
 		}
 	}
-	if len(d.Spec.Template.Spec.Volumes) != 1 || d.Spec.Template.Spec.Volumes[0].Secret.SecretName != "api-tls" ||
-		len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/etc/org-operator/api-tls" {
+	if len(d.Spec.Template.Spec.Volumes) != 2 || d.Spec.Template.Spec.Volumes[0].Secret.SecretName != "api-tls" ||
+		d.Spec.Template.Spec.Volumes[1].Secret.SecretName != "metrics-tls" ||
+		len(c.VolumeMounts) != 2 || c.VolumeMounts[0].MountPath != "/etc/org-operator/api-tls" ||
+		c.VolumeMounts[1].MountPath != "/etc/org-operator/metrics-tls" {
 		t.Errorf("TLS Secret not mounted: %v %v", d.Spec.Template.Spec.Volumes, c.VolumeMounts)
 	}
 	ref := c.Env[0].ValueFrom.SecretKeyRef
@@ -199,7 +208,15 @@ func TestValues(t *testing.T) {
 	if uri, _, _ := unstructured.NestedString(secret.Object, "stringData", "connection"); uri != "mongodb://db.example:27017/?replicaSet=rs0" {
 		t.Errorf("MongoDB Secret holds %q", uri)
 	}
-	find(t, objs, "ServiceMonitor", "")
+	monitor := find(t, objs, "ServiceMonitor", "")
+	endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+	tlsConfig, _, _ := unstructured.NestedMap(endpoints[0].(map[string]any), "tlsConfig")
+	if ca, _, _ := unstructured.NestedString(tlsConfig, "ca", "secret", "name"); ca != "metrics-tls" || tlsConfig["insecureSkipVerify"] != nil {
+		t.Errorf("the ServiceMonitor does not verify the metrics certificate with metrics-tls: %v", tlsConfig)
+	}
+	if !slices.Contains(c.Args, "--metrics-cert-path=/etc/org-operator/metrics-tls") {
+		t.Errorf("args %v do not serve metrics with the metrics-tls certificate", c.Args)
+	}
 	rule := find(t, objs, "PrometheusRule", "")
 	want := find(t, kustomize(t, "config/prometheus"), "PrometheusRule", "")
 	if !equality.Semantic.DeepEqual(rule.Object["spec"], want.Object["spec"]) {
@@ -215,9 +232,24 @@ func TestValues(t *testing.T) {
 	if strings.TrimSpace(script) != strings.TrimSpace(string(lua)) {
 		t.Error("the chart's Argo CD health check differs from config/argocd's health.lua (run make helm-chart)")
 	}
+	policy := &networkingv1.NetworkPolicy{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(find(t, objs, "NetworkPolicy", "").Object, policy); err != nil {
+		t.Fatal(err)
+	}
+	api, mongodb := policy.Spec.Ingress[0], policy.Spec.Egress[2]
+	if api.Ports[0].Port.IntValue() != 8082 || len(api.From) != 1 || api.From[0].IPBlock == nil || api.From[0].IPBlock.CIDR != "10.0.0.0/8" {
+		t.Errorf("REST API ingress %+v; want 8082 from 10.0.0.0/8 only", api)
+	}
+	if len(mongodb.Ports) != 1 || mongodb.Ports[0].Port.IntValue() != 27018 || len(mongodb.To) != 1 || mongodb.To[0].IPBlock.CIDR != "192.0.2.10/32" {
+		t.Errorf("MongoDB egress %+v; want 27018 to 192.0.2.10/32 only", mongodb)
+	}
+	find(t, objs, "Namespace", "tenant-secrets")
+	if role := find(t, objs, "Role", "org-operator-credentials-role"); role.GetNamespace() != "tenant-secrets" {
+		t.Errorf("the credentials Role is in %q, not the credentials namespace", role.GetNamespace())
+	}
 	for _, o := range objs {
 		switch {
-		case o.GetNamespace() == "org-operator-system":
+		case o.GetNamespace() == "org-operator-system" || o.GetNamespace() == "org-operator-credentials":
 			t.Errorf("%s is in org-operator-system, not the release's namespace", key(o))
 		case o.GetKind() == "RoleBinding" || o.GetKind() == "ClusterRoleBinding":
 			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
@@ -255,8 +287,16 @@ func TestRendersPassADryRun(t *testing.T) {
 		if err := c.Create(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range render(t, ch, tc.namespace, tc.values) {
-			if o.GroupVersionKind().Group == "monitoring.coreos.com" {
+		objs := render(t, ch, tc.namespace, tc.values)
+		for _, o := range objs { // the credentials namespace, for real: objects in it are dry-run below
+			if o.GetKind() == "Namespace" {
+				if err := c.Create(ctx, o.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, o := range objs {
+			if o.GroupVersionKind().Group == "monitoring.coreos.com" || o.GetKind() == "Namespace" {
 				continue
 			}
 			err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.DryRunAll, client.ForceOwnership, client.FieldOwner("helm-test"))
@@ -274,6 +314,32 @@ func TestRendersPassADryRun(t *testing.T) {
 			if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
 				t.Errorf("the manager's pod in %s: %v", tc.namespace, err)
 			}
+		}
+	}
+}
+
+// A ServiceMonitor that skipped verifying the metrics certificate would
+// accept any server (issue 20): without a certificate Secret the chart
+// refuses to render one.
+func TestServiceMonitorNeedsACertificate(t *testing.T) {
+	ch := loadChart(t)
+	vals, err := chartutil.ToRenderValues(ch, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}},
+		chartutil.ReleaseOptions{Name: "org-operator", Namespace: "ops", Revision: 1, IsInstall: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = engine.Render(ch, vals)
+	if err == nil || !strings.Contains(err.Error(), "metrics.tls.secretName") {
+		t.Fatalf("render without metrics.tls.secretName: %v; want an error naming it", err)
+	}
+}
+
+// The NetworkPolicy can be left out, for clusters whose policies are
+// managed elsewhere.
+func TestNetworkPolicyToggle(t *testing.T) {
+	for _, o := range render(t, loadChart(t), "ops", map[string]any{"networkPolicy": map[string]any{"enabled": false}}) {
+		if o.GetKind() == "NetworkPolicy" {
+			t.Fatalf("networkPolicy.enabled=false rendered %s", key(o))
 		}
 	}
 }

@@ -75,7 +75,7 @@ func startCluster(clusterID string) *cluster {
 	DeferCleanup(c.stop)
 	c.k8s, err = client.New(cfg, client.Options{Scheme: harness.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(c.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: credNS}})).To(Succeed())
+	Expect(testenv.CreateNamespaces(ctx, c.k8s)).To(Succeed())
 	c.startManager(cfg, clusterID)
 	return c
 }

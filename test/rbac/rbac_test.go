@@ -35,7 +35,9 @@ import (
 )
 
 const (
+	// namespace is the operator's, credentials the tenants' Secrets'.
 	namespace      = "org-operator-system"
+	credentials    = "org-operator-credentials"
 	serviceAccount = "system:serviceaccount:org-operator-system:org-operator-controller-manager"
 )
 
@@ -77,7 +79,7 @@ func installRBAC(c client.Client) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: namespace})
+	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credentials, OperatorNamespace: namespace})
 	Expect(err).NotTo(HaveOccurred())
 	installRBAC(testEnv.Client)
 	user, err := testEnv.Env.AddUser(envtest.User{Name: serviceAccount,
@@ -87,7 +89,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	apiCfg := restapi.DefaultConfig()
 	mgr, err = harness.StartManager(user.Config(), harness.Options{
-		MongoURI: testEnv.Mongo.URI(), Database: testEnv.Database, CredentialsNamespace: namespace, API: &apiCfg,
+		MongoURI: testEnv.Mongo.URI(), Database: testEnv.Database, CredentialsNamespace: credentials, OperatorNamespace: namespace, API: &apiCfg,
 	})
 	Expect(err).NotTo(HaveOccurred())
 })
@@ -125,7 +127,7 @@ var _ = Describe("The manager under its deployed RBAC", func() {
 		}, 10*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 3), "events could not be recorded")
 
 		s := &corev1.Secret{}
-		Expect(testEnv.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "rbac-admin"}, s)).To(Succeed())
+		Expect(testEnv.Client.Get(ctx, client.ObjectKey{Namespace: credentials, Name: "rbac-admin"}, s)).To(Succeed())
 		body, _ := json.Marshal(map[string]string{"email": "admin@rbac.example", "password": string(s.Data["password"])})
 		resp, err := http.Post(mgr.APIURL+"/v1/auth/login", "application/json", bytes.NewReader(body))
 		Expect(err).NotTo(HaveOccurred())
@@ -143,11 +145,38 @@ var _ = Describe("The manager under its deployed RBAC", func() {
 		err := asSA.Get(ctx, client.ObjectKey{Namespace: "default", Name: "private"}, &corev1.Secret{})
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 		Expect(apierrors.IsForbidden(asSA.List(ctx, &corev1.SecretList{}))).To(BeTrue(), "cluster-wide Secret list allowed")
-		Expect(asSA.List(ctx, &corev1.SecretList{}, client.InNamespace(namespace))).To(Succeed())
+		Expect(asSA.List(ctx, &corev1.SecretList{}, client.InNamespace(credentials))).To(Succeed())
+	})
+
+	It("keeps tenant Secrets in the credentials namespace, and of its own namespace reads only its signing keys", func() {
+		// Issue 20: tenant Secrets lived beside the MongoDB URI and the
+		// signing keys, so read access for handing out tenant passwords gave
+		// the database.
+		mongoSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: tenancyv1alpha1.MongoDBSecret},
+			StringData: map[string]string{"uri": "mongodb://operator:secret@db/"}}
+		Expect(testEnv.Client.Create(ctx, mongoSecret)).To(Succeed())
+		err := asSA.Get(ctx, client.ObjectKeyFromObject(mongoSecret), &corev1.Secret{})
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may read the MongoDB URI Secret: %v", err)
+		err = asSA.List(ctx, &corev1.SecretList{}, client.InNamespace(namespace))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may list its namespace's Secrets: %v", err)
+		Expect(asSA.Get(ctx, client.ObjectKey{Namespace: namespace, Name: tenancyv1alpha1.DefaultSigningKeysSecret}, &corev1.Secret{})).
+			To(Succeed(), "the signing keys (created by the running manager)")
+		err = asSA.Update(ctx, mongoSecret)
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may change the MongoDB URI Secret: %v", err)
+
+		var list corev1.SecretList
+		Expect(testEnv.Client.List(ctx, &list, client.InNamespace(namespace))).To(Succeed())
+		for _, s := range list.Items {
+			Expect(s.Labels).NotTo(HaveKey(tenancyv1alpha1.LabelOrganization), "tenant Secret %s in the operator's namespace", s.Name)
+		}
+		Expect(testEnv.Client.List(ctx, &list, client.InNamespace(credentials))).To(Succeed())
+		for _, s := range list.Items {
+			Expect(s.Name).NotTo(Equal(tenancyv1alpha1.DefaultSigningKeysSecret), "the signing keys are in the credentials namespace")
+		}
 	})
 
 	It("cannot touch other resources", func() {
-		err := asSA.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "x"}})
+		err := asSA.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: credentials, Name: "x"}})
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 		err = asSA.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,9 +12,13 @@ import (
 	"path/filepath"
 	"runtime"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -76,4 +81,19 @@ func BuildManager(dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd: %w\n%s", err, out)
 	}
 	return bin, nil
+}
+
+// CreateNamespaces creates the namespaces the operator needs (by default
+// its own and the tenants' credentials namespace); ones that exist are fine.
+func CreateNamespaces(ctx context.Context, c client.Client, names ...string) error {
+	if len(names) == 0 {
+		names = []string{tenancyv1alpha1.DefaultOperatorNamespace, tenancyv1alpha1.DefaultCredentialsNamespace}
+	}
+	for _, name := range names {
+		err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create namespace %s: %w", name, err)
+		}
+	}
+	return nil
 }

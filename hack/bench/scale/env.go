@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -75,7 +73,7 @@ func (e *benchEnv) startControlPlane() error {
 	if err := os.WriteFile(e.kubeconfig, cp.KubeConfig, 0o600); err != nil {
 		return err
 	}
-	return e.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: credentialsNamespace}})
+	return testenv.CreateNamespaces(context.Background(), e.k8s)
 }
 
 // startStore starts bin/ferretdb over SQLite in the temporary folder, or over
