@@ -70,7 +70,7 @@ type Options struct {
 	// MetricsCertDir holds tls.crt and tls.key for the secure metrics
 	// endpoint (reloaded when they change); empty: a self-signed certificate.
 	MetricsCertDir string
-	EnableHTTP2        bool
+	EnableHTTP2    bool
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables).
 	HealthProbeBindAddress string
 	// PprofBindAddress serves Go's pprof profiles ("" or "0" disables).

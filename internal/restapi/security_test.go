@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"time"
 
