@@ -45,7 +45,7 @@ vet: ## Run go vet against code (including the e2e build tag).
 	go vet -tags e2e ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
+test: manifests generate fmt vet envtest-assets openapi-tools ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
 	go test -race -count=1 -run Unit ./internal/controller/
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out $(TEST_ARGS)
 	# test/alerts is a module of its own (Prometheus's rule parser and PromQL engine stay out of go.mod).
@@ -185,6 +185,15 @@ $(CONTROLLER_GEN): $(LOCALBIN)
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint into bin/ from its Go module if necessary.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+## npm tools pinned in hack/openapi/package.json (spectral and the OWASP
+## ruleset, which lint the REST API's served OpenAPI document in make test).
+OPENAPI_TOOLS = hack/openapi/node_modules/.bin/spectral
+.PHONY: openapi-tools
+openapi-tools: $(OPENAPI_TOOLS) ## Install the OpenAPI linters pinned in hack/openapi (npm ci).
+$(OPENAPI_TOOLS): hack/openapi/package.json hack/openapi/package-lock.json
+	cd hack/openapi && npm ci --no-audit --no-fund --ignore-scripts
+	@touch "$@"
 
 ##@ Test control plane
 #

@@ -11,7 +11,8 @@ import (
 
 // checkContract verifies that every response the tests received is described
 // in the served OpenAPI document: the operation exists, documents the status
-// code, and documents the content type (application/problem+json for errors).
+// code, documents the content type (application/problem+json for errors),
+// and every header the document says is required was sent.
 func checkContract() {
 	resp, err := http.Get(baseURL + "/openapi.json")
 	Expect(err).NotTo(HaveOccurred())
@@ -20,6 +21,9 @@ func checkContract() {
 		Paths map[string]map[string]struct {
 			Responses map[string]struct {
 				Content map[string]any `json:"content"`
+				Headers map[string]struct {
+					Required bool `json:"required"`
+				} `json:"headers"`
 			} `json:"responses"`
 		} `json:"paths"`
 	}
@@ -46,6 +50,11 @@ func checkContract() {
 		Expect(ok).To(BeTrue(), "%s: status not documented", key)
 		if x.contentType != "" {
 			Expect(r.Content).To(HaveKey(x.contentType), "%s: content type %s not documented", key, x.contentType)
+		}
+		for name, h := range r.Headers {
+			if h.Required {
+				Expect(x.header.Get(name)).NotTo(BeEmpty(), "%s: the required header %s was not sent", key, name)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -89,6 +90,12 @@ func newLimiter(perSecond float64, burst, maxKeys int) *limiter {
 // allow takes a token for key; when none is left it returns false and how
 // long until the next one.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	q := l.take(key, now)
+	return q.allowed, q.retryAfter
+}
+
+// take takes a token for key and returns the bucket's state afterwards.
+func (l *limiter) take(key string, now time.Time) quota {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -98,12 +105,16 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		l.buckets[key] = b
 	}
 	b.lastSeen = now
+	q := quota{allowed: true, limit: l.burst}
 	r := b.limiter.ReserveN(now, 1)
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)
-		return false, delay
+		q.allowed, q.retryAfter = false, delay
 	}
-	return true, 0
+	tokens := b.limiter.TokensAt(now)
+	q.remaining = max(0, int(math.Floor(tokens)))
+	q.reset = time.Duration((float64(l.burst) - tokens) / float64(l.rate) * float64(time.Second))
+	return q
 }
 
 // makeRoom forgets idle buckets now and then; at the limit it forgets the

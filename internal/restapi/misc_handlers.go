@@ -11,7 +11,7 @@ import (
 
 // JWKSOutput is the public key set.
 type JWKSOutput struct {
-	CacheControl string `header:"Cache-Control"`
+	CacheControl string `header:"Cache-Control" enum:"public, max-age=300"`
 	Body         tokens.JWKS
 }
 
@@ -23,10 +23,12 @@ type HealthOutput struct {
 }
 
 func (s *Server) registerMisc() {
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "jwks", Method: http.MethodGet, Path: "/.well-known/jwks.json", Tags: []string{tagAuth},
 		Summary: "Public keys that verify access tokens (RFC 7517)",
-		Errors:  []int{http.StatusServiceUnavailable},
+		Description: "The Ed25519 keys the access tokens' kid header names: the signing key and those retired within a token " +
+			"lifetime. Public, cacheable for five minutes.",
+		Errors: []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*JWKSOutput, error) {
 		ks, err := s.keys.Keys(ctx)
 		if err != nil {
@@ -35,18 +37,20 @@ func (s *Server) registerMisc() {
 		}
 		return &JWKSOutput{CacheControl: "public, max-age=300", Body: ks.JWKS()}, nil
 	})
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Tags: []string{tagHealth},
-		Summary: "Liveness: the process serves requests",
+		Summary:     "Liveness: the process serves requests",
+		Description: "Always ok while the process serves HTTP; it does not look at MongoDB, so an outage does not restart the pods.",
 	}, func(context.Context, *struct{}) (*HealthOutput, error) {
 		out := &HealthOutput{}
 		out.Body.Status = "ok"
 		return out, nil
 	})
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Tags: []string{tagHealth},
-		Summary: "Readiness: signing keys readable and MongoDB reachable",
-		Errors:  []int{http.StatusServiceUnavailable},
+		Summary:     "Readiness: signing keys readable and MongoDB reachable",
+		Description: "503 while MongoDB does not answer or the signing keys cannot be read, so load balancers stop sending traffic.",
+		Errors:      []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*HealthOutput, error) {
 		if _, err := s.keys.Keys(ctx); err != nil {
 			return nil, errUnavailable()

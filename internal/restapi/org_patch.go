@@ -20,7 +20,7 @@ import (
 // PatchInput changes one's own organization.
 type PatchInput struct {
 	AuthHeader
-	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
+	Name string `path:"name" maxLength:"63" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"The organization's name (your own)"`
 	Body PatchBody
 }
 
@@ -53,7 +53,7 @@ func (s *Server) patchOrganization(ctx context.Context, in *PatchInput) (*Organi
 	case (b.Password != nil || b.AdminEmail != nil || b.renames(p.org.Name)) && b.CurrentPassword == nil:
 		return nil, huma.Error400BadRequest("give currentPassword to rename the organization or change the password or the admin email")
 	}
-	if err := s.writeLimited(p); err != nil {
+	if err := s.writeLimited(ctx, p); err != nil {
 		return nil, err
 	}
 	if b.CurrentPassword != nil {

@@ -13,33 +13,33 @@ import (
 
 // Condition is one status condition of an organization.
 type Condition struct {
-	Type               string    `json:"type" doc:"Ready, Reconciling or Stalled"`
+	Type               string    `json:"type" enum:"Ready,Reconciling,Stalled,Migrating,Paused" doc:"The condition (kstatus)"`
 	Status             string    `json:"status" enum:"True,False,Unknown"`
-	Reason             string    `json:"reason"`
-	Message            string    `json:"message"`
-	LastTransitionTime time.Time `json:"lastTransitionTime"`
+	Reason             string    `json:"reason" maxLength:"64" pattern:"^[A-Za-z][A-Za-z0-9]*$" doc:"Why, in one word"`
+	Message            string    `json:"message" maxLength:"256" doc:"What the condition means for you (the platform team sees the details)"`
+	LastTransitionTime time.Time `json:"lastTransitionTime" maxLength:"64"`
 }
 
 // Organization is the API's view of an Organization.
 type Organization struct {
-	Name        string `json:"name" doc:"The organization's id"`
-	DisplayName string `json:"displayName"`
-	AdminEmail  string `json:"adminEmail"`
-	Tenancy     string `json:"tenancy" enum:"Dedicated,Shared"`
-	Database    string `json:"database" doc:"MongoDB database of the tenant's collection"`
-	Collection  string `json:"collection" doc:"MongoDB collection holding the tenant's documents"`
+	Name        string `json:"name" maxLength:"63" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"The organization's id"`
+	DisplayName string `json:"displayName" maxLength:"200"`
+	AdminEmail  string `json:"adminEmail" maxLength:"254" format:"email"`
+	Tenancy     string `json:"tenancy" enum:"Dedicated,Shared,Auto"`
+	Database    string `json:"database" maxLength:"63" pattern:"^[^/\\\\. \"$]*$" doc:"MongoDB database of the tenant's collection (empty until placed)"`
+	Collection  string `json:"collection" maxLength:"255" pattern:"^[^$]*$" doc:"MongoDB collection holding the tenant's documents (empty until placed)"`
 	// DocumentFilter scopes queries in a shared collection.
-	DocumentFilter string      `json:"documentFilter,omitempty" doc:"For a Shared organization, the filter that scopes queries to its documents, e.g. {\"organization\":\"acme\"}"`
+	DocumentFilter string      `json:"documentFilter,omitempty" maxLength:"96" pattern:"^\\{\"organization\":\"[a-z0-9-]+\"\\}$" doc:"For a Shared organization, the filter that scopes queries to its documents, e.g. {\"organization\":\"acme\"}"`
 	Ready          bool        `json:"ready"`
-	Conditions     []Condition `json:"conditions"`
-	CreatedAt      time.Time   `json:"createdAt"`
+	Conditions     []Condition `json:"conditions" maxItems:"8"`
+	CreatedAt      time.Time   `json:"createdAt" maxLength:"64"`
 }
 
 // OrganizationOutput is an organization, with a Location when the change is
 // accepted but not yet in effect.
 type OrganizationOutput struct {
 	Status   int
-	Location string `header:"Location" doc:"Where to poll when the answer is 202"`
+	Location string `header:"Location" maxLength:"100" pattern:"^/v1/organizations/[a-z0-9-]+$" doc:"Where to poll when the answer is 202"`
 	Body     Organization
 }
 
@@ -53,7 +53,7 @@ func view(org *tenancyv1alpha1.Organization) Organization {
 	}
 	for _, c := range org.Status.Conditions {
 		v.Conditions = append(v.Conditions, Condition{Type: c.Type, Status: string(c.Status), Reason: c.Reason,
-			Message: c.Message, LastTransitionTime: c.LastTransitionTime.UTC()})
+			Message: tenantMessage(c), LastTransitionTime: c.LastTransitionTime.UTC()})
 	}
 	return v
 }

@@ -12,13 +12,13 @@ import (
 // NameInput selects one organization.
 type NameInput struct {
 	AuthHeader
-	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
+	Name string `path:"name" maxLength:"63" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"The organization's name (your own)"`
 }
 
 // DeleteInput deletes one's own organization.
 type DeleteInput struct {
 	AuthHeader
-	Name string `path:"name" maxLength:"63" doc:"The organization's name (your own)"`
+	Name string `path:"name" maxLength:"63" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" doc:"The organization's name (your own)"`
 	Body struct {
 		CurrentPassword string `json:"currentPassword" minLength:"1" maxLength:"128" doc:"The admin's current password"`
 	}
@@ -36,13 +36,13 @@ const (
 var bearer = []map[string][]string{{securityBearer: {}}}
 
 func (s *Server) registerOrganizations() {
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "getOrganization", Method: http.MethodGet, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Read your organization", Security: bearer,
 		Description: "Another organization's name answers exactly like a missing one (404).",
 		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
 	}, s.getOrganization)
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "patchOrganization", Method: http.MethodPatch, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Rename your organization or change its display name, admin email or password", Security: bearer,
 		Description: "Writes the Organization spec or the credentials Secret through the Kubernetes API. A 200 means the " +
@@ -56,7 +56,7 @@ func (s *Server) registerOrganizations() {
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.patchOrganization)
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Delete your organization", Security: bearer, DefaultStatus: http.StatusAccepted,
 		Description: "Deletes the Organization through the Kubernetes API (its deletionPolicy applies); the body gives the current " +
@@ -66,7 +66,7 @@ func (s *Server) registerOrganizations() {
 		Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict,
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.deleteOrganization)
-	huma.Register(s.api, huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "signup", Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{tagOrganizations},
 		Summary: "Create an organization (self-service sign-up)",
 		Description: "Only when the server runs with --signup=open (otherwise 403), within the platform's caps (403 when the total is " +
@@ -91,7 +91,7 @@ func (s *Server) deleteOrganization(ctx context.Context, in *DeleteInput) (*stru
 	if err != nil {
 		return nil, err
 	}
-	if err := s.writeLimited(p); err != nil {
+	if err := s.writeLimited(ctx, p); err != nil {
 		return nil, err
 	}
 	if err := s.checkCurrentPassword(ctx, p, in.Body.CurrentPassword); err != nil {

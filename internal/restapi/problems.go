@@ -40,11 +40,7 @@ func errEmailTaken() error {
 }
 
 func errTooManyRequests(msg string, retryAfter time.Duration) error {
-	secs := int(retryAfter.Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	return huma.ErrorWithHeaders(huma.Error429TooManyRequests(msg), http.Header{"Retry-After": {strconv.Itoa(secs)}})
+	return huma.ErrorWithHeaders(huma.Error429TooManyRequests(msg), http.Header{"Retry-After": {strconv.Itoa(retrySeconds(retryAfter))}})
 }
 
 func errUnavailable() error {
@@ -85,6 +81,9 @@ func problemBody(_ huma.Context, _ string, v any) (any, error) {
 	}
 	if m.Status == http.StatusUnprocessableEntity {
 		m.Status, m.Title = http.StatusBadRequest, http.StatusText(http.StatusBadRequest)
+	}
+	if len(m.Errors) > maxProblemErrors {
+		m.Errors = m.Errors[:maxProblemErrors]
 	}
 	for _, d := range m.Errors {
 		if d != nil {

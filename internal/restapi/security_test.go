@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"runtime/metrics"
 	"strings"
 	"sync"
@@ -66,6 +67,9 @@ var _ = Describe("Security findings", func() {
 		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(name))) })
 		org := stalledWith(name, tenancyv1alpha1.ReasonRetainedDataExists)
 		Expect(meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring(oldUID))
+		// The platform sees whose data it is; the anonymous caller does not.
+		Expect(string(r.body)).To(ContainSubstring(tenancyv1alpha1.ReasonRetainedDataExists), "the answer shows the stalled state")
+		Expect(string(r.body)).NotTo(ContainSubstring(oldUID), "the sign-up caller saw the retained tenant's UID")
 		Expect(org.Status.Collection).To(BeEmpty(), "the stalled organization was given a place")
 		// Its admin cannot read anything: there is no admin account to log in with.
 		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]}),
@@ -321,6 +325,30 @@ var _ = Describe("Security findings", func() {
 			Expect(login(fmt.Sprintf("192.0.2.%d", 100+i), "203.0.113.77")).To(Equal(http.StatusUnauthorized))
 		}
 		Expect(login("203.0.113.77")).To(Equal(http.StatusTooManyRequests), "the failures were counted for the proxy's client")
+	})
+
+	It("says where the client network's rate limit stands on every login, refresh and sign-up answer", func() {
+		c := apiCfg
+		c.LoginRate, c.LoginBurst = 0.01, 2
+		ts, _ := isolatedServer(c)
+		login := func() response {
+			return callAt(ts.URL, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": "a@b.example", "password": "x"})
+		}
+		for _, remaining := range []string{"1", "0"} {
+			r := login()
+			Expect(r.status).To(Equal(http.StatusUnauthorized))
+			Expect(r.header.Get("RateLimit-Limit")).To(Equal("2"))
+			Expect(r.header.Get("RateLimit-Remaining")).To(Equal(remaining))
+		}
+		r := login()
+		expectProblem(r, http.StatusTooManyRequests)
+		Expect(r.header.Get("RateLimit-Remaining")).To(Equal("0"))
+		Expect(r.header.Get("Retry-After")).NotTo(BeEmpty())
+		reset, err := strconv.Atoi(r.header.Get("RateLimit-Reset"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(reset).To(BeNumerically(">", 100), "an empty bucket of 2 at 0.01/s refills in 200 s")
+		// A malformed body is counted too: the limit is taken before the request is read.
+		expectProblem(callAt(ts.URL, http.MethodPost, "/v1/auth/refresh", "", `{"refresh_token":5}`), http.StatusTooManyRequests)
 	})
 
 	It("ignores X-Forwarded-For from a peer that is not a trusted proxy", func() {

@@ -51,7 +51,12 @@ type Server struct {
 
 type ctxKey int
 
-const clientNetworkKey ctxKey = iota
+const (
+	clientNetworkKey ctxKey = iota
+	// responseHeadersKey holds a func(name, value string) that sets a
+	// header of the answer (handlers only get a context.Context).
+	responseHeadersKey
+)
 
 // Dependencies are what the server uses besides its configuration.
 type Dependencies struct {
@@ -112,12 +117,13 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 		securityBearer: {Type: "http", Scheme: "bearer", BearerFormat: "JWT (EdDSA, typ at+jwt)"},
 	}
 	s.api = humago.New(mux, hc)
-	s.api.UseMiddleware(s.observe, validationAs400)
+	s.api.UseMiddleware(s.observe, s.limitPerNetwork, validationAs400)
 	s.registerAuth()
 	s.registerOrganizations()
 	s.registerMisc()
 	documentValidationAs400(s.api.OpenAPI())
 	documentAccepted(s.api.OpenAPI(), "signup", "patchOrganization")
+	documentContract(s.api.OpenAPI())
 	s.handler = securityHeaders(mux)
 	return s, nil
 }
@@ -256,7 +262,8 @@ func (s *Server) housekeeping(ctx context.Context) {
 // observe records request durations and passes the client IP to handlers.
 func (s *Server) observe(ctx huma.Context, next func(huma.Context)) {
 	start := time.Now()
-	next(huma.WithValue(ctx, clientNetworkKey, clientNetwork(ctx.RemoteAddr(), forwardedFor(ctx), s.cfg.TrustedProxies)))
+	hc := huma.WithValue(ctx, clientNetworkKey, clientNetwork(ctx.RemoteAddr(), forwardedFor(ctx), s.cfg.TrustedProxies))
+	next(huma.WithValue(hc, responseHeadersKey, ctx.SetHeader))
 	route := "unknown"
 	if op := ctx.Operation(); op != nil {
 		route = op.Path
@@ -296,22 +303,4 @@ func securityHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// rateLimited applies the per-client-network token bucket to an
-// unauthenticated operation.
-func (s *Server) rateLimited(ctx context.Context) error {
-	if ok, retryAfter := s.limiter.allow(clientNetworkOf(ctx), s.now()); !ok {
-		return errTooManyRequests("too many requests from this address", retryAfter)
-	}
-	return nil
-}
-
-// writeLimited applies the per-organization token bucket to an
-// authenticated write.
-func (s *Server) writeLimited(p *principal) error {
-	if ok, retryAfter := s.writes.allow(p.org.Name, s.now()); !ok {
-		return errTooManyRequests("too many changes to this organization; retry later", retryAfter)
-	}
-	return nil
 }

@@ -36,9 +36,6 @@ type SignupInput struct {
 // Organization is labelled as created by sign-up, which is what the caps
 // count.
 func (s *Server) signup(ctx context.Context, in *SignupInput) (*OrganizationOutput, error) {
-	if err := s.rateLimited(ctx); err != nil {
-		return nil, err
-	}
 	if s.cfg.Signup != SignupOpen {
 		return nil, huma.Error403Forbidden("self-service sign-up is disabled on this server")
 	}

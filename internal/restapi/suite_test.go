@@ -110,6 +110,7 @@ type exchange struct {
 	method, path string
 	status       int
 	contentType  string
+	header       http.Header
 }
 
 var (
@@ -136,7 +137,7 @@ func callAt(base, method, path, token string, body any) response {
 	r, err := apiclient.Do(ctx, base, method, path, token, body)
 	Expect(err).NotTo(HaveOccurred())
 	recordedMu.Lock()
-	recorded = append(recorded, exchange{method: method, path: path, status: r.Status, contentType: r.Header.Get("Content-Type")})
+	recorded = append(recorded, exchange{method: method, path: path, status: r.Status, contentType: r.Header.Get("Content-Type"), header: r.Header})
 	recordedMu.Unlock()
 	return response{status: r.Status, header: r.Header, body: r.Body}
 }

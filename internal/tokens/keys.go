@@ -139,17 +139,17 @@ func (ks *KeySet) Rotate(now time.Time, rotation, tokenLifetime time.Duration) (
 
 // JWK is one public key in a JSON Web Key Set (RFC 8037 OKP).
 type JWK struct {
-	KeyType   string `json:"kty" doc:"Key type (OKP)"`
-	Curve     string `json:"crv" doc:"Curve (Ed25519)"`
-	X         string `json:"x" doc:"Public key, base64url"`
-	KeyID     string `json:"kid" doc:"Key id, as in the tokens' kid header"`
-	Algorithm string `json:"alg" doc:"Algorithm (EdDSA)"`
-	Use       string `json:"use" doc:"Public key use (sig)"`
+	KeyType   string `json:"kty" enum:"OKP" doc:"Key type (OKP)"`
+	Curve     string `json:"crv" enum:"Ed25519" doc:"Curve (Ed25519)"`
+	X         string `json:"x" pattern:"^[A-Za-z0-9_-]{43}$" maxLength:"43" doc:"Public key, base64url"`
+	KeyID     string `json:"kid" pattern:"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]+$" maxLength:"64" doc:"Key id, as in the tokens' kid header"`
+	Algorithm string `json:"alg" enum:"EdDSA" doc:"Algorithm (EdDSA)"`
+	Use       string `json:"use" enum:"sig" doc:"Public key use (sig)"`
 }
 
 // JWKS is a JSON Web Key Set.
 type JWKS struct {
-	Keys []JWK `json:"keys" doc:"The public keys that verify access tokens"`
+	Keys []JWK `json:"keys" maxItems:"16" doc:"The public keys that verify access tokens (the current one and those retired within a token lifetime)"`
 }
 
 // JWKS returns the public half of every key.
