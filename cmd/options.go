@@ -119,7 +119,7 @@ func (o *options) validate() error {
 	if err := op.API.Validate(); err != nil {
 		return err
 	}
-	if err := certificateFilesExist("--metrics-cert-path", op.MetricsCertDir); err != nil {
+	if err := metricsCertificateExists(op.MetricsCertDir); err != nil {
 		return err
 	}
 	if err := mongostore.ValidateDatabaseName(op.Mongo.Database); err != nil {
@@ -208,16 +208,16 @@ func envOr(getenv func(string) string, name, fallback string) string {
 	return fallback
 }
 
-// certificateFilesExist checks that dir (when set) holds tls.crt and
-// tls.key: without them the metrics server would quietly fall back to a
-// self-signed certificate that no scraper can verify.
-func certificateFilesExist(flag, dir string) error {
+// metricsCertificateExists checks that dir (--metrics-cert-path, when set)
+// holds tls.crt and tls.key: without them the metrics server would quietly
+// fall back to a self-signed certificate that no scraper can verify.
+func metricsCertificateExists(dir string) error {
 	if dir == "" {
 		return nil
 	}
 	for _, name := range []string{"tls.crt", "tls.key"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("%s: %w", flag, err)
+			return fmt.Errorf("--metrics-cert-path: %w", err)
 		}
 	}
 	return nil

@@ -48,14 +48,14 @@ type AuthHeader struct {
 
 func (s *Server) registerAuth() {
 	register(s, huma.Operation{
-		OperationID: "login", Method: http.MethodPost, Path: "/v1/auth/login", Tags: []string{tagAuth},
+		OperationID: opLogin, Method: http.MethodPost, Path: "/v1/auth/login", Tags: []string{tagAuth},
 		Summary:      "Log in as an organization's admin",
 		Description:  "Wrong email and wrong password give the same 401. Repeated failures lock the account for a growing time (429 with Retry-After); so does a saturated password hasher.",
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Errors:       []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.login)
 	register(s, huma.Operation{
-		OperationID: "refresh", Method: http.MethodPost, Path: "/v1/auth/refresh", Tags: []string{tagAuth},
+		OperationID: opRefresh, Method: http.MethodPost, Path: "/v1/auth/refresh", Tags: []string{tagAuth},
 		Summary: "Exchange a refresh token for a new token pair",
 		Description: "The refresh token is single-use. Presenting one that was already used revokes its whole session " +
 			"(RFC 9700 4.14.2): of two concurrent refreshes of the same token, one succeeds and the other is reuse, " +

@@ -43,7 +43,7 @@ func (s *Server) registerOrganizations() {
 		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
 	}, s.getOrganization)
 	register(s, huma.Operation{
-		OperationID: "patchOrganization", Method: http.MethodPatch, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
+		OperationID: opPatchOrganization, Method: http.MethodPatch, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Rename your organization or change its display name, admin email or password", Security: bearer,
 		Description: "Writes the Organization spec or the credentials Secret through the Kubernetes API. A 200 means the " +
 			"change is in effect: after a password change the new password works and the old one and every earlier " +
@@ -57,7 +57,7 @@ func (s *Server) registerOrganizations() {
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.patchOrganization)
 	register(s, huma.Operation{
-		OperationID: "deleteOrganization", Method: http.MethodDelete, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
+		OperationID: opDeleteOrganization, Method: http.MethodDelete, Path: organizationPathTemplate, Tags: []string{tagOrganizations},
 		Summary: "Delete your organization", Security: bearer, DefaultStatus: http.StatusAccepted,
 		Description: "Deletes the Organization through the Kubernetes API (its deletionPolicy applies); the body gives the current " +
 			"password. Its tokens stop working at once. An organization the platform declares (in Git or with kubectl: another " +
@@ -67,7 +67,7 @@ func (s *Server) registerOrganizations() {
 			http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.deleteOrganization)
 	register(s, huma.Operation{
-		OperationID: "signup", Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{tagOrganizations},
+		OperationID: opSignup, Method: http.MethodPost, Path: "/v1/organizations", Tags: []string{tagOrganizations},
 		Summary: "Create an organization (self-service sign-up)",
 		Description: "Only when the server runs with --signup=open (otherwise 403), within the platform's caps (403 when the total is " +
 			"reached, 429 when the hourly one is). The password is kept only as an argon2id hash. 201 when Ready within the server's " +

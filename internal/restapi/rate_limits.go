@@ -27,11 +27,20 @@ const (
 	headerRateReset     = "RateLimit-Reset"
 )
 
+// Operation ids of the rate-limited operations.
+const (
+	opLogin              = "login"
+	opRefresh            = "refresh"
+	opSignup             = "signup"
+	opPatchOrganization  = "patchOrganization"
+	opDeleteOrganization = "deleteOrganization"
+)
+
 // perNetworkOperations are the operations limited per client network.
-var perNetworkOperations = map[string]bool{"login": true, "refresh": true, "signup": true}
+var perNetworkOperations = map[string]bool{opLogin: true, opRefresh: true, opSignup: true}
 
 // perOrganizationOperations are the operations limited per organization.
-var perOrganizationOperations = map[string]bool{"patchOrganization": true, "deleteOrganization": true}
+var perOrganizationOperations = map[string]bool{opPatchOrganization: true, opDeleteOrganization: true}
 
 // quota is a bucket's state once a request took, or failed to take, a token.
 type quota struct {
@@ -64,7 +73,7 @@ func (s *Server) limitPerNetwork(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	if op.OperationID == "login" {
+	if op.OperationID == opLogin {
 		s.metrics.logins.WithLabelValues(loginThrottled).Inc()
 	}
 	ctx.SetHeader("Retry-After", strconv.Itoa(retrySeconds(q.retryAfter)))

@@ -122,7 +122,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	s.registerOrganizations()
 	s.registerMisc()
 	documentValidationAs400(s.api.OpenAPI())
-	documentAccepted(s.api.OpenAPI(), "signup", "patchOrganization")
+	documentAccepted(s.api.OpenAPI(), opSignup, opPatchOrganization)
 	documentContract(s.api.OpenAPI())
 	s.handler = securityHeaders(mux)
 	return s, nil
