@@ -41,17 +41,20 @@ fmt: ## Run go fmt against code.
 	go fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet against code (including the e2e build tag).
-	go vet -tags e2e ./...
+vet: ## Run go vet against code (every build tag: integration, e2e, chaos).
+	go vet -tags integration,e2e,chaos ./...
 
 .PHONY: test
 test: manifests generate fmt vet envtest-assets openapi-tools ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
-	go test -race -count=1 -run Unit ./internal/controller/
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $$(go list ./... | grep -v /test/e2e) -coverprofile cover.out $(TEST_ARGS)
+	# Unit tests: every package's tests that need nothing but Go, all under the race detector.
+	go test -race -count=1 -timeout 10m ./...
+	# Integration tests (build tag integration): a real kube-apiserver, etcd and FerretDB.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags integration -count=1 -timeout 30m \
+		$$(go list -tags integration ./... | grep -v /test/e2e) -coverprofile cover.out $(TEST_ARGS)
 	# test/alerts is a module of its own (Prometheus's rule parser and PromQL engine stay out of go.mod).
-	cd test/alerts && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 ./...
+	cd test/alerts && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -timeout 10m ./...
 	# test/helm is a module of its own too (Helm's packages stay out of go.mod).
-	cd test/helm && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 ./...
+	cd test/helm && KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -timeout 10m ./...
 
 FUZZTIME ?= 60s
 # Attempts to minimize each new interesting input: the REST target runs a
@@ -67,16 +70,20 @@ fuzz: envtest-assets ## Run every Go fuzz target for FUZZTIME each (make fuzz FU
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -timeout 0 $$pkg || exit 1; \
+		KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags integration -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -timeout 0 $$pkg || exit 1; \
 	done
 
 .PHONY: helm-chart
 helm-chart: manifests ## Regenerate the Helm chart's copies of config/ (dist/chart: CRD, RBAC, Services, PDB, NetworkPolicy, alerts).
 	go run ./hack/helmchart
 
+# Modules nested in the repository, linted with the same configuration.
+NESTED_MODULES = test/alerts test/helm
+
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint (kubebuilder's set plus depguard layer rules, .golangci.yml).
+lint: golangci-lint ## Run golangci-lint (kubebuilder's set plus depguard layer rules, .golangci.yml) on every module.
 	"$(GOLANGCI_LINT)" run
+	@for m in $(NESTED_MODULES); do echo "golangci-lint: $$m"; (cd $$m && "$(GOLANGCI_LINT)" run --config "$(CURDIR)/.golangci.yml") || exit 1; done
 
 .PHONY: lint-fix
 lint-fix: golangci-lint ## Run golangci-lint and apply the fixes it can make.

@@ -1,3 +1,5 @@
+//go:build integration
+
 package v1alpha1_test
 
 import (
@@ -13,7 +15,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 // undocumented lists the schema paths below root whose description is empty.
@@ -42,7 +44,7 @@ func undocumented(path string, s apiextensionsv1.JSONSchemaProps) []string {
 
 var _ = Describe("Organization CRD documentation", func() {
 	It("documents every spec and status field", func() {
-		data, err := os.ReadFile(filepath.Join(testenv.CRDPath(), "tenancy.org-operator.io_organizations.yaml"))
+		data, err := os.ReadFile(filepath.Join(controlplane.CRDPath(), "tenancy.org-operator.io_organizations.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		Expect(yaml.Unmarshal(data, crd)).To(Succeed())

@@ -1,3 +1,5 @@
+//go:build integration
+
 package v1alpha1_test
 
 import (
@@ -11,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 var (
@@ -29,7 +31,7 @@ func TestAPI(t *testing.T) {
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
 	var err error
-	env, cfg, err = testenv.Start()
+	env, cfg, err = controlplane.Start()
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	Expect(err).NotTo(HaveOccurred())

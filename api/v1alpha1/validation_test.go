@@ -1,3 +1,5 @@
+//go:build integration
+
 package v1alpha1_test
 
 import (
@@ -15,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 // manifest parses one YAML document into an unstructured object, so invalid
@@ -63,7 +65,7 @@ var _ = Describe("Organization CRD", func() {
 
 	It("accepts the sample manifests", func() {
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "org-operator-credentials"}})).To(Succeed())
-		files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "tenancy_*.yaml"))
+		files, err := filepath.Glob(filepath.Join(controlplane.RepoRoot(), "config", "samples", "tenancy_*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(files).To(HaveLen(2))
 		created := 0

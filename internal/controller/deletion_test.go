@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -17,7 +19,7 @@ import (
 
 func insertDocs(collection string, n int) {
 	for i := range n {
-		Expect(mongo.InsertOne(ctx, collection, bson.D{{Key: "n", Value: i}, {Key: "note", Value: fmt.Sprintf("doc %d", i)}})).To(Succeed())
+		Expect(writer.InsertMany(ctx, collection, []any{bson.D{{Key: "n", Value: i}, {Key: "note", Value: fmt.Sprintf("doc %d", i)}}})).To(Succeed())
 	}
 }
 
@@ -34,8 +36,8 @@ var _ = Describe("6. Deletion", func() {
 		insertDocs("org_"+name, 5)
 
 		deleteOrgAndWait(name)
-		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeTrue())
-		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(Equal(int64(5)))
+		Expect(reader.CollectionExists(ctx, "org_"+name)).To(BeTrue())
+		Expect(reader.Count(ctx, "org_"+name, nil)).To(Equal(int64(5)))
 		Expect(admin(name)).To(BeNil())
 		Expect(secretGone(name)).To(BeTrue(), "the owned Secret goes with its owner")
 	})
@@ -49,7 +51,7 @@ var _ = Describe("6. Deletion", func() {
 		insertDocs("org_"+name, 3)
 
 		deleteOrgAndWait(name)
-		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse())
+		Expect(reader.CollectionExists(ctx, "org_"+name)).To(BeFalse())
 		Expect(admin(name)).To(BeNil())
 		Expect(secretGone(name)).To(BeTrue())
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventCollectionDropped))
@@ -81,6 +83,6 @@ var _ = Describe("6. Deletion", func() {
 		restartMongo()
 		restarted = true
 		deleteOrgAndWait(name)
-		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse(), "deletionPolicy Delete applies once MongoDB is back")
+		Expect(reader.CollectionExists(ctx, "org_"+name)).To(BeFalse(), "deletionPolicy Delete applies once MongoDB is back")
 	})
 })

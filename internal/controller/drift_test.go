@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -17,8 +19,8 @@ var _ = Describe("7. Drift repair", func() {
 		name := uniqueName("dropped")
 		createOrg(newOrg(name))
 		waitReady(name)
-		Expect(mongo.DropCollection(ctx, "org_"+name)).To(BeTrue())
-		Eventually(func() (bool, error) { return mongo.CollectionExists(ctx, "org_"+name) }, timeout, interval).Should(BeTrue())
+		Expect(writer.Drop(ctx, "org_"+name)).To(Succeed())
+		Eventually(func() (bool, error) { return reader.CollectionExists(ctx, "org_"+name) }, timeout, interval).Should(BeTrue())
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventCollectionRecreated))
 		waitReady(name)
 	})
@@ -46,10 +48,10 @@ var _ = Describe("7. Drift repair", func() {
 		createOrg(newOrg(name))
 		waitReady(name)
 		before := admin(name)
-		Expect(mongo.DeleteAdmin(ctx, name)).To(BeTrue())
+		dropAdmin(name)
 
 		Eventually(func() *bool {
-			a, _ := mongo.GetAdmin(ctx, name)
+			a := admin(name)
 			if a == nil {
 				return nil
 			}
@@ -118,6 +120,6 @@ var _ = Describe("8. MongoDB outage", func() {
 		restarted = true
 		waitReady(fresh)
 		waitReady(ready)
-		Expect(mongo.CountDocuments(ctx, "org_"+ready, bson.D{})).To(Equal(int64(4)))
+		Expect(reader.Count(ctx, "org_"+ready, bson.D{})).To(Equal(int64(4)))
 	})
 })

@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -15,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 var _ = Describe("9. Footprint", func() {
@@ -39,7 +41,7 @@ var _ = Describe("9. Footprint", func() {
 	})
 
 	It("asks for Secrets only through a namespaced Role", func() {
-		data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+		data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "rbac", "role.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 		sawSecretRole := false

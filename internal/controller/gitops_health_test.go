@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -11,6 +13,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/argocdhealth"
+	"github.com/org-operator/org-operator/internal/testsupport/argocdhealth"
 )
 
 // The differential check: on every live Organization the suite waits for
@@ -241,9 +243,10 @@ var _ = Describe("17. Argo CD health and kstatus", func() {
 
 	It("agree when the ledger says another cluster owns the location: stalled", func() {
 		name := uniqueName("health-foreign")
-		l := mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(name)}
-		Expect(mongo.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, name, "uid-elsewhere", "another-cluster", time.Now()))).To(Succeed())
-		DeferCleanup(func() { Expect(mongo.ReleaseLocation(ctx, l, "another-cluster")).To(Succeed()) })
+		Expect(writer.LedgerEntry(ctx, name, "uid-elsewhere", "another-cluster", "active")).To(Succeed())
+		DeferCleanup(func() {
+			Expect(writer.DeleteMany(ctx, "tenants", bson.D{{Key: "_id", Value: tenancyv1alpha1.DedicatedCollection(name)}})).To(Equal(int64(1)))
+		})
 		createOrg(newOrg(name))
 		waitCondition(name, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonOwnedByAnotherCluster)
 		Expect(expectToolsAgree(served(name)).Status).To(Equal("Degraded"))
@@ -277,7 +280,7 @@ var _ = Describe("18. Pause", func() {
 		Expect(expectToolsAgree(served(name)).Status).To(Equal("Suspended"))
 
 		// Drift and a spec change while paused: nothing is repaired or applied.
-		Expect(mongo.DropCollection(ctx, "org_"+name)).Error().NotTo(HaveOccurred())
+		Expect(writer.Drop(ctx, "org_"+name)).To(Succeed())
 		Expect(k8s.Delete(ctx, ownedSecret(name))).To(Succeed())
 		org = getOrg(name)
 		org.Spec.Admin.Email = "new-admin@" + name + ".example"
@@ -289,7 +292,7 @@ var _ = Describe("18. Pause", func() {
 			g.Expect(c.ObservedGeneration).To(Equal(generation), "the controller saw the change")
 		}, timeout, interval).Should(Succeed())
 		Consistently(func(g Gomega) {
-			g.Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse(), "the collection was recreated while paused")
+			g.Expect(reader.CollectionExists(ctx, "org_"+name)).To(BeFalse(), "the collection was recreated while paused")
 			g.Expect(admin(name)).To(Equal(before), "the admin record was written while paused")
 			err := k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.CredentialsSecretName(name)}, &corev1.Secret{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the Secret was recreated while paused")
@@ -302,7 +305,7 @@ var _ = Describe("18. Pause", func() {
 		annotate(name, tenancyv1alpha1.AnnotationReconcile, "")
 		org = waitReady(name)
 		Expect(condition(org, tenancyv1alpha1.ConditionPaused)).To(BeNil())
-		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeTrue())
+		Expect(reader.CollectionExists(ctx, "org_"+name)).To(BeTrue())
 		Expect(admin(name).Email).To(Equal("new-admin@" + name + ".example"))
 		ownedSecret(name)
 	})
@@ -316,7 +319,7 @@ var _ = Describe("18. Pause", func() {
 		annotate(name, tenancyv1alpha1.AnnotationReconcile, tenancyv1alpha1.ReconcileDisabled)
 		waitCondition(name, tenancyv1alpha1.ConditionPaused, metav1.ConditionTrue, tenancyv1alpha1.ReasonReconcileDisabled)
 		deleteOrgAndWait(name)
-		Expect(mongo.CollectionExists(ctx, "org_"+name)).To(BeFalse())
+		Expect(reader.CollectionExists(ctx, "org_"+name)).To(BeFalse())
 		Expect(admin(name)).To(BeNil())
 	})
 })

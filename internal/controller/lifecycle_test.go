@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -68,10 +70,10 @@ var _ = Describe("2. Collection", func() {
 		org := waitReady(name)
 		Expect(org.Status.Database).To(Equal(database))
 		Expect(org.Status.Collection).To(Equal("org_" + name))
-		exists, err := mongo.CollectionExists(ctx, "org_"+name)
+		exists, err := reader.CollectionExists(ctx, "org_"+name)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(exists).To(BeTrue())
-		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(BeZero())
+		Expect(reader.Count(ctx, "org_"+name, nil)).To(BeZero())
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(
 			ContainElements(controller.EventCollectionCreated, controller.EventCredentialsGenerated, controller.EventAdminCreated))
 	})

@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -119,10 +121,9 @@ var _ = Describe("20. Metrics", func() {
 			}
 			return counts, held
 		}
-		db := rawDB()
 		Eventually(func(g Gomega) {
 			want, held := fromCluster()
-			held += float64(retainedCollections(db)) // the budget counts retained collections too
+			held += float64(retainedCollections()) // the budget counts retained collections too
 			g.Expect(want["ready=true,tenancy=Shared,"]).To(BeNumerically(">=", 1))
 			g.Expect(gauges("org_operator_organizations")).To(Equal(want))
 			g.Expect(gauges("org_operator_dedicated_collections")).To(Equal(map[string]float64{"": held}))

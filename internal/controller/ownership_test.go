@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -13,14 +15,21 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/controller"
-	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/password"
-	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
-// ledger reads the ownership entry of a dedicated collection.
-func ledger(collection string) *mongostore.LedgerEntry {
-	e, err := mongo.GetLedgerEntry(ctx, mongostore.Location{Collection: collection})
+// ledger reads the ownership entry of a dedicated collection; nil when none.
+func ledger(collection string) *check.LedgerEntry {
+	return ledgerAt(collection)
+}
+
+// ledgerAt reads the ownership entry with key (a collection, or
+// <collection>/<organization> in a shared collection); nil when none.
+func ledgerAt(key string) *check.LedgerEntry {
+	GinkgoHelper()
+	e, err := reader.LedgerEntry(ctx, key)
 	Expect(err).NotTo(HaveOccurred())
 	return e
 }
@@ -28,7 +37,7 @@ func ledger(collection string) *mongostore.LedgerEntry {
 // dataOf seeds n documents in an organization's dedicated collection.
 func dataOf(name string, n int) {
 	for i := range n {
-		Expect(mongo.InsertOne(ctx, "org_"+name, bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%d", name, i)}})).To(Succeed())
+		Expect(writer.InsertMany(ctx, "org_"+name, []any{bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%d", name, i)}}})).To(Succeed())
 	}
 }
 
@@ -49,10 +58,10 @@ var _ = Describe("15. Ownership ledger", func() {
 		Expect(e).NotTo(BeNil())
 		Expect(e.Name).To(Equal(name))
 		Expect(e.UID).To(Equal(string(org.UID)))
-		Expect(e.State).To(Equal(mongostore.LedgerActive))
+		Expect(e.State).To(Equal("active"))
 		deleteOrgAndWait(name)
 		e = ledger("org_" + name)
-		Expect(e.State).To(Equal(mongostore.LedgerRetained))
+		Expect(e.State).To(Equal("retained"))
 		Expect(e.RetainedAt).NotTo(BeNil())
 	})
 
@@ -76,7 +85,7 @@ var _ = Describe("15. Ownership ledger", func() {
 			Should(Equal(tenancyv1alpha1.ReasonRetainedDataExists), "a wrong UID adopted the data")
 		adopting(org, oldUID)
 		waitReady(name)
-		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(Equal(int64(3)))
+		Expect(reader.Count(ctx, "org_"+name, nil)).To(Equal(int64(3)))
 		Expect(ledger("org_" + name).UID).To(Equal(string(getOrg(name).UID)))
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventAdopted))
 	})
@@ -90,7 +99,7 @@ var _ = Describe("15. Ownership ledger", func() {
 		Expect(ledger("org_"+name)).To(BeNil(), "a stalled organization claimed the location")
 		adopting(org, tenancyv1alpha1.AdoptUnowned)
 		waitReady(name)
-		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(Equal(int64(2)))
+		Expect(reader.Count(ctx, "org_"+name, nil)).To(Equal(int64(2)))
 	})
 
 	It("takes over, as a restore, data whose owner of the same name was never deleted by the operator", func() {
@@ -112,15 +121,15 @@ var _ = Describe("15. Ownership ledger", func() {
 		controllerutil.RemoveFinalizer(gone, tenancyv1alpha1.Finalizer)
 		Expect(k8s.Update(ctx, gone)).To(Succeed())
 		deleteOrgAndWait(name)
-		Expect(ledger("org_" + name).State).To(Equal(mongostore.LedgerActive))
+		Expect(ledger("org_" + name).State).To(Equal("active"))
 
 		createOrg(newOrg(name)) // re-applied from Git or a backup: new UID
 		var err error
-		mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod})
+		mgr, err = testEnv.StartInProcessManager(testenv.Options{ResyncPeriod: resyncPeriod})
 		Expect(err).NotTo(HaveOccurred())
 		restarted = true
 		org := waitReady(name)
-		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(Equal(int64(4)))
+		Expect(reader.Count(ctx, "org_"+name, nil)).To(Equal(int64(4)))
 		Expect(ledger("org_" + name).UID).To(Equal(string(org.UID)))
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(ContainElement(controller.EventRestored))
 	})
@@ -137,8 +146,8 @@ var _ = Describe("15. Ownership ledger", func() {
 		createOrg(o)
 		waitCondition(name, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonRetainedDataExists)
 		deleteOrgAndWait(name)
-		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(Equal(int64(2)), "a stalled organization's Delete dropped retained data")
-		Expect(ledger("org_" + name).State).To(Equal(mongostore.LedgerRetained))
+		Expect(reader.Count(ctx, "org_"+name, nil)).To(Equal(int64(2)), "a stalled organization's Delete dropped retained data")
+		Expect(ledger("org_" + name).State).To(Equal("retained"))
 	})
 
 	It("moves the ledger entry with the data: a tenancy switch and a rename", func() {
@@ -147,8 +156,7 @@ var _ = Describe("15. Ownership ledger", func() {
 		uid := string(waitReady(name).UID)
 		setTenancy(name, tenancyv1alpha1.TenancyShared)
 		waitMoved(name, shared)
-		e, err := mongo.GetLedgerEntry(ctx, mongostore.Location{Collection: shared, Organization: name})
-		Expect(err).NotTo(HaveOccurred())
+		e := ledgerAt(shared + "/" + name)
 		Expect(e).NotTo(BeNil())
 		Expect(e.UID).To(Equal(uid))
 		Expect(ledger("org_"+name)).To(BeNil(), "the source's entry outlived the move")
@@ -160,17 +168,15 @@ var _ = Describe("15. Ownership ledger", func() {
 		createOrg(n)
 		newUID := string(waitReady(heir).UID)
 		Expect(ledger("org_" + heir).UID).To(Equal(newUID))
-		e, err = mongo.GetLedgerEntry(ctx, mongostore.Location{Collection: shared, Organization: name})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(e).To(BeNil(), "the renamed organization's old entry stayed")
+		Expect(ledgerAt(shared+"/"+name)).To(BeNil(), "the renamed organization's old entry stayed")
 	})
 
 	It("records organizations placed before the ledger existed (an upgrade), once", func() {
 		name := uniqueName("legacy")
 		createOrg(newOrg(name))
 		org := waitReady(name)
-		Expect(mongo.ReleaseLocation(ctx, mongostore.Location{Collection: "org_" + name}, ledger("org_"+name).Cluster)).To(Succeed())
-		Eventually(func() *mongostore.LedgerEntry { return ledger("org_" + name) }, 3*resyncPeriod+timeout, interval).ShouldNot(BeNil())
+		Expect(writer.DeleteMany(ctx, "tenants", bson.D{{Key: "_id", Value: "org_" + name}})).To(Equal(int64(1))) // as before the ledger
+		Eventually(func() *check.LedgerEntry { return ledger("org_" + name) }, 3*resyncPeriod+timeout, interval).ShouldNot(BeNil())
 		Expect(ledger("org_" + name).UID).To(Equal(string(org.UID)))
 	})
 })
@@ -213,13 +219,12 @@ var _ = Describe("16. Credentials sources", func() {
 	})
 
 	It("keeps the old password when the credentials step fails right after a rename's take-over", func() {
-		db := rawDB()
 		old, newName := uniqueName("was"), uniqueName("now")
 		o := newOrg(old)
 		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyDelete
 		createOrg(o)
 		waitReady(old)
-		seed(db, "org_"+old, 5)
+		seed("org_"+old, 5)
 		oldPassword := string(ownedSecret(old).Data["password"])
 		// A Secret in the way of <new>-admin: the credentials step fails
 		// after the documents and the admin record have moved.
@@ -231,7 +236,7 @@ var _ = Describe("16. Credentials sources", func() {
 		n.Spec.RenamedFrom = old
 		createOrg(n)
 		waitCondition(newName, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonCredentialsSecretConflict)
-		Expect(mongo.CountDocuments(ctx, "org_"+newName, nil)).To(Equal(int64(5)), "the documents moved before the credentials step")
+		Expect(reader.Count(ctx, "org_"+newName, nil)).To(Equal(int64(5)), "the documents moved before the credentials step")
 		// The platform prunes the old organization meanwhile (Argo CD order).
 		Expect(k8s.Delete(ctx, getOrg(old))).To(Succeed())
 		Expect(k8s.Delete(ctx, blocker)).To(Succeed())

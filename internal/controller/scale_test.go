@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -13,9 +15,9 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/controller"
-	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/faultstore"
-	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/faultstore"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 // createReadyOrgs creates n organizations (a few in parallel), waits until
@@ -85,9 +87,8 @@ var _ = Describe("14. Resync at scale", func() {
 
 	It("measures 50 Ready Auto organizations per resync period with the same constant commands and no write", func() {
 		names := createReadyOrgs("steady-auto", 50, tenancyv1alpha1.TenancyAuto)
-		db := rawDB()
 		for _, name := range names[:10] {
-			seedShared(db, name, 0, 3) // sizes to measure, below any threshold and hysteresis
+			seedShared(name, 0, 3) // sizes to measure, below any threshold and hysteresis
 		}
 		expectQuietPasses()
 	})
@@ -95,17 +96,17 @@ var _ = Describe("14. Resync at scale", func() {
 	It("repairs only the drifted tenants among 50: a dropped collection and a deleted admin record", func() {
 		names := createReadyOrgs("drifty", 50)
 		lostCollection, lostAdmin := names[7], names[31]
-		before := map[string]*mongostore.Admin{}
+		before := map[string]*check.Admin{}
 		for _, n := range names {
 			before[n] = admin(n)
 		}
 		time.Sleep(resyncPeriod)
-		Expect(mongo.DropCollection(ctx, "org_"+lostCollection)).To(BeTrue())
-		Expect(mongo.DeleteAdmin(ctx, lostAdmin)).To(BeTrue())
+		Expect(writer.Drop(ctx, "org_"+lostCollection)).To(Succeed())
+		dropAdmin(lostAdmin)
 		writes := mgr.Commands.Writes()
 
-		Eventually(func() (bool, error) { return mongo.CollectionExists(ctx, "org_"+lostCollection) }, 3*resyncPeriod+timeout, interval).Should(BeTrue())
-		Eventually(func() *mongostore.Admin { a, _ := mongo.GetAdmin(ctx, lostAdmin); return a }, 3*resyncPeriod+timeout, interval).ShouldNot(BeNil())
+		Eventually(func() (bool, error) { return reader.CollectionExists(ctx, "org_"+lostCollection) }, 3*resyncPeriod+timeout, interval).Should(BeTrue())
+		Eventually(func() *check.Admin { return admin(lostAdmin) }, 3*resyncPeriod+timeout, interval).ShouldNot(BeNil())
 		Eventually(func() []string { return eventReasons(lostCollection) }, timeout, interval).Should(ContainElement(controller.EventCollectionRecreated))
 		Eventually(func() []string { return eventReasons(lostAdmin) }, timeout, interval).Should(ContainElement(controller.EventAdminRecreated))
 		time.Sleep(2 * resyncPeriod)
@@ -127,10 +128,10 @@ var _ = Describe("14. Resync at scale", func() {
 		Expect(mgr.Stop()).To(Succeed())
 		DeferCleanup(restoreManager)
 		for _, n := range names {
-			Expect(mongo.DeleteAdmin(ctx, n)).To(BeTrue())
+			dropAdmin(n)
 		}
 		var err error
-		mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod, MaxConcurrentReconciles: 1,
+		mgr, err = testEnv.StartInProcessManager(testenv.Options{ResyncPeriod: resyncPeriod, MaxConcurrentReconciles: 1,
 			WrapStore: faultstore.Slow(20 * time.Millisecond)})
 		Expect(err).NotTo(HaveOccurred())
 		time.Sleep(time.Second) // the first observation has queued the backlog
@@ -143,11 +144,11 @@ var _ = Describe("14. Resync at scale", func() {
 				condition(getOrg(name), tenancyv1alpha1.ConditionReady).Status == metav1.ConditionTrue
 		}, 2*time.Second, 20*time.Millisecond).Should(BeTrue(), "a new organization waited behind resyncs")
 		GinkgoWriter.Printf("new organization Ready after %s\n", time.Since(start))
-		repaired, err := mongo.CountDocuments(ctx, mongostore.AdminsCollection, bson.D{{Key: "organization", Value: bson.D{{Key: "$in", Value: names}}}})
+		repaired, err := reader.Count(ctx, "admins", bson.D{{Key: "organization", Value: bson.D{{Key: "$in", Value: names}}}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(repaired).To(BeNumerically("<", 200), fmt.Sprintf("the backlog (%d of 200 repaired) was already gone: the test proves nothing", repaired))
 		Eventually(func() (int64, error) {
-			return mongo.CountDocuments(ctx, mongostore.AdminsCollection, bson.D{{Key: "organization", Value: bson.D{{Key: "$in", Value: names}}}})
+			return reader.Count(ctx, "admins", bson.D{{Key: "organization", Value: bson.D{{Key: "$in", Value: names}}}})
 		}, 2*time.Minute, time.Second).Should(Equal(int64(200)), "the backlog is repaired afterwards")
 	})
 })

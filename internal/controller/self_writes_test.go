@@ -14,7 +14,7 @@ func secretAt(version string) *corev1.Secret {
 	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "creds", Name: "acme-admin", ResourceVersion: version}}
 }
 
-func TestUnitSelfWrites(t *testing.T) {
+func TestSelfWrites(t *testing.T) {
 	t.Run("the event of our write is dropped, before or after the write returns", func(t *testing.T) {
 		s := newSelfWrites()
 		s.begin(secretAt(""))
@@ -62,7 +62,7 @@ func TestUnitSelfWrites(t *testing.T) {
 	})
 }
 
-func TestUnitStillGenerated(t *testing.T) {
+func TestStillGenerated(t *testing.T) {
 	pw := "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
 	owned := func(stored string, annotated bool) *corev1.Secret {
 		s := secretAt("1")

@@ -1,3 +1,5 @@
+//go:build integration
+
 package controller_test
 
 import (
@@ -19,9 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
-	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	seeding "github.com/org-operator/org-operator/internal/testsupport/seed"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 const (
@@ -31,12 +35,15 @@ const (
 )
 
 var (
-	ctx       context.Context
-	testEnv   *harness.Environment
-	k8s       client.Client // uncached, for assertions
-	mongoSrv  *ferretdbtest.Server
-	mongo     *mongostore.Store // the test's own connection, for assertions
-	mgr       *harness.Manager
+	ctx      context.Context
+	testEnv  *testenv.Environment
+	k8s      client.Client // uncached, for assertions
+	mongoSrv *ferretdb.Server
+	// reader checks MongoDB independently of the code under test;
+	// writer changes it behind the system's back (drift, seeding).
+	reader    *check.Mongo
+	writer    *seeding.Mongo
+	mgr       *testenv.InProcessManager
 	timeout   = 30 * time.Second
 	interval  = 100 * time.Millisecond
 	nameIndex int
@@ -51,10 +58,11 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx = context.Background()
 	var err error
-	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{Database: database, CredentialsNamespace: credNS})
+	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{Database: database, CredentialsNamespace: credNS})
 	Expect(err).NotTo(HaveOccurred())
-	k8s, mongoSrv, mongo = testEnv.Client, testEnv.Mongo, testEnv.Store
-	mgr, err = testEnv.StartManager(harness.Options{ResyncPeriod: resyncPeriod})
+	k8s, mongoSrv = testEnv.Client, testEnv.Mongo
+	reader, writer = testEnv.Check, testEnv.Seed
+	mgr, err = testEnv.StartInProcessManager(testenv.Options{ResyncPeriod: resyncPeriod})
 	Expect(err).NotTo(HaveOccurred())
 })
 
@@ -125,17 +133,12 @@ func waitCondition(name, typ string, status metav1.ConditionStatus, reason strin
 	return org
 }
 
-// waitReady waits for Ready=True on the current generation.
+// waitReady waits until the organization converged (check.Converged:
+// Ready for its current generation, no move in flight).
 func waitReady(name string) *tenancyv1alpha1.Organization {
-	var org *tenancyv1alpha1.Organization
-	Eventually(func(g Gomega) {
-		org = &tenancyv1alpha1.Organization{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, org)).To(Succeed())
-		c := condition(org, tenancyv1alpha1.ConditionReady)
-		g.Expect(c).NotTo(BeNil())
-		g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "%s: %s", c.Reason, c.Message)
-		g.Expect(org.Status.ObservedGeneration).To(Equal(org.Generation))
-	}, timeout, interval).Should(Succeed())
+	GinkgoHelper()
+	org, err := check.WaitConverged(ctx, k8s, name, timeout)
+	Expect(err).NotTo(HaveOccurred())
 	checkToolsAgree(name)
 	return org
 }
@@ -146,10 +149,18 @@ func ownedSecret(name string) *corev1.Secret {
 	return s
 }
 
-func admin(name string) *mongostore.Admin {
-	a, err := mongo.GetAdmin(ctx, name)
+// admin reads an organization's admin record; nil when there is none.
+func admin(name string) *check.Admin {
+	GinkgoHelper()
+	a, err := reader.Admin(ctx, name)
 	Expect(err).NotTo(HaveOccurred())
 	return a
+}
+
+// dropAdmin deletes an organization's admin record behind the controller's back.
+func dropAdmin(name string) {
+	GinkgoHelper()
+	Expect(writer.DeleteMany(ctx, "admins", bson.D{{Key: "organization", Value: name}})).To(Equal(int64(1)))
 }
 
 // eventReasons lists the reasons of the events recorded about an organization.
@@ -183,5 +194,5 @@ func eventNotes(name string) []string {
 // test's own connection works (its pooled connections died with the server).
 func restartMongo() {
 	Expect(mongoSrv.Start()).To(Succeed())
-	Eventually(func() error { return mongo.Ping(ctx) }, timeout, interval).Should(Succeed())
+	Eventually(func() error { _, err := reader.Collections(ctx); return err }, timeout, interval).Should(Succeed())
 }

@@ -1,3 +1,5 @@
+//go:build integration
+
 package mongostore_test
 
 import (
@@ -11,15 +13,15 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
 )
 
-var server *ferretdbtest.Server
+var server *ferretdb.Server
 
 func TestMain(m *testing.M) {
 	var err error
-	server, err = ferretdbtest.Start(ferretdbtest.Options{})
+	server, err = ferretdb.Start(ferretdb.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start FerretDB:", err)
 		os.Exit(1)
@@ -196,7 +198,7 @@ func TestUniqueIndexRaceOnUpdateIsReportedAsConflict(t *testing.T) {
 }
 
 func TestUnavailableServerIsClassified(t *testing.T) {
-	srv, err := ferretdbtest.Start(ferretdbtest.Options{})
+	srv, err := ferretdb.Start(ferretdb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 package restapi_test
 
 import (
@@ -25,12 +27,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/restapi"
-	"github.com/org-operator/org-operator/test/apiclient"
-	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/proc"
-	"github.com/org-operator/org-operator/test/rawmongo"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 // fuzzOperation is one REST operation the fuzzer sends random bodies to.
@@ -63,9 +64,9 @@ const (
 
 // fuzzTarget is the environment shared by every input of one fuzz process.
 type fuzzTarget struct {
-	env            *harness.Environment
-	mgr            *harness.Manager
-	db             *rawmongo.Reader
+	env            *testenv.Environment
+	mgr            *testenv.InProcessManager
+	db             *check.Mongo
 	email, pass    string
 	token, refresh string
 }
@@ -136,7 +137,7 @@ func newFuzzTarget() (*fuzzTarget, error) {
 		return nil, err
 	}
 	killChildrenOnInterrupt()
-	env, err := harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS})
+	env, err := testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credNS})
 	if err != nil {
 		return nil, err
 	}
@@ -149,13 +150,13 @@ func newFuzzTarget() (*fuzzTarget, error) {
 	// after every accepted logout.
 	cfg.Lockout = restapi.LockoutPolicy{Threshold: 1 << 30, GlobalThreshold: 1 << 30, GlobalNetworks: 2, Base: time.Millisecond, Max: time.Millisecond, Window: time.Minute}
 	cfg.ChangeTimeout = 10 * time.Second
-	mgr, err := env.StartManager(harness.Options{API: &cfg})
+	mgr, err := env.StartInProcessManager(testenv.Options{API: &cfg})
 	if err != nil {
 		_ = env.Stop()
 		return nil, err
 	}
 	t := &fuzzTarget{env: env, mgr: mgr}
-	if t.db, err = rawmongo.Connect(env.Mongo.URI(), env.Database); err != nil {
+	if t.db, err = check.ConnectMongo(env.Mongo.URI(), env.Database); err != nil {
 		_ = mgr.Stop()
 		_ = env.Stop()
 		return nil, err
@@ -322,7 +323,7 @@ func (t *fuzzTarget) snapshot(ctx context.Context) (fuzzState, error) {
 	for _, sec := range secrets.Items {
 		s.secrets[sec.Namespace+"/"+sec.Name] = sec.ResourceVersion
 	}
-	for _, coll := range []string{mongostore.AdminsCollection, mongostore.SessionsCollection, mongostore.RefreshUsesCollection} {
+	for _, coll := range []string{"admins", "sessions", "refreshTokenUses"} {
 		docs, err := t.db.Documents(ctx, coll, nil)
 		if err != nil {
 			return s, err

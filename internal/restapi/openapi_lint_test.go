@@ -1,3 +1,5 @@
+//go:build integration
+
 package restapi_test
 
 import (
@@ -9,7 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 // Issue 20: the served document had 94 errors and 86 warnings under the
@@ -17,7 +19,7 @@ import (
 // apply and why, in hack/openapi/.spectral.yaml.
 var _ = Describe("The served OpenAPI document", func() {
 	It("passes spectral's OpenAPI and OWASP API Security rulesets with no error and no warning", func() {
-		dir := filepath.Join(testenv.RepoRoot(), "hack", "openapi")
+		dir := filepath.Join(controlplane.RepoRoot(), "hack", "openapi")
 		spectral := filepath.Join(dir, "node_modules", ".bin", "spectral")
 		_, err := os.Stat(spectral)
 		Expect(err).NotTo(HaveOccurred(), "spectral is not installed: run `make openapi-tools` (npm ci in hack/openapi)")

@@ -1,3 +1,5 @@
+//go:build integration
+
 package restapi_test
 
 import (
@@ -24,7 +26,7 @@ func renameTo(t tenantOrg, token, newName string) response {
 // countDocs counts a collection's documents with the independent client.
 func countDocs(coll string) int {
 	GinkgoHelper()
-	docs, err := raw.Documents(ctx, coll, nil)
+	docs, err := reader.Documents(ctx, coll, nil)
 	Expect(err).NotTo(HaveOccurred())
 	return len(docs)
 }
@@ -36,7 +38,7 @@ func seedDocs(coll string, n int) {
 	for i := range docs {
 		docs[i] = bson.D{{Key: "_id", Value: fmt.Sprintf("doc-%d", i)}, {Key: "v", Value: i}}
 	}
-	Expect(raw.InsertMany(ctx, coll, docs)).To(Succeed())
+	Expect(writer.InsertMany(ctx, coll, docs)).To(Succeed())
 }
 
 var _ = Describe("Rename through the API", func() {

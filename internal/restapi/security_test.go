@@ -1,3 +1,5 @@
+//go:build integration
+
 package restapi_test
 
 import (
@@ -22,7 +24,7 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
 	"github.com/org-operator/org-operator/internal/restapi"
-	"github.com/org-operator/org-operator/test/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
 )
 
 // The findings of the security review (issue 15), one named spec each,
@@ -55,7 +57,7 @@ var _ = Describe("Security findings", func() {
 		waitReady(name)
 		oldUID := string(getOrg(name).UID)
 		for i := range 5 {
-			Expect(mongo.InsertOne(ctx, "org_"+name, bson.D{{Key: "_id", Value: fmt.Sprintf("doc-%d", i)}, {Key: "secret", Value: i}})).To(Succeed())
+			Expect(writer.InsertMany(ctx, "org_"+name, []any{bson.D{{Key: "_id", Value: fmt.Sprintf("doc-%d", i)}, {Key: "secret", Value: i}}})).To(Succeed())
 		}
 		Expect(k8s.Delete(ctx, old)).To(Succeed())
 		Eventually(func() bool { return orgGone(name) }, timeout, interval).Should(BeTrue())
@@ -74,7 +76,7 @@ var _ = Describe("Security findings", func() {
 		// Its admin cannot read anything: there is no admin account to log in with.
 		expectProblem(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]}),
 			http.StatusUnauthorized)
-		Consistently(func() (int64, error) { return mongo.CountDocuments(ctx, "org_"+name, nil) }, "2s", interval).Should(Equal(int64(5)))
+		Consistently(func() (int64, error) { return reader.Count(ctx, "org_"+name, nil) }, "2s", interval).Should(Equal(int64(5)))
 
 		// The platform adopts the retained data by naming its old UID.
 		org = getOrg(name)
@@ -82,7 +84,7 @@ var _ = Describe("Security findings", func() {
 		Expect(k8s.Update(ctx, org)).To(Succeed())
 		org = waitReady(name)
 		Expect(org.Status.Collection).To(Equal("org_" + name))
-		Expect(mongo.CountDocuments(ctx, "org_"+name, nil)).To(Equal(int64(5)), "the adopted data is all there")
+		Expect(reader.Count(ctx, "org_"+name, nil)).To(Equal(int64(5)), "the adopted data is all there")
 		Expect(call(http.MethodPost, "/v1/auth/login", "", map[string]string{"email": body["adminEmail"], "password": body["password"]}).status).
 			To(Equal(http.StatusOK))
 	})
@@ -96,7 +98,7 @@ var _ = Describe("Security findings", func() {
 		kubeSystem := &corev1.Namespace{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Name: "kube-system"}, kubeSystem)).To(Succeed()) // the cluster id
 		now := time.Now().UTC()
-		Expect(raw.InsertMany(ctx, "tenants", []any{bson.D{{Key: "_id", Value: "org_" + name}, {Key: "collection", Value: "org_" + name},
+		Expect(writer.InsertMany(ctx, "tenants", []any{bson.D{{Key: "_id", Value: "org_" + name}, {Key: "collection", Value: "org_" + name},
 			{Key: "name", Value: name}, {Key: "uid", Value: "uid-of-the-lost-one"}, {Key: "cluster", Value: string(kubeSystem.UID)},
 			{Key: "state", Value: "active"}, {Key: "createdAt", Value: now}, {Key: "updatedAt", Value: now}}})).To(Succeed())
 		seedDocs("org_"+name, 3)
@@ -111,7 +113,7 @@ var _ = Describe("Security findings", func() {
 			http.StatusUnauthorized)
 		Expect(countDocs("org_" + name)).To(Equal(3))
 		var entries []bson.M
-		Expect(raw.Decode(ctx, "tenants", bson.D{{Key: "_id", Value: "org_" + name}}, &entries)).To(Succeed())
+		Expect(reader.Decode(ctx, "tenants", bson.D{{Key: "_id", Value: "org_" + name}}, &entries)).To(Succeed())
 		Expect(entries).To(HaveLen(1))
 		Expect(entries[0]["uid"]).To(Equal("uid-of-the-lost-one"), "the ledger still names the lost organization")
 		Expect(entries[0]["state"]).To(Equal("active"))
@@ -225,7 +227,7 @@ var _ = Describe("Security findings", func() {
 			DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, org)) })
 			org = stalledWith(name, tenancyv1alpha1.ReasonInvalidPasswordHash)
 			Expect(meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionStalled).Message).To(ContainSubstring("exactly m=19456"))
-			Expect(mongo.GetAdmin(ctx, name)).To(BeNil(), "an admin record was written with that hash")
+			Expect(adminRecords(name)).To(BeEmpty(), "an admin record was written with that hash")
 		},
 		Entry("4 GiB per verification", "greedy", "m=19456", "m=4194304"),
 		// Issue 20: within what a verification may cost, but login time would
@@ -445,11 +447,11 @@ var _ = Describe("Security findings", func() {
 			Expect(callAt(ts.URL, http.MethodDelete, "/v1/organizations/"+name, pair.AccessToken,
 				map[string]string{"currentPassword": body["password"]}).status).To(Equal(http.StatusAccepted))
 			Eventually(func() bool { return orgGone(name) }, timeout, interval).Should(BeTrue())
-			collections, err := raw.Collections(ctx)
+			collections, err := reader.Collections(ctx)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(collections).NotTo(ContainElement("org_"+name), "an empty collection was retained")
 			var entries []bson.M
-			Expect(raw.Decode(ctx, "tenants", bson.D{{Key: "name", Value: name}}, &entries)).To(Succeed())
+			Expect(reader.Decode(ctx, "tenants", bson.D{{Key: "name", Value: name}}, &entries)).To(Succeed())
 			Expect(entries).To(BeEmpty(), "a ledger entry was retained for nothing")
 		}
 		seq++
@@ -472,7 +474,7 @@ var _ = Describe("Security findings", func() {
 		Eventually(func() bool { return orgGone(name) }, timeout, interval).Should(BeTrue())
 		Expect(countDocs("org_" + name)).To(Equal(2))
 		var entries []bson.M
-		Expect(raw.Decode(ctx, "tenants", bson.D{{Key: "name", Value: name}}, &entries)).To(Succeed())
+		Expect(reader.Decode(ctx, "tenants", bson.D{{Key: "name", Value: name}}, &entries)).To(Succeed())
 		Expect(entries).To(HaveLen(1))
 		Expect(entries[0]["state"]).To(Equal("retained"))
 	})

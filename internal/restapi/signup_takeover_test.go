@@ -1,3 +1,5 @@
+//go:build integration
+
 package restapi_test
 
 import (
@@ -39,8 +41,7 @@ func fluxManifest(name string) string {
 // independent MongoDB client.
 func adminRecord(organization string) bson.M {
 	GinkgoHelper()
-	var records []bson.M
-	Expect(raw.Decode(ctx, "admins", bson.D{{Key: "organization", Value: organization}}, &records)).To(Succeed())
+	records := adminRecords(organization)
 	Expect(records).To(HaveLen(1), "one admin record for %s", organization)
 	return records[0]
 }

@@ -1,3 +1,5 @@
+//go:build integration
+
 package restapi_test
 
 import (
@@ -13,22 +15,23 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/restapi"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/seed"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 	"github.com/org-operator/org-operator/internal/tokens"
-	"github.com/org-operator/org-operator/test/apiclient"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
-	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/rawmongo"
 )
 
 // credNS holds the tenants' Secrets, operatorNS the operator's own (the
@@ -40,13 +43,14 @@ const (
 
 var (
 	ctx      context.Context
-	testEnv  *harness.Environment
+	testEnv  *testenv.Environment
 	k8s      client.Client
-	mongoSrv *ferretdbtest.Server
-	mongo    *mongostore.Store
-	// raw reads MongoDB independently of the code under test (checks).
-	raw      *rawmongo.Reader
-	mgr      *harness.Manager
+	mongoSrv *ferretdb.Server
+	// reader reads MongoDB independently of the code under test (checks);
+	// writer writes behind the system's back (seeding).
+	reader   *check.Mongo
+	writer   *seed.Mongo
+	mgr      *testenv.InProcessManager
 	baseURL  string
 	apiCfg   restapi.Config
 	timeout  = 30 * time.Second
@@ -63,11 +67,10 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx = context.Background()
 	var err error
-	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credNS, OperatorNamespace: operatorNS})
+	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credNS, OperatorNamespace: operatorNS})
 	Expect(err).NotTo(HaveOccurred())
-	k8s, mongoSrv, mongo = testEnv.Client, testEnv.Mongo, testEnv.Store
-	raw, err = rawmongo.Connect(mongoSrv.URI(), testEnv.Database)
-	Expect(err).NotTo(HaveOccurred())
+	k8s, mongoSrv = testEnv.Client, testEnv.Mongo
+	reader, writer = testEnv.Check, testEnv.Seed
 
 	apiCfg = restapi.DefaultConfig()
 	apiCfg.Signup = restapi.SignupOpen
@@ -77,7 +80,7 @@ var _ = BeforeSuite(func() {
 	apiCfg.WriteRate, apiCfg.WriteBurst = 1000, 1000
 	apiCfg.HashConcurrency = 2
 	apiCfg.ChangeTimeout = 20 * time.Second
-	mgr, err = testEnv.StartManager(harness.Options{API: &apiCfg})
+	mgr, err = testEnv.StartInProcessManager(testenv.Options{API: &apiCfg})
 	Expect(err).NotTo(HaveOccurred())
 	baseURL = mgr.APIURL
 })
@@ -88,9 +91,6 @@ var _ = AfterSuite(func() {
 	DeferCleanup(func() {
 		if mgr != nil {
 			Expect(mgr.Stop()).To(Succeed())
-		}
-		if raw != nil {
-			Expect(raw.Close(ctx)).To(Succeed())
 		}
 		if testEnv != nil {
 			Expect(testEnv.Stop()).To(Succeed())
@@ -184,14 +184,11 @@ func newTenant(prefix string) tenantOrg {
 	return tenantOrg{name: name, email: string(s.Data["email"]), password: string(s.Data["password"])}
 }
 
+// waitReady waits until the organization converged (check.Converged).
 func waitReady(name string) *tenancyv1alpha1.Organization {
-	var org *tenancyv1alpha1.Organization
-	Eventually(func(g Gomega) {
-		org = &tenancyv1alpha1.Organization{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, org)).To(Succeed())
-		g.Expect(meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)).To(BeTrue())
-		g.Expect(org.Status.ObservedGeneration).To(Equal(org.Generation))
-	}, timeout, interval).Should(Succeed())
+	GinkgoHelper()
+	org, err := check.WaitConverged(ctx, k8s, name, timeout)
+	Expect(err).NotTo(HaveOccurred())
 	return org
 }
 
@@ -232,4 +229,27 @@ func template(path string) string {
 		return "/v1/organizations/{name}"
 	}
 	return path
+}
+
+// adminRecords reads an organization's admin records with the independent
+// client (what the controller wrote, not what the store says).
+func adminRecords(organization string) []bson.M {
+	GinkgoHelper()
+	var records []bson.M
+	Expect(reader.Decode(ctx, "admins", bson.D{{Key: "organization", Value: organization}}, &records)).To(Succeed())
+	return records
+}
+
+// connectStore opens a store connection of the code under test, for a
+// server a test builds itself (never to assert with).
+func connectStore(counter *mongostore.CommandCounter) *mongostore.Store {
+	GinkgoHelper()
+	o := mongostore.Options{URI: mongoSrv.URI(), Database: testEnv.Database}
+	if counter != nil {
+		o.Monitor = counter.Monitor()
+	}
+	store, err := mongostore.Connect(o)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = store.Close(ctx) })
+	return store
 }

@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/org-operator/org-operator/test/argocdhealth"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/testsupport/argocdhealth"
 )
 
 // healthTests is Argo CD's health_test.yaml.
@@ -110,7 +110,7 @@ func TestComponentAddsTheCheckToArgoCDConfigMap(t *testing.T) {
 		t.Fatal("kubectl must be installed (Debian package kubectl)")
 	}
 	dir := t.TempDir()
-	component, err := filepath.Rel(dir, filepath.Join(testenv.RepoRoot(), "config", "argocd"))
+	component, err := filepath.Rel(dir, filepath.Join(controlplane.RepoRoot(), "config", "argocd"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package audit runs `manager audit`, the real binary, against a real
 // apiserver and FerretDB after creating every kind of finding it reports.
 package audit
@@ -22,9 +24,9 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/audit"
-	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 func TestAudit(t *testing.T) {
@@ -34,7 +36,7 @@ func TestAudit(t *testing.T) {
 
 var (
 	ctx        = context.Background()
-	env        *harness.Environment
+	env        *testenv.Environment
 	bin        string
 	kubeconfig string
 )
@@ -42,11 +44,11 @@ var (
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	var err error
-	env, err = harness.StartEnvironment(harness.EnvironmentOptions{})
+	env, err = testenv.StartEnvironment(testenv.EnvironmentOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(env.Stop)
 	dir := GinkgoT().TempDir()
-	bin, err = testenv.BuildManager(dir)
+	bin, err = controlplane.BuildManager(dir)
 	Expect(err).NotTo(HaveOccurred())
 	kubeconfig = filepath.Join(dir, "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, env.Env.KubeConfig, 0o600)).To(Succeed())
@@ -72,12 +74,9 @@ func org(name string) *tenancyv1alpha1.Organization {
 }
 
 func waitReady(name string) *tenancyv1alpha1.Organization {
-	o := &tenancyv1alpha1.Organization{}
-	Eventually(func(g Gomega) {
-		g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: name}, o)).To(Succeed())
-		g.Expect(o.Status.ObservedGeneration).To(Equal(o.Generation))
-		g.Expect(o.Status.Collection).NotTo(BeEmpty())
-	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	GinkgoHelper()
+	o, err := check.WaitConverged(ctx, env.Client, name, 30*time.Second)
+	Expect(err).NotTo(HaveOccurred())
 	return o
 }
 
@@ -89,14 +88,13 @@ var _ = Describe("manager audit", func() {
 	})
 
 	It("lists every kind of finding, as a table and as JSON, and exits 3", func() {
-		mgr, err := env.StartManager(harness.Options{})
+		mgr, err := env.StartInProcessManager(testenv.Options{})
 		Expect(err).NotTo(HaveOccurred())
-		store := env.Store
 		// A retained tenant, with 3 documents.
 		Expect(env.Client.Create(ctx, org("kept"))).To(Succeed())
 		keptUID := string(waitReady("kept").UID)
 		for i := range 3 {
-			Expect(store.InsertOne(ctx, "org_kept", bson.D{{Key: "i", Value: i}})).To(Succeed())
+			Expect(env.Seed.InsertMany(ctx, "org_kept", []any{bson.D{{Key: "i", Value: i}}})).To(Succeed())
 		}
 		Expect(env.Client.Delete(ctx, org("kept"))).To(Succeed())
 		Eventually(func() error { return env.Client.Get(ctx, client.ObjectKey{Name: "kept"}, org("x")) }, 30*time.Second).Should(HaveOccurred())
@@ -104,13 +102,13 @@ var _ = Describe("manager audit", func() {
 		Expect(env.Client.Create(ctx, org("hollow"))).To(Succeed())
 		waitReady("hollow")
 		Expect(mgr.Stop()).To(Succeed())
-		Expect(store.DropCollection(ctx, "org_hollow")).To(BeTrue())
+		Expect(env.Seed.Drop(ctx, "org_hollow")).To(Succeed())
 		// A collection nobody owns, an admin record without an Organization,
 		// and a tenant of another cluster.
-		Expect(store.InsertOne(ctx, "org_stray", bson.D{{Key: "left", Value: "behind"}})).To(Succeed())
-		Expect(store.CreateAdmin(ctx, mongostore.Admin{ID: "g", Organization: "ghost", Email: "ghost@ghost.example", PasswordHash: "x"})).To(Succeed())
-		foreign := mongostore.Location{Collection: "org_foreign"}
-		Expect(store.ClaimLocation(ctx, mongostore.NewLedgerEntry(foreign, "foreign", "uid-f", "cluster-b", time.Now()))).To(Succeed())
+		Expect(env.Seed.InsertMany(ctx, "org_stray", []any{bson.D{{Key: "left", Value: "behind"}}})).To(Succeed())
+		Expect(env.Seed.Upsert(ctx, "admins", "g", bson.D{{Key: "_id", Value: "g"}, {Key: "organization", Value: "ghost"},
+			{Key: "email", Value: "ghost@ghost.example"}, {Key: "passwordHash", Value: "x"}})).To(Succeed())
+		Expect(env.Seed.LedgerEntry(ctx, "foreign", "uid-f", "cluster-b", "active")).To(Succeed())
 
 		table, code := runAudit()
 		Expect(code).To(Equal(3), table)

@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,11 +28,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/operator"
-	"github.com/org-operator/org-operator/test/devenv"
-	"github.com/org-operator/org-operator/test/rawmongo"
-	"github.com/org-operator/org-operator/test/testenv"
-	"github.com/org-operator/org-operator/test/workload"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/seed"
+	"github.com/org-operator/org-operator/internal/testsupport/workload"
 )
 
 // params is the run's size, from the environment (CHAOS_*).
@@ -64,7 +65,8 @@ func loadParams() params {
 var (
 	ctx      context.Context
 	env      *devenv.Env
-	db       *rawmongo.Reader
+	db       *check.Mongo
+	sd       *seed.Mongo
 	drv      *workload.Driver
 	checker  *workload.Checker
 	stateDir string
@@ -81,8 +83,8 @@ func TestChaos(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	root := testenv.RepoRoot()
-	apiPort, mongoPort := freePort(), freePort()
+	root := controlplane.RepoRoot()
+	apiPort, mongoPort := proc.MustFreePort(), proc.MustFreePort()
 	var err error
 	// Kept when the suite fails: the logs of every process are there.
 	stateDir, err = os.MkdirTemp("", "org-operator-chaos-")
@@ -99,14 +101,19 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err := client.New(env.Config(), client.Options{Scheme: operator.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	db, err = rawmongo.Connect(env.MongoURI, "orgs")
+	db, err = check.ConnectMongo(env.MongoURI, "orgs")
 	Expect(err).NotTo(HaveOccurred())
-	drv = &workload.Driver{K8s: k8s, DB: db, APIURL: env.APIURL, Shared: tenancyv1alpha1.DefaultSharedCollection,
+	sd, err = seed.ConnectMongo(env.MongoURI, "orgs")
+	Expect(err).NotTo(HaveOccurred())
+	drv = &workload.Driver{K8s: k8s, DB: db, Writer: sd, APIURL: env.APIURL, Shared: tenancyv1alpha1.DefaultSharedCollection,
 		CredentialsNamespace: devenv.CredentialsNamespace, Model: workload.NewModel()}
 	checker = drv.Checker()
 })
 
 var _ = AfterSuite(func() {
+	if sd != nil {
+		_ = sd.Close(ctx)
+	}
 	if db != nil {
 		_ = db.Close(ctx)
 	}
@@ -155,25 +162,25 @@ var _ = Describe("Chaos", Ordered, func() {
 		t := drv.Model.Get(bigNames[0])
 		coll, _ := t.Location(drv.Shared)
 		id := fmt.Sprintf("%s-%04d", t.Name, 7)
-		Expect(db.DeleteOne(ctx, coll, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)))
+		Expect(sd.DeleteOne(ctx, coll, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)))
 		Expect(checker.Converged(ctx, drv.Model)).To(ContainElement(ContainSubstring("document " + id + " of " + t.Name)))
 		doc := map[string]any{"_id": id, "n": int32(7), "payload": "document " + id}
 		if t.Tenancy == tenancyv1alpha1.TenancyShared {
 			doc["organization"] = t.Name
 		}
-		Expect(db.InsertMany(ctx, coll, []any{doc})).To(Succeed())
+		Expect(sd.InsertMany(ctx, coll, []any{doc})).To(Succeed())
 		Expect(checker.Converged(ctx, drv.Model)).To(BeEmpty())
 
 		// The same document a second time, in another tenant's place.
 		other := tenancyv1alpha1.DedicatedCollection("stray")
-		Expect(db.InsertMany(ctx, other, []any{map[string]any{"_id": id, "n": int32(7)}})).To(Succeed())
+		Expect(sd.InsertMany(ctx, other, []any{map[string]any{"_id": id, "n": int32(7)}})).To(Succeed())
 		Expect(checker.Converged(ctx, drv.Model)).To(ContainElements(ContainSubstring("orphan collection "+other), ContainSubstring("document "+id)))
-		Expect(db.DeleteOne(ctx, other, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)))
-		Expect(db.Drop(ctx, other)).To(Succeed())
+		Expect(sd.DeleteOne(ctx, other, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)))
+		Expect(sd.Drop(ctx, other)).To(Succeed())
 
-		Expect(db.InsertMany(ctx, "admins", []any{map[string]any{"_id": "forged", "organization": "nobody", "email": "x@y.example"}})).To(Succeed())
+		Expect(sd.InsertMany(ctx, "admins", []any{map[string]any{"_id": "forged", "organization": "nobody", "email": "x@y.example"}})).To(Succeed())
 		Expect(checker.Converged(ctx, drv.Model)).To(ContainElement(ContainSubstring("admin records for nobody")))
-		Expect(db.DeleteOne(ctx, "admins", bson.D{{Key: "_id", Value: "forged"}})).To(Equal(int64(1)))
+		Expect(sd.DeleteOne(ctx, "admins", bson.D{{Key: "_id", Value: "forged"}})).To(Equal(int64(1)))
 		Expect(checker.Converged(ctx, drv.Model)).To(BeEmpty())
 	})
 
@@ -388,11 +395,4 @@ func randomPolicy(rng *rand.Rand) tenancyv1alpha1.DeletionPolicy {
 		return tenancyv1alpha1.DeletionPolicyRetain
 	}
 	return tenancyv1alpha1.DeletionPolicyDelete
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
 }

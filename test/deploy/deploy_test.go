@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package deploy checks the shipped manifests (kustomize build
 // config/default) against a real apiserver: every object passes a
 // server-side dry run, and the manager's pod passes Pod Security admission
@@ -31,7 +33,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 func TestDeploy(t *testing.T) {
@@ -72,7 +74,7 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	var cfg *rest.Config
 	var err error
-	env, cfg, err = testenv.Start()
+	env, cfg, err = controlplane.Start()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(env.Stop)
 	cfg = rest.CopyConfig(cfg)
@@ -86,7 +88,7 @@ var _ = BeforeSuite(func() {
 func render(dir string) []*unstructured.Unstructured {
 	GinkgoHelper()
 	cmd := exec.Command("kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", dir)
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = controlplane.RepoRoot()
 	out, err := cmd.Output()
 	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize %s", dir)
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
@@ -217,7 +219,7 @@ var _ = Describe("kustomize build config/default", Ordered, func() {
 var _ = Describe("config/default with the config/certmanager component", func() {
 	It("mounts the Certificate's Secret and points the API's TLS flags at it, still under Pod Security restricted", func() {
 		overlay := GinkgoT().TempDir()
-		config, err := filepath.Rel(overlay, filepath.Join(testenv.RepoRoot(), "config")) // kustomize takes no absolute roots
+		config, err := filepath.Rel(overlay, filepath.Join(controlplane.RepoRoot(), "config")) // kustomize takes no absolute roots
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("resources:\n- "+filepath.Join(config, "default")+
 			"\ncomponents:\n- "+filepath.Join(config, "certmanager")+"\n"), 0o600)).To(Succeed())
@@ -253,7 +255,7 @@ var _ = Describe("config/prometheus with the config/certmanager component", func
 		serverName, _, _ := unstructured.NestedString(tlsConfig, "serverName")
 
 		overlay := GinkgoT().TempDir()
-		config, err := filepath.Rel(overlay, filepath.Join(testenv.RepoRoot(), "config"))
+		config, err := filepath.Rel(overlay, filepath.Join(controlplane.RepoRoot(), "config"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("resources:\n- "+filepath.Join(config, "default")+
 			"\ncomponents:\n- "+filepath.Join(config, "certmanager")+"\n"), 0o600)).To(Succeed())

@@ -17,8 +17,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/org-operator/org-operator/test/proc"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 )
 
 var _ = Describe("The make dev tool", Ordered, func() {
@@ -26,14 +26,14 @@ var _ = Describe("The make dev tool", Ordered, func() {
 	BeforeAll(func() {
 		devBin = filepath.Join(GinkgoT().TempDir(), "dev")
 		cmd := exec.Command("go", "build", "-o", devBin, "./hack/dev")
-		cmd.Dir = testenv.RepoRoot()
+		cmd.Dir = controlplane.RepoRoot()
 		out, err := cmd.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), string(out))
 	})
 
 	startDev := func(stateDir string) (*exec.Cmd, *bufio.Reader) {
-		cmd := exec.Command(devBin, "--api-port", strconv.Itoa(freePort()), "--mongo-port", strconv.Itoa(freePort()))
-		cmd.Dir = testenv.RepoRoot()
+		cmd := exec.Command(devBin, "--api-port", strconv.Itoa(proc.MustFreePort()), "--mongo-port", strconv.Itoa(proc.MustFreePort()))
+		cmd.Dir = controlplane.RepoRoot()
 		cmd.Env = append(os.Environ(), "DEV_STATE_DIR="+stateDir)
 		stdout, err := cmd.StdoutPipe()
 		Expect(err).NotTo(HaveOccurred())
@@ -74,7 +74,7 @@ var _ = Describe("The make dev tool", Ordered, func() {
 
 		// A second instance on the same state directory says so and fails.
 		second := exec.Command(devBin)
-		second.Dir = testenv.RepoRoot()
+		second.Dir = controlplane.RepoRoot()
 		second.Env = append(os.Environ(), "DEV_STATE_DIR="+stateDir)
 		secondOut, err := second.CombinedOutput()
 		Expect(err).To(HaveOccurred())
@@ -98,8 +98,8 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(l.Close)
 		port := l.Addr().(interface{ String() string }).String()
-		cmd := exec.Command(devBin, "--api-port", port[strings.LastIndexByte(port, ':')+1:], "--mongo-port", strconv.Itoa(freePort()))
-		cmd.Dir = testenv.RepoRoot()
+		cmd := exec.Command(devBin, "--api-port", port[strings.LastIndexByte(port, ':')+1:], "--mongo-port", strconv.Itoa(proc.MustFreePort()))
+		cmd.Dir = controlplane.RepoRoot()
 		cmd.Env = append(os.Environ(), "DEV_STATE_DIR="+GinkgoT().TempDir())
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError

@@ -8,24 +8,30 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/devenv"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
+	"github.com/org-operator/org-operator/internal/operator"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/seed"
 )
 
 var (
-	ctx   context.Context
-	env   *devenv.Env
-	mongo *mongostore.Store
+	ctx context.Context
+	env *devenv.Env
+	// k8s reads the apiserver without a cache; db reads MongoDB and sd
+	// writes it, all independently of the code under test.
+	k8s client.Client
+	db  *check.Mongo
+	sd  *seed.Mongo
 )
 
 func TestE2E(t *testing.T) {
@@ -33,16 +39,8 @@ func TestE2E(t *testing.T) {
 	RunSpecs(t, "org-operator end-to-end suite (kubectl + HTTP)")
 }
 
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	port := l.Addr().(*net.TCPAddr).Port
-	Expect(l.Close()).To(Succeed())
-	return port
-}
-
 func managerBinary() string {
-	bin := filepath.Join(testenv.RepoRoot(), "bin", "manager")
+	bin := filepath.Join(controlplane.RepoRoot(), "bin", "manager")
 	_, err := os.Stat(bin)
 	Expect(err).NotTo(HaveOccurred(), "build the manager first: make test-e2e does (go build -o bin/manager ./cmd)")
 	return bin
@@ -50,25 +48,31 @@ func managerBinary() string {
 
 var _ = BeforeSuite(func() {
 	ctx = context.Background()
-	apiPort := freePort()
+	apiPort := proc.MustFreePort()
 	var err error
 	env, err = devenv.Start(ctx, devenv.Options{
-		Root:          testenv.RepoRoot(),
+		Root:          controlplane.RepoRoot(),
 		StateDir:      GinkgoT().TempDir(),
 		ManagerBinary: managerBinary(),
 		APIPort:       apiPort,
-		MongoPort:     freePort(),
+		MongoPort:     proc.MustFreePort(),
 		ManagerArgs:   append(devenv.ManagerAPIArgs(apiPort), "--api-login-rate=1000", "--api-login-burst=1000"),
 		Log:           GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred())
-	mongo, err = mongostore.Connect(mongostore.Options{URI: env.MongoURI, Database: "orgs", ServerSelectionTimeout: 2 * time.Second})
+	k8s, err = client.New(env.Config(), client.Options{Scheme: operator.Scheme})
+	Expect(err).NotTo(HaveOccurred())
+	db, err = check.ConnectMongo(env.MongoURI, "orgs")
+	Expect(err).NotTo(HaveOccurred())
+	sd, err = seed.ConnectMongo(env.MongoURI, "orgs")
 	Expect(err).NotTo(HaveOccurred())
 })
 
 var _ = AfterSuite(func() {
-	if mongo != nil {
-		_ = mongo.Close(ctx)
+	for _, c := range []interface{ Close(context.Context) error }{db, sd} {
+		if c != nil {
+			_ = c.Close(ctx)
+		}
 	}
 	if env != nil {
 		if CurrentSpecReport().Failed() {

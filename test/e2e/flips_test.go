@@ -38,10 +38,10 @@ var _ = Describe("Moves reversed in flight", Ordered, func() {
 			_, err := apply(orgManifest(names[i], fmt.Sprintf("  admin:\n    email: admin@%s.example\n  tenancy: Dedicated\n", names[i])))
 			Expect(err).NotTo(HaveOccurred())
 		}
-		waitReady("60s", names...)
+		waitConverged(60*time.Second, names...)
 		for _, name := range names {
 			for j := range docs {
-				Expect(mongo.InsertOne(ctx, "org_"+name, bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%04d", name, j)}, {Key: "n", Value: j}})).To(Succeed())
+				Expect(sd.InsertMany(ctx, "org_"+name, []any{bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%04d", name, j)}, {Key: "n", Value: j}}})).To(Succeed())
 			}
 		}
 
@@ -79,12 +79,12 @@ var _ = Describe("Moves reversed in flight", Ordered, func() {
 		}
 
 		for _, name := range names {
-			Expect(mongo.CountDocuments(ctx, "org_"+name, bson.D{})).To(Equal(int64(docs)), "documents of %s in its collection", name)
+			Expect(db.Count(ctx, "org_"+name, bson.D{})).To(Equal(int64(docs)), "documents of %s in its collection", name)
 			for j := range docs {
 				id := fmt.Sprintf("%s-%04d", name, j)
-				Expect(mongo.CountDocuments(ctx, "org_"+name, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)), "%s", id)
+				Expect(db.Count(ctx, "org_"+name, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)), "%s", id)
 			}
-			Expect(mongo.CountDocuments(ctx, "shared_tenants", bson.D{{Key: "organization", Value: name}})).To(BeZero(),
+			Expect(db.Count(ctx, "shared_tenants", bson.D{{Key: "organization", Value: name}})).To(BeZero(),
 				"documents of %s left in the shared collection", name)
 		}
 	})

@@ -13,7 +13,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/org-operator/org-operator/test/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
 )
 
 // kubectl runs kubectl against the environment and fails the spec on error.
@@ -35,14 +36,17 @@ func orgManifest(name, spec string) string {
 	return fmt.Sprintf("apiVersion: tenancy.org-operator.io/v1alpha1\nkind: Organization\nmetadata:\n  name: %s\nspec:\n%s", name, spec)
 }
 
-func waitReady(timeout string, names ...string) {
+// waitConverged waits until each Organization converged on its current
+// spec (check.Converged: Ready for this generation, no move in flight),
+// reading the apiserver without a cache. (`kubectl wait
+// --for=condition=Ready` would also accept a Ready of the previous
+// generation, right after a change or a restart.)
+func waitConverged(timeout time.Duration, names ...string) {
 	GinkgoHelper()
-	args := make([]string, 0, 3+len(names))
-	args = append(args, "wait", "--for=condition=Ready", "--timeout="+timeout)
 	for _, n := range names {
-		args = append(args, "organization/"+n)
+		_, err := check.WaitConverged(ctx, k8s, n, timeout)
+		Expect(err).NotTo(HaveOccurred())
 	}
-	kubectl(args...)
 }
 
 // secretValue reads one key of a Secret in the credentials namespace with kubectl.

@@ -20,7 +20,7 @@ var _ = Describe("Journeys", Ordered, func() {
 		// admin.email: kubectl apply owns that, and the API says so.
 		_, err := apply(orgManifest("journey-one", "  admin:\n    email: admin@journey-one.example\n"))
 		Expect(err).NotTo(HaveOccurred())
-		waitReady("60s", "journey-one")
+		waitConverged(60*time.Second, "journey-one")
 
 		email := secretValue("journey-one-admin", "email")
 		pw := secretValue("journey-one-admin", "password")
@@ -59,18 +59,18 @@ var _ = Describe("Journeys", Ordered, func() {
 		_, err := apply(orgManifest("keeper", "  admin:\n    email: admin@keeper.example\n  deletionPolicy: Retain\n") + "\n---\n" +
 			orgManifest("dropper", "  admin:\n    email: admin@dropper.example\n  deletionPolicy: Delete\n"))
 		Expect(err).NotTo(HaveOccurred())
-		waitReady("60s", "keeper", "dropper")
+		waitConverged(60*time.Second, "keeper", "dropper")
 		for i := range 7 {
-			Expect(mongo.InsertOne(ctx, "org_keeper", bson.D{{Key: "i", Value: i}})).To(Succeed())
-			Expect(mongo.InsertOne(ctx, "org_dropper", bson.D{{Key: "i", Value: i}})).To(Succeed())
+			Expect(sd.InsertMany(ctx, "org_keeper", []any{bson.D{{Key: "i", Value: i}}})).To(Succeed())
+			Expect(sd.InsertMany(ctx, "org_dropper", []any{bson.D{{Key: "i", Value: i}}})).To(Succeed())
 		}
 		keeperPassword := secretValue("keeper-admin", "password")
 		Expect(loginStatus("admin@keeper.example", keeperPassword)).To(Equal(http.StatusOK))
 
 		kubectl("delete", "organization", "keeper", "dropper", "--wait=true", "--timeout=60s")
-		Expect(mongo.CountDocuments(ctx, "org_keeper", nil)).To(Equal(int64(7)))
+		Expect(db.Count(ctx, "org_keeper", nil)).To(Equal(int64(7)))
 		Expect(loginStatus("admin@keeper.example", keeperPassword)).To(Equal(http.StatusUnauthorized))
-		Expect(mongo.CollectionExists(ctx, "org_dropper")).To(BeFalse())
+		Expect(db.CollectionExists(ctx, "org_dropper")).To(BeFalse())
 	})
 
 	It("4. rejects an invalid manifest with the CRD's message and creates nothing", func() {
@@ -107,10 +107,10 @@ var _ = Describe("Journeys", Ordered, func() {
 		time.Sleep(700 * time.Millisecond) // some are mid-way
 		Expect(env.KillManager(syscall.SIGKILL)).To(Succeed())
 		Expect(env.StartManager(ctx)).To(Succeed())
-		waitReady("180s", names...)
+		waitConverged(180*time.Second, names...)
 
 		for _, name := range names {
-			n, err := mongo.CountDocuments(ctx, "admins", bson.D{{Key: "organization", Value: name}})
+			n, err := db.Count(ctx, "admins", bson.D{{Key: "organization", Value: name}})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(n).To(Equal(int64(1)), "admin records of %s", name)
 			secrets := kubectl("get", "secret", "-n", "org-operator-credentials", "-l", "tenancy.org-operator.io/organization="+name, "-o", "name")
@@ -151,6 +151,6 @@ var _ = Describe("Journeys", Ordered, func() {
 		Expect(env.StartMongo()).To(Succeed())
 		restarted = true
 		Eventually(func() int { return probeStatus("/readyz") }, "30s", "250ms").Should(Equal(http.StatusOK))
-		waitReady("120s", names...)
+		waitConverged(120*time.Second, names...)
 	})
 })

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package ha runs two real manager processes with leader election against
 // one apiserver and one FerretDB, as the Deployment's two replicas do.
 package ha
@@ -6,8 +8,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,8 +20,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,11 +27,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/managerproc"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 	"github.com/org-operator/org-operator/internal/tokens"
-	"github.com/org-operator/org-operator/test/apiclient"
-	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/proc"
-	"github.com/org-operator/org-operator/test/testenv"
 )
 
 func TestHA(t *testing.T) {
@@ -43,7 +42,7 @@ func TestHA(t *testing.T) {
 
 var (
 	ctx        = context.Background()
-	env        *harness.Environment
+	env        *testenv.Environment
 	bin        string
 	dir        string
 	kubeconfig string
@@ -52,11 +51,11 @@ var (
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	var err error
-	env, err = harness.StartEnvironment(harness.EnvironmentOptions{})
+	env, err = testenv.StartEnvironment(testenv.EnvironmentOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(env.Stop)
 	dir = GinkgoT().TempDir()
-	bin, err = testenv.BuildManager(dir)
+	bin, err = controlplane.BuildManager(dir)
 	Expect(err).NotTo(HaveOccurred())
 	kubeconfig = filepath.Join(dir, "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, env.Env.KubeConfig, 0o600)).To(Succeed())
@@ -64,90 +63,36 @@ var _ = BeforeSuite(func() {
 
 // replica is one manager process.
 type replica struct {
-	name                string
-	p                   *proc.Process
-	api, probe, metrics string
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
+	name string
+	*managerproc.Process
 }
 
 // startReplica starts bin/manager as the Deployment runs it (leader
 // election on) and waits until its /readyz answers 200.
 func startReplica(name string, extra ...string) *replica {
 	GinkgoHelper()
-	r := &replica{name: name,
-		api:     fmt.Sprintf("http://127.0.0.1:%d", freePort()),
-		probe:   fmt.Sprintf("http://127.0.0.1:%d", freePort()),
-		metrics: fmt.Sprintf("http://127.0.0.1:%d", freePort())}
-	args := append([]string{
-		"--leader-elect=true",
-		"--cluster-id=ha-test",
-		"--credentials-namespace=" + env.CredentialsNamespace,
-		"--operator-namespace=" + env.OperatorNamespace,
-		"--mongodb-database=" + env.Database,
-		"--api-bind-address=" + strings.TrimPrefix(r.api, "http://"),
-		"--health-probe-bind-address=" + strings.TrimPrefix(r.probe, "http://"),
-		"--metrics-bind-address=" + strings.TrimPrefix(r.metrics, "http://"),
-		"--metrics-secure=false",
-	}, extra...)
-	environ := []string{"KUBECONFIG=" + kubeconfig, "MONGODB_URI=" + env.Mongo.URI(), "HOME=" + os.Getenv("HOME")}
-	var err error
-	r.p, err = proc.Start(bin, args, environ, filepath.Join(dir, name+".log"), nil)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = r.p.Stop(syscall.SIGKILL, 5*time.Second) })
-	Eventually(func() int { return status(r.probe + "/readyz") }, 60*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK),
-		"replica %s never became ready (log %s)", name, r.p.LogPath)
-	return r
-}
-
-func status(url string) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	Expect(err).NotTo(HaveOccurred())
-	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
-	if err != nil {
-		return 0
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode
+	p, err := managerproc.Start(ctx, managerproc.Options{Binary: bin, Kubeconfig: kubeconfig, MongoURI: env.Mongo.URI(),
+		LogPath: filepath.Join(dir, name+".log"), API: true, Metrics: true,
+		Args: append([]string{
+			"--leader-elect=true",
+			"--cluster-id=ha-test",
+			"--credentials-namespace=" + env.CredentialsNamespace,
+			"--operator-namespace=" + env.OperatorNamespace,
+			"--mongodb-database=" + env.Database,
+		}, extra...)})
+	Expect(err).NotTo(HaveOccurred(), "replica %s", name)
+	DeferCleanup(func() { _ = p.Stop(syscall.SIGKILL, 5*time.Second) })
+	return &replica{name: name, Process: p}
 }
 
 // metric sums the samples of family name on r's metrics endpoint whose
 // labels include want; -1 when the endpoint does not answer.
 func (r *replica) metric(name string, want map[string]string) float64 {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.metrics+"/metrics", nil)
-	Expect(err).NotTo(HaveOccurred())
-	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
+	families, err := check.Scrape(ctx, &http.Client{Timeout: 3 * time.Second}, r.MetricsURL+"/metrics")
 	if err != nil {
 		return -1
 	}
-	defer func() { _ = resp.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	Expect(err).NotTo(HaveOccurred())
-	total := 0.0
-	f, ok := families[name]
-	if !ok {
-		return 0
-	}
-samples:
-	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if labels[k] != v {
-				continue samples
-			}
-		}
-		total += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-	}
-	return total
+	return check.Sum(families, name, want)
 }
 
 // leads reports whether r holds the Lease, by its own account.
@@ -184,19 +129,8 @@ func createOrg(name string) {
 func waitReady(timeout time.Duration, names ...string) {
 	GinkgoHelper()
 	for _, name := range names {
-		Eventually(func(g Gomega) {
-			o := &tenancyv1alpha1.Organization{}
-			g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: name}, o)).To(Succeed())
-			var ready *metav1.Condition
-			for i := range o.Status.Conditions {
-				if o.Status.Conditions[i].Type == tenancyv1alpha1.ConditionReady {
-					ready = &o.Status.Conditions[i]
-				}
-			}
-			g.Expect(ready).NotTo(BeNil())
-			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(o.Status.ObservedGeneration).To(Equal(o.Generation))
-		}, timeout, 100*time.Millisecond).Should(Succeed(), "organization %s", name)
+		_, err := check.WaitConverged(ctx, env.Client, name, timeout)
+		Expect(err).NotTo(HaveOccurred())
 	}
 }
 
@@ -252,8 +186,8 @@ var _ = Describe("Two replicas", Ordered, func() {
 		Expect(follower.reconciles()).To(BeZero(), "the follower reconciled")
 		Consistently(func() int { return len(filter([]*replica{a, b}, (*replica).leads)) }, 2*time.Second, 200*time.Millisecond).Should(Equal(1))
 
-		Expect(getOrg(b.api, "ha-one", login(a.api, "ha-one"))).To(Equal(http.StatusOK))
-		Expect(getOrg(a.api, "ha-one", login(b.api, "ha-one"))).To(Equal(http.StatusOK))
+		Expect(getOrg(b.APIURL, "ha-one", login(a.APIURL, "ha-one"))).To(Equal(http.StatusOK))
+		Expect(getOrg(a.APIURL, "ha-one", login(b.APIURL, "ha-one"))).To(Equal(http.StatusOK))
 	})
 
 	It("accept a token signed with a key the other replica just rotated in", func() {
@@ -277,8 +211,8 @@ var _ = Describe("Two replicas", Ordered, func() {
 		Expect(env.Client.Update(ctx, secret)).To(Succeed())
 
 		var token string
-		Eventually(func() string { token = login(a.api, "ha-one"); return kid(token) }, 10*time.Second, 10*time.Millisecond).Should(Equal(next.ID))
-		Expect(getOrg(b.api, "ha-one", token)).To(Equal(http.StatusOK))
+		Eventually(func() string { token = login(a.APIURL, "ha-one"); return kid(token) }, 10*time.Second, 10*time.Millisecond).Should(Equal(next.ID))
+		Expect(getOrg(b.APIURL, "ha-one", token)).To(Equal(http.StatusOK))
 	})
 
 	It("survive a SIGKILL of the leader while 20 organizations are created: the other takes over and all converge", func() {
@@ -299,7 +233,7 @@ var _ = Describe("Two replicas", Ordered, func() {
 		})
 		time.Sleep(700 * time.Millisecond)
 		killed := time.Now()
-		Expect(lead.p.Stop(syscall.SIGKILL, 5*time.Second)).To(Succeed())
+		Expect(lead.Stop(syscall.SIGKILL, 5*time.Second)).To(Succeed())
 		Eventually(survivor.leads, 60*time.Second, 50*time.Millisecond).Should(BeTrue())
 		takeover := time.Since(killed)
 		AddReportEntry("takeover after SIGKILL of the leader", takeover.Round(100*time.Millisecond).String())
@@ -330,7 +264,7 @@ var _ = Describe("Two replicas", Ordered, func() {
 		fresh := startReplica("c")
 		Expect(leader(30*time.Second, old, fresh)).To(Equal(old))
 		stopped := time.Now()
-		Expect(old.p.Stop(syscall.SIGTERM, 15*time.Second)).To(Succeed())
+		Expect(old.Stop(syscall.SIGTERM, 15*time.Second)).To(Succeed())
 		Eventually(fresh.leads, 30*time.Second, 50*time.Millisecond).Should(BeTrue())
 		handover := time.Since(stopped)
 		AddReportEntry("handover after SIGTERM of the leader", handover.Round(100*time.Millisecond).String())

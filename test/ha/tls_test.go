@@ -1,3 +1,5 @@
+//go:build integration
+
 package ha
 
 import (
@@ -51,12 +53,12 @@ var _ = Describe("The REST API over HTTPS", func() {
 		folder, pool := selfSigned(1)
 		r := startReplica("tls", "--api-tls-cert-file="+filepath.Join(folder, "tls.crt"), "--api-tls-key-file="+filepath.Join(folder, "tls.key"))
 		secure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-		resp, err := secure.Get(strings.Replace(r.api, "http://", "https://", 1) + "/healthz")
+		resp, err := secure.Get(strings.Replace(r.APIURL, "http://", "https://", 1) + "/healthz")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(resp.Body.Close()).To(Succeed())
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
 		Expect(resp.TLS).NotTo(BeNil())
-		plain, err := http.Get(r.api + "/healthz")
+		plain, err := http.Get(r.APIURL + "/healthz")
 		if err == nil {
 			Expect(plain.Body.Close()).To(Succeed())
 			Expect(plain.StatusCode).To(Equal(http.StatusBadRequest), "plain HTTP must not be served")
@@ -68,7 +70,7 @@ var _ = Describe("The REST API over HTTPS", func() {
 		trustsRenewed := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: renewed, MinVersion: tls.VersionTLS12}, DisableKeepAlives: true}}
 		Eventually(func() (int64, error) {
-			resp, err := trustsRenewed.Get(strings.Replace(r.api, "http://", "https://", 1) + "/healthz")
+			resp, err := trustsRenewed.Get(strings.Replace(r.APIURL, "http://", "https://", 1) + "/healthz")
 			if err != nil {
 				return 0, err
 			}
@@ -83,7 +85,7 @@ var _ = Describe("The REST API over HTTPS", func() {
 		r := startReplica("metrics-tls", "--metrics-secure=true", "--metrics-cert-path="+folder)
 		verifying := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool,
 			MinVersion: tls.VersionTLS12}}}
-		resp, err := verifying.Get(strings.Replace(r.metrics, "http://", "https://", 1) + "/metrics")
+		resp, err := verifying.Get(strings.Replace(r.MetricsURL, "http://", "https://", 1) + "/metrics")
 		Expect(err).NotTo(HaveOccurred(), "the metrics certificate does not verify")
 		Expect(resp.Body.Close()).To(Succeed())
 		Expect(resp.TLS.PeerCertificates[0].SerialNumber.Int64()).To(Equal(int64(7)))

@@ -35,7 +35,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 const managedBy = "app.kubernetes.io/managed-by"
@@ -60,7 +60,7 @@ func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
 
 func kustomize(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	out, err := exec.Command("kubectl", "kustomize", filepath.Join(testenv.RepoRoot(), dir)).Output()
+	out, err := exec.Command("kubectl", "kustomize", filepath.Join(controlplane.RepoRoot(), dir)).Output()
 	if err != nil {
 		t.Fatalf("kubectl kustomize %s: %v", dir, err)
 	}
@@ -69,7 +69,7 @@ func kustomize(t *testing.T, dir string) []*unstructured.Unstructured {
 
 func loadChart(t *testing.T) *chart.Chart {
 	t.Helper()
-	ch, err := loader.Load(filepath.Join(testenv.RepoRoot(), "dist", "chart"))
+	ch, err := loader.Load(filepath.Join(controlplane.RepoRoot(), "dist", "chart"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,8 @@ func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
 			g.SetLabels(labels)
 		}
 		if !equality.Semantic.DeepEqual(w.Object, g.Object) {
-			t.Errorf("%s differs between config/default and the chart (run make helm-chart, or change templates/deployment.yaml):\nkustomize: %v\nhelm:      %v", k, w.Object, g.Object)
+			t.Errorf("%s differs between config/default and the chart (run make helm-chart, or change its hand-written templates):"+
+				"\nkustomize: %v\nhelm:      %v", k, w.Object, g.Object)
 		}
 	}
 	for k := range got {
@@ -153,9 +154,10 @@ func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
 }
 
 var custom = map[string]any{
-	"replicaCount":         3,
-	"image":                map[string]any{"repository": "registry.example/org-operator", "tag": "v1.2.3", "pullPolicy": "IfNotPresent"},
-	"mongodb":              map[string]any{"uri": "mongodb://db.example:27017/?replicaSet=rs0", "existingSecret": "tenants-mongodb", "existingSecretKey": "connection"},
+	"replicaCount": 3,
+	"image":        map[string]any{"repository": "registry.example/org-operator", "tag": "v1.2.3", "pullPolicy": "IfNotPresent"},
+	"mongodb": map[string]any{"uri": "mongodb://db.example:27017/?replicaSet=rs0",
+		"existingSecret": "tenants-mongodb", "existingSecretKey": "connection"},
 	"api":                  map[string]any{"signup": "open", "tls": map[string]any{"secretName": "api-tls"}},
 	"extraArgs":            []any{"--cluster-id=prod-eu-1"},
 	"metrics":              map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "tls": map[string]any{"secretName": "metrics-tls"}},
@@ -177,19 +179,28 @@ func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *u
 	return nil
 }
 
-func TestValues(t *testing.T) {
-	const ns = "tenants-platform"
-	objs := render(t, loadChart(t), ns, custom)
+// customRelease is the chart rendered with the custom values into the
+// namespace "tenants-platform", and its Deployment's manager container.
+func customRelease(t *testing.T) ([]*unstructured.Unstructured, *appsv1.Deployment, corev1.Container) {
+	t.Helper()
+	objs := render(t, loadChart(t), customNamespace, custom)
 	d := &appsv1.Deployment{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(find(t, objs, "Deployment", "").Object, d); err != nil {
 		t.Fatal(err)
 	}
-	c := d.Spec.Template.Spec.Containers[0]
+	return objs, d, d.Spec.Template.Spec.Containers[0]
+}
+
+const customNamespace = "tenants-platform"
+
+func TestValuesDeployment(t *testing.T) {
+	objs, d, c := customRelease(t)
 	if *d.Spec.Replicas != 3 || c.Image != "registry.example/org-operator:v1.2.3" || c.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("replicas %d, image %s, pull policy %s", *d.Spec.Replicas, c.Image, c.ImagePullPolicy)
 	}
 	for _, arg := range []string{"--signup=open", "--cluster-id=prod-eu-1", "--credentials-namespace=tenant-secrets",
-		"--api-tls-cert-file=/etc/org-operator/api-tls/tls.crt", "--api-tls-key-file=/etc/org-operator/api-tls/tls.key"} {
+		"--api-tls-cert-file=/etc/org-operator/api-tls/tls.crt", "--api-tls-key-file=/etc/org-operator/api-tls/tls.key",
+		"--metrics-cert-path=/etc/org-operator/metrics-tls"} {
 		if !slices.Contains(c.Args, arg) {
 			t.Errorf("args %v lack %s", c.Args, arg)
 		}
@@ -198,7 +209,7 @@ func TestValues(t *testing.T) {
 		d.Spec.Template.Spec.Volumes[1].Secret.SecretName != "metrics-tls" ||
 		len(c.VolumeMounts) != 2 || c.VolumeMounts[0].MountPath != "/etc/org-operator/api-tls" ||
 		c.VolumeMounts[1].MountPath != "/etc/org-operator/metrics-tls" {
-		t.Errorf("TLS Secret not mounted: %v %v", d.Spec.Template.Spec.Volumes, c.VolumeMounts)
+		t.Errorf("TLS Secrets not mounted: %v %v", d.Spec.Template.Spec.Volumes, c.VolumeMounts)
 	}
 	ref := c.Env[0].ValueFrom.SecretKeyRef
 	if c.Env[0].Name != "MONGODB_URI" || ref.Name != "tenants-mongodb" || ref.Key != "connection" {
@@ -208,14 +219,15 @@ func TestValues(t *testing.T) {
 	if uri, _, _ := unstructured.NestedString(secret.Object, "stringData", "connection"); uri != "mongodb://db.example:27017/?replicaSet=rs0" {
 		t.Errorf("MongoDB Secret holds %q", uri)
 	}
+}
+
+func TestValuesMonitoringAndArgoCD(t *testing.T) {
+	objs, _, _ := customRelease(t)
 	monitor := find(t, objs, "ServiceMonitor", "")
 	endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
 	tlsConfig, _, _ := unstructured.NestedMap(endpoints[0].(map[string]any), "tlsConfig")
 	if ca, _, _ := unstructured.NestedString(tlsConfig, "ca", "secret", "name"); ca != "metrics-tls" || tlsConfig["insecureSkipVerify"] != nil {
 		t.Errorf("the ServiceMonitor does not verify the metrics certificate with metrics-tls: %v", tlsConfig)
-	}
-	if !slices.Contains(c.Args, "--metrics-cert-path=/etc/org-operator/metrics-tls") {
-		t.Errorf("args %v do not serve metrics with the metrics-tls certificate", c.Args)
 	}
 	rule := find(t, objs, "PrometheusRule", "")
 	want := find(t, kustomize(t, "config/prometheus"), "PrometheusRule", "")
@@ -223,7 +235,7 @@ func TestValues(t *testing.T) {
 		t.Error("the chart's alerts differ from config/prometheus/alerts.yaml (run make helm-chart)")
 	}
 	health := find(t, objs, "ConfigMap", "org-operator-argocd-health")
-	lua, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "argocd", "resource_customizations",
+	lua, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "argocd", "resource_customizations",
 		"tenancy.org-operator.io", "Organization", "health.lua"))
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +244,10 @@ func TestValues(t *testing.T) {
 	if strings.TrimSpace(script) != strings.TrimSpace(string(lua)) {
 		t.Error("the chart's Argo CD health check differs from config/argocd's health.lua (run make helm-chart)")
 	}
+}
+
+func TestValuesNetworkPolicy(t *testing.T) {
+	objs, _, _ := customRelease(t)
 	policy := &networkingv1.NetworkPolicy{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(find(t, objs, "NetworkPolicy", "").Object, policy); err != nil {
 		t.Fatal(err)
@@ -243,6 +259,10 @@ func TestValues(t *testing.T) {
 	if len(mongodb.Ports) != 1 || mongodb.Ports[0].Port.IntValue() != 27018 || len(mongodb.To) != 1 || mongodb.To[0].IPBlock.CIDR != "192.0.2.10/32" {
 		t.Errorf("MongoDB egress %+v; want 27018 to 192.0.2.10/32 only", mongodb)
 	}
+}
+
+func TestValuesNamespaces(t *testing.T) {
+	objs, _, _ := customRelease(t)
 	find(t, objs, "Namespace", "tenant-secrets")
 	if role := find(t, objs, "Role", "org-operator-credentials-role"); role.GetNamespace() != "tenant-secrets" {
 		t.Errorf("the credentials Role is in %q, not the credentials namespace", role.GetNamespace())
@@ -250,10 +270,10 @@ func TestValues(t *testing.T) {
 	for _, o := range objs {
 		switch {
 		case o.GetNamespace() == "org-operator-system" || o.GetNamespace() == "org-operator-credentials":
-			t.Errorf("%s is in org-operator-system, not the release's namespace", key(o))
+			t.Errorf("%s is in a default namespace, not the release's or the configured credentials namespace", key(o))
 		case o.GetKind() == "RoleBinding" || o.GetKind() == "ClusterRoleBinding":
 			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
-			if ns0, _, _ := unstructured.NestedString(subjects[0].(map[string]any), "namespace"); ns0 != ns {
+			if ns0, _, _ := unstructured.NestedString(subjects[0].(map[string]any), "namespace"); ns0 != customNamespace {
 				t.Errorf("%s binds a ServiceAccount in %q", key(o), ns0)
 			}
 		}
@@ -265,9 +285,9 @@ func TestValues(t *testing.T) {
 // passes Pod Security admission in a namespace enforcing restricted.
 func TestRendersPassADryRun(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Fatal(testenv.ErrNoAssets)
+		t.Fatal(controlplane.ErrNoAssets)
 	}
-	env, cfg, err := testenv.Start()
+	env, cfg, err := controlplane.Start()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package multicluster runs several real control planes (envtest) against
 // one FerretDB: two clusters sharing a database must never adopt or drop
 // each other's data, and a control plane rebuilt from Git with the same
@@ -24,12 +26,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/restapi"
-	"github.com/org-operator/org-operator/test/apiclient"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
-	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	seeding "github.com/org-operator/org-operator/internal/testsupport/seed"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 func TestMultiCluster(t *testing.T) {
@@ -44,38 +47,43 @@ const (
 
 var (
 	ctx   = context.Background()
-	mongo *ferretdbtest.Server
-	store *mongostore.Store
+	mongo *ferretdb.Server
+	// db reads MongoDB independently of the code under test, sd writes it.
+	db *check.Mongo
+	sd *seeding.Mongo
 )
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	var err error
-	mongo, err = ferretdbtest.Start(ferretdbtest.Options{})
+	mongo, err = ferretdb.Start(ferretdb.Options{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(mongo.Close)
-	store, err = mongostore.Connect(mongostore.Options{URI: mongo.URI(), Database: database})
+	db, err = check.ConnectMongo(mongo.URI(), database)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = store.Close(ctx) })
+	DeferCleanup(func() { _ = db.Close(ctx) })
+	sd, err = seeding.ConnectMongo(mongo.URI(), database)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = sd.Close(ctx) })
 })
 
 // cluster is one control plane with a manager (and its REST API).
 type cluster struct {
 	env *envtest.Environment
 	k8s client.Client
-	mgr *harness.Manager
+	mgr *testenv.InProcessManager
 }
 
 // startCluster starts a control plane and a manager on the shared store;
 // clusterID "" means the default (the kube-system namespace's UID).
 func startCluster(clusterID string) *cluster {
-	env, cfg, err := testenv.Start()
+	env, cfg, err := controlplane.Start()
 	Expect(err).NotTo(HaveOccurred())
 	c := &cluster{env: env}
 	DeferCleanup(c.stop)
-	c.k8s, err = client.New(cfg, client.Options{Scheme: harness.Scheme})
+	c.k8s, err = client.New(cfg, client.Options{Scheme: testenv.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(testenv.CreateNamespaces(ctx, c.k8s)).To(Succeed())
+	Expect(controlplane.CreateNamespaces(ctx, c.k8s)).To(Succeed())
 	c.startManager(cfg, clusterID)
 	return c
 }
@@ -84,7 +92,7 @@ func (c *cluster) startManager(cfg *rest.Config, clusterID string) {
 	api := restapi.DefaultConfig()
 	api.LoginRate, api.LoginBurst = 1000, 1000
 	var err error
-	c.mgr, err = harness.StartManager(cfg, harness.Options{MongoURI: mongo.URI(), Database: database, CredentialsNamespace: credNS,
+	c.mgr, err = testenv.StartInProcessManager(cfg, testenv.Options{MongoURI: mongo.URI(), Database: database, CredentialsNamespace: credNS,
 		ResyncPeriod: 2 * time.Second, API: &api, ClusterID: clusterID})
 	Expect(err).NotTo(HaveOccurred())
 }
@@ -114,13 +122,9 @@ func (c *cluster) get(name string) *tenancyv1alpha1.Organization {
 }
 
 func (c *cluster) waitReady(name string) *tenancyv1alpha1.Organization {
-	var o *tenancyv1alpha1.Organization
-	Eventually(func(g Gomega) {
-		o = &tenancyv1alpha1.Organization{}
-		g.Expect(c.k8s.Get(ctx, client.ObjectKey{Name: name}, o)).To(Succeed())
-		g.Expect(o.Status.ObservedGeneration).To(Equal(o.Generation))
-		g.Expect(meta.IsStatusConditionTrue(o.Status.Conditions, tenancyv1alpha1.ConditionReady)).To(BeTrue(), "%v", o.Status.Conditions)
-	}, 60*time.Second, 100*time.Millisecond).Should(Succeed())
+	GinkgoHelper()
+	o, err := check.WaitConverged(ctx, c.k8s, name, 60*time.Second)
+	Expect(err).NotTo(HaveOccurred())
 	return o
 }
 
@@ -154,12 +158,12 @@ func organization(name string, policy tenancyv1alpha1.DeletionPolicy) *tenancyv1
 
 func seed(name string, n int) {
 	for i := range n {
-		Expect(store.InsertOne(ctx, "org_"+name, bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%d", name, i)}})).To(Succeed())
+		Expect(sd.InsertMany(ctx, "org_"+name, []any{bson.D{{Key: "_id", Value: fmt.Sprintf("%s-%d", name, i)}}})).To(Succeed())
 	}
 }
 
 func documents(name string) int64 {
-	n, err := store.CountDocuments(ctx, "org_"+name, nil)
+	n, err := db.Count(ctx, "org_"+name, nil)
 	Expect(err).NotTo(HaveOccurred())
 	return n
 }
@@ -175,9 +179,9 @@ var _ = Describe("Two clusters sharing one database", Ordered, func() {
 		b.apply(organization("ours-b", tenancyv1alpha1.DeletionPolicyRetain))
 		a.waitReady("ours-a")
 		b.waitReady("ours-b")
-		ea, err := store.GetLedgerEntry(ctx, mongostore.Location{Collection: "org_ours-a"})
+		ea, err := db.LedgerEntry(ctx, "org_ours-a")
 		Expect(err).NotTo(HaveOccurred())
-		eb, err := store.GetLedgerEntry(ctx, mongostore.Location{Collection: "org_ours-b"})
+		eb, err := db.LedgerEntry(ctx, "org_ours-b")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ea.Cluster).NotTo(Equal(eb.Cluster))
 	})
@@ -204,9 +208,9 @@ var _ = Describe("Two clusters sharing one database", Ordered, func() {
 		b.waitStalled("acme", tenancyv1alpha1.ReasonOwnedByAnotherCluster)
 		b.deleteAndWait("acme")
 		Expect(documents("acme")).To(Equal(int64(4)), "data of another cluster was dropped")
-		e, err := store.GetLedgerEntry(ctx, mongostore.Location{Collection: "org_acme"})
+		e, err := db.LedgerEntry(ctx, "org_acme")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(e.State).To(Equal(mongostore.LedgerRetained))
+		Expect(e.State).To(Equal("retained"))
 	})
 })
 
@@ -242,7 +246,7 @@ var _ = Describe("Disaster recovery", Ordered, func() {
 		for _, n := range []string{"dr-ref", "dr-gen"} {
 			org := second.waitReady(n)
 			Expect(documents(n)).To(Equal(int64(3)), "%s lost its documents", n)
-			e, err := store.GetLedgerEntry(ctx, mongostore.Location{Collection: "org_" + n})
+			e, err := db.LedgerEntry(ctx, "org_"+n)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(e.UID).To(Equal(string(org.UID)), "the restored organization owns its data")
 		}

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package rbac runs the manager under exactly the RBAC that `make deploy`
 // installs (kustomize build config/default), as its ServiceAccount, against a
 // real apiserver with RBAC authorization: if a permission is missing, the
@@ -19,7 +21,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -29,9 +30,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 	"github.com/org-operator/org-operator/internal/restapi"
-	"github.com/org-operator/org-operator/test/harness"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 const (
@@ -48,15 +50,15 @@ func TestRBAC(t *testing.T) {
 
 var (
 	ctx     = context.Background()
-	testEnv *harness.Environment
-	mgr     *harness.Manager
+	testEnv *testenv.Environment
+	mgr     *testenv.InProcessManager
 	asSA    client.Client
 )
 
 // installRBAC applies the ServiceAccount and every RBAC object of config/default.
 func installRBAC(c client.Client) {
 	cmd := exec.Command("kubectl", "kustomize", "config/default")
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = controlplane.RepoRoot()
 	out, err := cmd.Output()
 	Expect(err).NotTo(HaveOccurred(), "kubectl kustomize config/default")
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
@@ -79,16 +81,16 @@ func installRBAC(c client.Client) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = harness.StartEnvironment(harness.EnvironmentOptions{CredentialsNamespace: credentials, OperatorNamespace: namespace})
+	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credentials, OperatorNamespace: namespace})
 	Expect(err).NotTo(HaveOccurred())
 	installRBAC(testEnv.Client)
 	user, err := testEnv.Env.AddUser(envtest.User{Name: serviceAccount,
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"}}, nil)
 	Expect(err).NotTo(HaveOccurred())
-	asSA, err = client.New(user.Config(), client.Options{Scheme: harness.Scheme})
+	asSA, err = client.New(user.Config(), client.Options{Scheme: testenv.Scheme})
 	Expect(err).NotTo(HaveOccurred())
 	apiCfg := restapi.DefaultConfig()
-	mgr, err = harness.StartManager(user.Config(), harness.Options{
+	mgr, err = testenv.StartInProcessManager(user.Config(), testenv.Options{
 		MongoURI: testEnv.Mongo.URI(), Database: testEnv.Database, CredentialsNamespace: credentials, OperatorNamespace: namespace, API: &apiCfg,
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -109,10 +111,8 @@ var _ = Describe("The manager under its deployed RBAC", func() {
 			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@rbac.example"},
 				DeletionPolicy: tenancyv1alpha1.DeletionPolicyDelete}}
 		Expect(testEnv.Client.Create(ctx, org)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(testEnv.Client.Get(ctx, client.ObjectKeyFromObject(org), org)).To(Succeed())
-			g.Expect(meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady)).To(BeTrue(), "%v", org.Status.Conditions)
-		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+		_, err := check.WaitConverged(ctx, testEnv.Client, org.Name, 30*time.Second)
+		Expect(err).NotTo(HaveOccurred())
 
 		Eventually(func() int {
 			var list eventsv1.EventList

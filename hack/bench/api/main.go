@@ -24,14 +24,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/password"
 	"github.com/org-operator/org-operator/internal/restapi"
-	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 func main() {
@@ -46,7 +46,7 @@ func main() {
 
 func run(d time.Duration, clients int) error {
 	ctx := context.Background()
-	env, err := harness.StartEnvironment(harness.EnvironmentOptions{Database: "bench"})
+	env, err := testenv.StartEnvironment(testenv.EnvironmentOptions{Database: "bench"})
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func run(d time.Duration, clients int) error {
 	k8s, ns := env.Client, env.CredentialsNamespace
 	apiCfg := restapi.DefaultConfig()
 	apiCfg.LoginRate, apiCfg.LoginBurst = 1e6, 1e6 // measure the server, not the limiter
-	mgr, err := env.StartManager(harness.Options{API: &apiCfg})
+	mgr, err := env.StartInProcessManager(testenv.Options{API: &apiCfg})
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func run(d time.Duration, clients int) error {
 	if err := k8s.Create(ctx, org); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, k8s, "bench"); err != nil {
+	if _, err := check.WaitConverged(ctx, k8s, "bench", time.Minute); err != nil {
 		return err
 	}
 	secret := &corev1.Secret{}
@@ -190,17 +190,4 @@ func loginToken(base string, body []byte) (string, error) {
 		return "", err
 	}
 	return p.AccessToken, nil
-}
-
-func waitReady(ctx context.Context, k8s client.Client, name string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		org := &tenancyv1alpha1.Organization{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, org); err == nil &&
-			meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady) {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("organization %s not Ready", name)
 }

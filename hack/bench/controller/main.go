@@ -18,14 +18,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/password"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
-	"github.com/org-operator/org-operator/test/harness"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 func main() {
@@ -34,16 +34,16 @@ func main() {
 	backend := flag.String("backend", "sqlite", "FerretDB backend: sqlite or postgresql")
 	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL for -backend postgresql")
 	flag.Parse()
-	if err := run(*n, *workers, ferretdbtest.Backend(*backend), *pgURL); err != nil {
+	if err := run(*n, *workers, ferretdb.Backend(*backend), *pgURL); err != nil {
 		fmt.Fprintln(os.Stderr, "controller-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n, workers int, backend ferretdbtest.Backend, pgURL string) error {
+func run(n, workers int, backend ferretdb.Backend, pgURL string) error {
 	ctx := context.Background()
-	env, err := harness.StartEnvironment(harness.EnvironmentOptions{Database: "bench",
-		Mongo: ferretdbtest.Options{Backend: backend, PostgreSQLURL: pgURL}})
+	env, err := testenv.StartEnvironment(testenv.EnvironmentOptions{Database: "bench",
+		Mongo: ferretdb.Options{Backend: backend, PostgreSQLURL: pgURL}})
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func run(n, workers int, backend ferretdbtest.Backend, pgURL string) error {
 	}
 	hashRate := hashingRate(workers)
 
-	mgr, err := env.StartManager(harness.Options{MaxConcurrentReconciles: workers, ServerSelectionTimeout: 5 * time.Second})
+	mgr, err := env.StartInProcessManager(testenv.Options{MaxConcurrentReconciles: workers, ServerSelectionTimeout: 5 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func waitAllReady(ctx context.Context, k8s client.Client, n int, limit time.Dura
 		}
 		ready := 0
 		for _, o := range list.Items {
-			if meta.IsStatusConditionTrue(o.Status.Conditions, tenancyv1alpha1.ConditionReady) {
+			if check.Converged(&o) == nil {
 				ready++
 			}
 		}

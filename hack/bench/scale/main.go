@@ -43,8 +43,8 @@ import (
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/proc"
 )
 
 func main() {

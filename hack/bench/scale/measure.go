@@ -13,21 +13,19 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/operator"
 	"github.com/org-operator/org-operator/internal/password"
-	"github.com/org-operator/org-operator/test/proc"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
 )
 
 // counters is what the manager's metrics endpoint says it sent so far.
@@ -50,13 +48,7 @@ func (c counters) minus(o counters) counters {
 
 // scrape reads the manager's Prometheus metrics.
 func (e *benchEnv) scrape() (counters, error) {
-	resp, err := http.Get(e.metricsURL)
-	if err != nil {
-		return counters{}, err
-	}
-	defer func() { _ = resp.Body.Close() }() // parsed below; nothing to report
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := check.Scrape(context.Background(), nil, e.metricsURL)
 	if err != nil {
 		return counters{}, err
 	}
@@ -129,7 +121,7 @@ func (r *readiness) consume(w watch.Interface) {
 		if !ok || ev.Type == watch.Deleted {
 			continue
 		}
-		if org.Status.ObservedGeneration == org.Generation && meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady) {
+		if check.Converged(org) == nil {
 			r.mu.Lock()
 			if _, seen := r.ready[org.Name]; !seen {
 				r.ready[org.Name] = time.Now()

@@ -15,25 +15,20 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/operator"
-	"github.com/org-operator/org-operator/test/devenv"
-	"github.com/org-operator/org-operator/test/proc"
-	"github.com/org-operator/org-operator/test/rawmongo"
-	"github.com/org-operator/org-operator/test/workload"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	seeding "github.com/org-operator/org-operator/internal/testsupport/seed"
+	"github.com/org-operator/org-operator/internal/testsupport/workload"
 )
 
 func main() {
@@ -69,7 +64,7 @@ func run(duration, sample time.Duration, population int, pace time.Duration, see
 	if err != nil {
 		return err
 	}
-	apiPort, mongoPort, metricsPort := freePort(), freePort(), freePort()
+	apiPort, mongoPort, metricsPort := proc.MustFreePort(), proc.MustFreePort(), proc.MustFreePort()
 	wd, _ := os.Getwd()
 	env, err := devenv.Start(ctx, devenv.Options{
 		Root: wd, StateDir: dir, APIPort: apiPort, MongoPort: mongoPort,
@@ -93,14 +88,18 @@ func run(duration, sample time.Duration, population int, pace time.Duration, see
 	if err != nil {
 		return err
 	}
-	db, err := rawmongo.Connect(env.MongoURI, "orgs")
+	db, err := check.ConnectMongo(env.MongoURI, "orgs")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = db.Close(ctx) }()
+	sd, err := seeding.ConnectMongo(env.MongoURI, "orgs")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close(ctx); _ = sd.Close(ctx) }()
 	s := &soak{env: env, rng: rand.New(rand.NewPCG(seed, seed)), population: population,
 		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
-		drv: &workload.Driver{K8s: k8s, DB: db, APIURL: env.APIURL, Shared: tenancyv1alpha1.DefaultSharedCollection,
+		drv: &workload.Driver{K8s: k8s, DB: db, Writer: sd, APIURL: env.APIURL, Shared: tenancyv1alpha1.DefaultSharedCollection,
 			CredentialsNamespace: devenv.CredentialsNamespace, Model: workload.NewModel()}}
 	fmt.Printf("soak: %s, %d organizations, one action every %s, seed %d, manager pid %d (state in %s)\n",
 		duration, population, pace, seed, env.ManagerPID(), dir)
@@ -240,17 +239,8 @@ func (s *soak) create(ctx context.Context) error {
 
 // waitReady waits until name is Ready for its generation.
 func (s *soak) waitReady(ctx context.Context, name string) error {
-	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		org := &tenancyv1alpha1.Organization{}
-		if err := s.drv.K8s.Get(ctx, client.ObjectKey{Name: name}, org); err != nil {
-			return false, err
-		}
-		return org.Status.ObservedGeneration == org.Generation && meta.IsStatusConditionTrue(org.Status.Conditions, tenancyv1alpha1.ConditionReady), nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s not Ready: %w", name, err)
-	}
-	return nil
+	_, err := check.WaitConverged(ctx, s.drv.K8s, name, time.Minute)
+	return err
 }
 
 // seeded lists live organizations with documents and a known password.
@@ -270,13 +260,7 @@ type metrics struct {
 }
 
 func (s *soak) scrape() (metrics, error) {
-	resp, err := http.Get(s.metricsURL)
-	if err != nil {
-		return metrics{}, err
-	}
-	defer func() { _ = resp.Body.Close() }() // read below; nothing to report
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := check.Scrape(context.Background(), nil, s.metricsURL)
 	if err != nil {
 		return metrics{}, err
 	}
@@ -303,12 +287,3 @@ func median(ds []time.Duration) string {
 func mib(v float64) string    { return fmt.Sprintf("%.1f MiB", v/(1<<20)) }
 func count(v float64) string  { return fmt.Sprintf("%.1f", v) }
 func millis(v float64) string { return fmt.Sprintf("%.1f ms", v*1000) }
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port
-}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,14 +22,14 @@ import (
 	"syscall"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/test/proc"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/managerproc"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 )
 
 // CredentialsNamespace is where the manager keeps credentials Secrets in the
@@ -184,7 +183,7 @@ func (e *Env) startControlPlane() error {
 	if err != nil {
 		return err
 	}
-	return testenv.CreateNamespaces(context.Background(), c)
+	return controlplane.CreateNamespaces(context.Background(), c)
 }
 
 // Config is a rest.Config for the apiserver (admin).
@@ -213,7 +212,7 @@ func (e *Env) StartMongo() error {
 		return err
 	}
 	e.mongo = p
-	if err := waitTCP(addr, p, 30*time.Second); err != nil {
+	if err := proc.WaitTCP(context.Background(), addr, p, 30*time.Second); err != nil {
 		return errors.Join(err, e.KillMongo(syscall.SIGKILL))
 	}
 	return nil
@@ -258,27 +257,19 @@ func (e *Env) writeEnvFile() error {
 // StartManager starts the manager binary as its own process and waits until
 // it is ready. It fails if the manager exits first.
 func (e *Env) StartManager(ctx context.Context) error {
-	probePort, err := freePort()
-	if err != nil {
-		return err
-	}
 	e.ManagerLog = filepath.Join(e.opts.StateDir, "manager.log")
-	args := append([]string{
-		"--leader-elect=false",
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(probePort),
-		"--credentials-namespace=" + CredentialsNamespace,
-		"--resync-period=1m",
-	}, e.opts.ManagerArgs...)
-	env := append(os.Environ(), "KUBECONFIG="+e.Kubeconfig, "MONGODB_URI="+e.MongoURI)
-	p, err := proc.Start(e.opts.ManagerBinary, args, env, e.ManagerLog, nil)
+	p, err := managerproc.Start(ctx, managerproc.Options{
+		Binary: e.opts.ManagerBinary, Kubeconfig: e.Kubeconfig, MongoURI: e.MongoURI, LogPath: e.ManagerLog,
+		Args: append([]string{"--leader-elect=false", "--credentials-namespace=" + CredentialsNamespace, "--resync-period=1m"},
+			e.opts.ManagerArgs...),
+	})
 	if err != nil {
 		return err
 	}
-	e.manager = p
-	e.ProbeURL = fmt.Sprintf("http://127.0.0.1:%d", probePort)
+	e.manager = p.Process
+	e.ProbeURL = p.ProbeURL
 	e.logf("started the manager (pid %d, log %s)", p.Pid(), e.ManagerLog)
-	return waitHTTP(ctx, e.ProbeURL+"/readyz", p, 60*time.Second)
+	return nil
 }
 
 // KillManager stops the manager with sig (SIGKILL simulates a crash) and waits.
@@ -361,49 +352,6 @@ func checkPorts(ports map[string]int) error {
 		_ = l.Close()
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
-}
-
-// waitTCP waits until addr accepts connections, the process exits or the timeout passes.
-func waitTCP(addr string, p *proc.Process, timeout time.Duration) error {
-	return wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		if exited, err := p.Exited(); exited {
-			return false, fmt.Errorf("%s exited before accepting connections (%v); see %s", p.Cmd.Path, err, p.LogPath)
-		}
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return false, nil
-		}
-		return true, conn.Close()
-	})
-}
-
-// waitHTTP polls url until it answers 200, the process exits or the timeout passes.
-func waitHTTP(ctx context.Context, url string, p *proc.Process, timeout time.Duration) error {
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		if exited, err := p.Exited(); exited {
-			return false, fmt.Errorf("the manager exited before becoming ready (%v); see %s", err, p.LogPath)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if wait.Interrupted(err) && ctx.Err() == nil {
-		return fmt.Errorf("the manager was not ready after %s; see %s", timeout, p.LogPath)
-	}
-	return err
 }
 
 func shellQuote(s string) string {

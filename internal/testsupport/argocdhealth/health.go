@@ -12,12 +12,12 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 // Dir is the health check's folder, in Argo CD's resource_customizations layout.
 func Dir() string {
-	return filepath.Join(testenv.RepoRoot(), "config", "argocd", "resource_customizations", "tenancy.org-operator.io", "Organization")
+	return filepath.Join(controlplane.RepoRoot(), "config", "argocd", "resource_customizations", "tenancy.org-operator.io", "Organization")
 }
 
 // Status is what the script returns.

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/org-operator/org-operator/test/proc"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 )
 
 // Control-plane processes RestartControlPlane can kill and start again.

@@ -1,7 +1,7 @@
 // Package testenv starts the project's real test control plane: envtest with
 // the kube-apiserver and etcd built by `make envtest-assets`, with the
 // project's CRDs installed. It is test support only.
-package testenv
+package controlplane
 
 import (
 	"context"
@@ -31,7 +31,7 @@ var ErrNoAssets = errors.New("KUBEBUILDER_ASSETS is not set: run the tests with 
 // RepoRoot is the root of the repository, found from this file's location.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // CRDPath is the folder of the generated CRDs.

@@ -1,31 +1,35 @@
-package harness
+package testenv
 
 import (
 	"context"
 	"errors"
-	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/mongostore"
-	"github.com/org-operator/org-operator/test/ferretdbtest"
-	"github.com/org-operator/org-operator/test/testenv"
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/seed"
 )
 
-// Environment is a real apiserver (envtest) with the CRDs and the
-// credentials namespace, and a FerretDB server, plus uncached clients for
-// assertions. Suites and benchmarks start one and then a Manager on it.
+// Environment is a real apiserver (envtest) with the CRDs and the operator's
+// and credentials namespaces, and a FerretDB server, plus an uncached
+// apiserver client and the independent MongoDB checker and seeder for
+// assertions. Suites and benchmarks start one and then an in-process
+// manager (StartInProcessManager) or manager processes on it.
 type Environment struct {
 	Env    *envtest.Environment
 	Config *rest.Config
 	// Client talks to the apiserver directly (no cache).
 	Client client.Client
-	Mongo  *ferretdbtest.Server
-	// Store is an assertion connection to Database on Mongo.
-	Store                *mongostore.Store
+	Mongo  *ferretdb.Server
+	// Check reads Database independently of the code under test; Seed
+	// writes behind the system's back.
+	Check                *check.Mongo
+	Seed                 *seed.Mongo
 	Database             string
 	CredentialsNamespace string
 	// OperatorNamespace holds the signing keys and the Lease.
@@ -40,7 +44,7 @@ type EnvironmentOptions struct {
 	CredentialsNamespace string
 	OperatorNamespace    string
 	// Mongo configures the FerretDB server (default: SQLite in a temp dir).
-	Mongo ferretdbtest.Options
+	Mongo ferretdb.Options
 }
 
 // StartEnvironment starts everything; Stop undoes it.
@@ -56,37 +60,43 @@ func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
 	}
 	e := &Environment{Database: o.Database, CredentialsNamespace: o.CredentialsNamespace, OperatorNamespace: o.OperatorNamespace}
 	var err error
-	if e.Env, e.Config, err = testenv.Start(); err != nil {
+	if e.Env, e.Config, err = controlplane.Start(); err != nil {
 		return nil, err
 	}
 	if e.Client, err = client.New(e.Config, client.Options{Scheme: Scheme}); err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
-	if err := testenv.CreateNamespaces(context.Background(), e.Client, o.CredentialsNamespace, o.OperatorNamespace); err != nil {
+	if err := controlplane.CreateNamespaces(context.Background(), e.Client, o.CredentialsNamespace, o.OperatorNamespace); err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
-	if e.Mongo, err = ferretdbtest.Start(o.Mongo); err != nil {
+	if e.Mongo, err = ferretdb.Start(o.Mongo); err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
-	e.Store, err = mongostore.Connect(mongostore.Options{URI: e.Mongo.URI(), Database: o.Database, ServerSelectionTimeout: time.Second})
+	if e.Check, err = check.ConnectMongo(e.Mongo.URI(), o.Database); err != nil {
+		return nil, errors.Join(err, e.Stop())
+	}
+	e.Seed, err = seed.ConnectMongo(e.Mongo.URI(), o.Database)
 	if err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
 	return e, nil
 }
 
-// StartManager starts a manager on this environment; o's connection fields
+// StartInProcessManager starts an in-process manager on this environment; o's connection fields
 // (MongoURI, Database, CredentialsNamespace, OperatorNamespace) are filled in.
-func (e *Environment) StartManager(o Options) (*Manager, error) {
+func (e *Environment) StartInProcessManager(o Options) (*InProcessManager, error) {
 	o.MongoURI, o.Database, o.CredentialsNamespace, o.OperatorNamespace = e.Mongo.URI(), e.Database, e.CredentialsNamespace, e.OperatorNamespace
-	return StartManager(e.Config, o)
+	return StartInProcessManager(e.Config, o)
 }
 
 // Stop stops FerretDB and the control plane.
 func (e *Environment) Stop() error {
 	var errs []error
-	if e.Store != nil {
-		errs = append(errs, e.Store.Close(context.Background()))
+	if e.Check != nil {
+		errs = append(errs, e.Check.Close(context.Background()))
+	}
+	if e.Seed != nil {
+		errs = append(errs, e.Seed.Close(context.Background()))
 	}
 	if e.Mongo != nil {
 		errs = append(errs, e.Mongo.Close())

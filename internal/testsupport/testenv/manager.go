@@ -1,24 +1,23 @@
-// Package harness runs the operator in-process against a real apiserver
+// Package testenv runs the operator in-process against a real apiserver
 // (envtest) and a real MongoDB wire-protocol server (FerretDB), through the
 // same wiring as cmd/main.go (internal/operator), and counts what it writes.
 // It is test support.
-package harness
+package testenv
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/org-operator/org-operator/internal/controller"
+	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/operator"
 	"github.com/org-operator/org-operator/internal/restapi"
@@ -53,8 +52,8 @@ type Options struct {
 	ClusterID string
 }
 
-// Manager is a running operator and its counters.
-type Manager struct {
+// InProcessManager is an operator running in the test process, and its counters.
+type InProcessManager struct {
 	Manager  ctrl.Manager
 	Store    *mongostore.Store
 	Commands *mongostore.CommandCounter
@@ -89,10 +88,11 @@ func operatorOptions(o Options) (operator.Options, error) {
 	setIfNonZero(&c.MaxConcurrentPromotions, o.MaxConcurrentPromotions)
 	opts.API.BindAddress = "0"
 	if o.API != nil {
-		addr, err := freeLoopbackAddress()
+		port, err := proc.FreePort()
 		if err != nil {
 			return opts, err
 		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
 		opts.API = *o.API
 		opts.API.BindAddress = addr
 	}
@@ -110,9 +110,9 @@ func setIfNonZero[T comparable](dst *T, v T) {
 	}
 }
 
-// StartManager starts the operator as cmd/main.go does, but in-process, and
+// StartInProcessManager starts the operator as cmd/main.go does, but in-process, and
 // waits until its cache is synced and its REST API (if any) answers.
-func StartManager(cfg *rest.Config, o Options) (*Manager, error) {
+func StartInProcessManager(cfg *rest.Config, o Options) (*InProcessManager, error) {
 	opts, err := operatorOptions(o)
 	if err != nil {
 		return nil, err
@@ -127,7 +127,7 @@ func StartManager(cfg *rest.Config, o Options) (*Manager, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{Manager: op.Manager, Store: op.Store, Commands: op.Commands, KubeWrites: writes, Metrics: reg,
+	m := &InProcessManager{Manager: op.Manager, Store: op.Store, Commands: op.Commands, KubeWrites: writes, Metrics: reg,
 		cancel: cancel, done: make(chan error, 1)}
 	if op.API != nil {
 		m.APIURL = "http://" + opts.API.BindAddress
@@ -138,43 +138,15 @@ func StartManager(cfg *rest.Config, o Options) (*Manager, error) {
 		return nil, errors.Join(errors.New("manager cache did not sync"), <-m.done)
 	}
 	if m.APIURL != "" {
-		if err := waitReady(m.APIURL+"/readyz", 30*time.Second); err != nil {
+		if err := proc.WaitHTTP(ctx, m.APIURL+"/readyz", nil, 30*time.Second); err != nil {
 			return nil, errors.Join(err, m.Stop())
 		}
 	}
 	return m, nil
 }
 
-func freeLoopbackAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	return addr, l.Close()
-}
-
-// waitReady polls url until it answers 200 or timeout passes.
-func waitReady(url string, timeout time.Duration) error {
-	var last error
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		resp, err := http.Get(url)
-		if err != nil {
-			last = err
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		last = fmt.Errorf("status %d", resp.StatusCode)
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s not ready after %s (last: %v)", url, timeout, last)
-	}
-	return nil
-}
-
 // Stop stops the operator (which closes its store) and waits for it.
-func (m *Manager) Stop() error {
+func (m *InProcessManager) Stop() error {
 	m.cancel()
 	return <-m.done
 }

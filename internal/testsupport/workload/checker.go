@@ -11,13 +11,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/test/apiclient"
-	"github.com/org-operator/org-operator/test/rawmongo"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
 )
 
 // Checker compares a Model with the running system. It reads the
@@ -25,7 +24,7 @@ import (
 // over HTTP; it shares no code with the operator beyond the API types.
 type Checker struct {
 	K8s    client.Client
-	DB     *rawmongo.Reader
+	DB     *check.Mongo
 	APIURL string
 	// Shared is the shared collection, CredentialsNamespace where the
 	// operator keeps credentials Secrets.
@@ -97,17 +96,12 @@ func (c *Checker) organizations(ctx context.Context, m *Model) []string {
 
 // organizationState reports how o differs from converged for t.
 func organizationState(o *tenancyv1alpha1.Organization, t *Tenant, shared string) []string {
-	ready := meta.FindStatusCondition(o.Status.Conditions, tenancyv1alpha1.ConditionReady)
 	coll, _ := t.Location(shared)
-	switch {
+	switch err := check.Converged(o); {
 	case o.DeletionTimestamp != nil:
 		return []string{"Organization " + o.Name + " is being deleted"}
-	case o.Status.ObservedGeneration != o.Generation:
-		return []string{fmt.Sprintf("Organization %s: observedGeneration %d, generation %d", o.Name, o.Status.ObservedGeneration, o.Generation)}
-	case ready == nil || ready.Status != "True":
-		return []string{fmt.Sprintf("Organization %s not Ready: %+v", o.Name, ready)}
-	case o.Status.Migration != nil:
-		return []string{fmt.Sprintf("Organization %s Ready with a move recorded: %+v", o.Name, *o.Status.Migration)}
+	case err != nil:
+		return []string{err.Error()}
 	case o.Status.Collection != coll:
 		return []string{fmt.Sprintf("Organization %s: status.collection %q, want %q", o.Name, o.Status.Collection, coll)}
 	}

@@ -15,8 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/test/apiclient"
-	"github.com/org-operator/org-operator/test/rawmongo"
+	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/seed"
 )
 
 // FieldManager is the field manager the workload writes Organizations with,
@@ -27,8 +28,10 @@ const FieldManager = "workload-platform"
 // the request that makes it was accepted. Every action is one or two
 // requests: none waits for the controller (callers converge afterwards).
 type Driver struct {
-	K8s    client.Client
-	DB     *rawmongo.Reader
+	K8s client.Client
+	DB  *check.Mongo
+	// Writer writes the documents an application would.
+	Writer *seed.Mongo
 	APIURL string
 	// Shared is the shared collection, CredentialsNamespace where the
 	// operator keeps credentials Secrets.
@@ -89,7 +92,7 @@ func (d *Driver) Seed(ctx context.Context, name string, n int) error {
 		ids[id] = i
 	}
 	if n > 0 {
-		if err := d.DB.InsertMany(ctx, coll, docs); err != nil {
+		if err := d.Writer.InsertMany(ctx, coll, docs); err != nil {
 			return fmt.Errorf("seed %s: %w", name, err)
 		}
 	}

@@ -1,14 +1,15 @@
-// Package ferretdbtest runs an embedded FerretDB v1 server, a real MongoDB
-// wire-protocol server, for tests and the local development environment.
+// Package ferretdb runs an embedded FerretDB v1 server, a real MongoDB
+// wire-protocol server, for tests, the benchmarks and the local development
+// environment (hack/ferretdb runs it as a process of its own).
 //
-// It is test support: the manager binary must never import it (the production
-// binary talks to any MongoDB by URI). SQLite is the default backend; the
+// The manager binary must never import it (the production binary talks to
+// any MongoDB by URI; depguard says so). SQLite is the default backend; the
 // PostgreSQL backend is offered for benchmarks and large local data sets.
 //
 // Known FerretDB v1 gaps the project must not rely on: TTL indexes,
 // transactions, change streams, collMod, createRole. Embedded FerretDB accepts
 // any credentials (no SCRAM).
-package ferretdbtest
+package ferretdb
 
 import (
 	"context"
@@ -22,7 +23,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
+	embedded "github.com/FerretDB/FerretDB/ferretdb"
 )
 
 // Backend selects FerretDB's storage backend.
@@ -107,8 +108,8 @@ func (s *Server) Start() error {
 	if s.cancel != nil {
 		return nil
 	}
-	cfg := &ferretdb.Config{
-		Listener:      ferretdb.ListenerConfig{TCP: s.opts.Addr},
+	cfg := &embedded.Config{
+		Listener:      embedded.ListenerConfig{TCP: s.opts.Addr},
 		Logger:        s.opts.Logger,
 		Handler:       string(s.opts.Backend),
 		PostgreSQLURL: s.opts.PostgreSQLURL,
@@ -119,7 +120,7 @@ func (s *Server) Start() error {
 		}
 		cfg.SQLiteURL = "file:" + filepath.Clean(s.opts.Dir) + "/"
 	}
-	f, err := ferretdb.New(cfg)
+	f, err := embedded.New(cfg)
 	if err != nil {
 		return fmt.Errorf("ferretdb: %w", err)
 	}

@@ -1,0 +1,56 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+)
+
+// Converged reports nil when org has converged on its current spec: Ready,
+// its observedGeneration that of the spec, and no move in flight. A Ready
+// condition of an earlier generation (what `kubectl wait
+// --for=condition=Ready` accepts) is not convergence.
+func Converged(org *tenancyv1alpha1.Organization) error {
+	c := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
+	switch {
+	case c == nil || c.Status != "True":
+		msg := "no Ready condition"
+		if c != nil {
+			msg = fmt.Sprintf("Ready=%s %s: %s", c.Status, c.Reason, c.Message)
+		}
+		return fmt.Errorf("organization %s is not Ready (%s)", org.Name, msg)
+	case org.Status.ObservedGeneration != org.Generation:
+		return fmt.Errorf("organization %s: observedGeneration %d, generation %d", org.Name, org.Status.ObservedGeneration, org.Generation)
+	case org.Status.Migration != nil:
+		return fmt.Errorf("organization %s is still moving its documents (%s)", org.Name, org.Status.Migration.Phase)
+	}
+	return nil
+}
+
+// WaitConverged reads the Organization name through r (use a reader
+// without a cache) until it converged (Converged), and returns it; on
+// timeout the error says what was last seen.
+func WaitConverged(ctx context.Context, r client.Reader, name string, timeout time.Duration) (*tenancyv1alpha1.Organization, error) {
+	var org *tenancyv1alpha1.Organization
+	last := errors.New("not read yet")
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		o := &tenancyv1alpha1.Organization{}
+		if err := r.Get(ctx, client.ObjectKey{Name: name}, o); err != nil {
+			last = err
+			return false, nil
+		}
+		org, last = o, Converged(o)
+		return last == nil, nil
+	})
+	if err != nil {
+		return org, fmt.Errorf("organization %s did not converge within %s: %w", name, timeout, last)
+	}
+	return org, nil
+}
