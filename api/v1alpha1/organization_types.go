@@ -71,6 +71,7 @@ type AdminSpec struct {
 }
 
 // OrganizationSpec is the desired state of a tenant. It never holds a password.
+// +kubebuilder:validation:XValidation:rule="has(self.renamedFrom) == has(oldSelf.renamedFrom) && (!has(self.renamedFrom) || self.renamedFrom == oldSelf.renamedFrom)",message="spec.renamedFrom can only be set when the Organization is created: it cannot be added, changed or removed later"
 type OrganizationSpec struct {
 	// displayName is the human-readable name of the organization.
 	// +kubebuilder:validation:MaxLength=200
@@ -98,12 +99,14 @@ type OrganizationSpec struct {
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
 	// renamedFrom names the Organization whose data, admin account and
-	// password this one takes over (a rename). The old Organization's data is
-	// never dropped while the move runs, even with deletionPolicy Delete; it
-	// may be deleted before, during or after the move. Cannot be changed.
+	// password this one takes over (a rename), at once, even while that one
+	// exists and is not being deleted (Argo CD prunes the old object last).
+	// The old Organization's data is never dropped while the move runs, even
+	// with deletionPolicy Delete; it may be deleted before, during or after
+	// the move. It can only be set when the Organization is created: it
+	// cannot be added later, changed or removed.
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="renamedFrom must be an organization name (a DNS-1123 label)"
-	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="renamedFrom cannot be changed"
 	// +optional
 	RenamedFrom string `json:"renamedFrom,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -85,6 +86,35 @@ var _ = Describe("Organization CRD", func() {
 
 	It("accepts a 63-character name", func() {
 		Expect(createStrict(manifest(orgManifest(strings.Repeat("a", 63), validSpec)))).To(Succeed())
+	})
+
+	// Issue 25: the rule sat on the field, where it runs only when old and
+	// new both have it, so adding renamedFrom to a live Organization was
+	// accepted and it took over another tenant's data.
+	DescribeTable("never lets spec.renamedFrom be added, changed or removed after creation",
+		func(name, created, patch string) {
+			Expect(createStrict(manifest(orgManifest(name, created)))).To(Succeed())
+			before := &tenancyv1alpha1.Organization{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Name: name}, before)).To(Succeed())
+			err := k8sClient.Patch(ctx, before.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(patch)))
+			Expect(err).To(HaveOccurred())
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+			Expect(err.Error()).To(ContainSubstring("spec.renamedFrom can only be set when the Organization is created"))
+			after := &tenancyv1alpha1.Organization{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Name: name}, after)).To(Succeed())
+			Expect(after.Spec).To(Equal(before.Spec))
+		},
+		Entry("added", "rename-added", validSpec, `{"spec":{"renamedFrom":"victim"}}`),
+		Entry("changed", "rename-changed", validSpec+"  renamedFrom: first\n", `{"spec":{"renamedFrom":"second"}}`),
+		Entry("removed", "rename-removed", validSpec+"  renamedFrom: first\n", `{"spec":{"renamedFrom":null}}`),
+	)
+
+	It("accepts spec.renamedFrom on creation, and other spec changes next to it", func() {
+		Expect(createStrict(manifest(orgManifest("renamed-ok", validSpec+"  renamedFrom: earlier\n")))).To(Succeed())
+		org := &tenancyv1alpha1.Organization{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: "renamed-ok"}, org)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, org, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"displayName":"Still renamed"}}`)))).To(Succeed())
+		Expect(org.Spec.RenamedFrom).To(Equal("earlier"))
 	})
 
 	DescribeTable("rejects invalid manifests with a readable message and creates nothing",

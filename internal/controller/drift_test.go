@@ -25,6 +25,30 @@ var _ = Describe("7. Drift repair", func() {
 		waitReady(name)
 	})
 
+	// Issue 25: indexes were ensured once per process, so one dropped out of
+	// band stayed dropped (without admins.email_1, two admin records could
+	// take one email).
+	DescribeTable("recreates an index the operator relies on that was dropped out of band",
+		func(collection, index string, unique bool) {
+			shared := uniqueName("indexed")
+			o := newOrg(shared)
+			o.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+			createOrg(o)
+			waitReady(shared) // admins and the shared collection exist, with their indexes
+			Eventually(func() (map[string]bool, error) { return reader.Indexes(ctx, collection) }, timeout, interval).Should(HaveKey(index))
+			Expect(writer.DropIndex(ctx, collection, index)).To(Succeed())
+			Expect(reader.Indexes(ctx, collection)).NotTo(HaveKey(index))
+			Eventually(func() (map[string]bool, error) { return reader.Indexes(ctx, collection) }, 3*resyncPeriod+timeout, interval).
+				Should(HaveKeyWithValue(index, unique), "the index is back, unique as before")
+			Eventually(func() float64 {
+				return counterValue("org_operator_index_repairs_total", map[string]string{"collection": collection, "index": index})
+			}, timeout, interval).Should(BeNumerically(">=", 1))
+		},
+		Entry("the unique admins.email", "admins", "email_1", true),
+		Entry("the unique admins.organization", "admins", "organization_1", true),
+		Entry("the shared collection's tenant index", tenancyv1alpha1.DefaultSharedCollection, "organization_1", false),
+	)
+
 	It("regenerates a deleted Secret: a new password, a new credentialsVersion", func() {
 		name := uniqueName("lostsecret")
 		createOrg(newOrg(name))

@@ -33,6 +33,7 @@ type fakeStore struct {
 	RelabelTenantFn    func(ctx context.Context, src, dst mongostore.Location) (int64, error)
 	RenameCollectionFn func(ctx context.Context, from, to string) error
 	ObserveFn          func(ctx context.Context, shared string) (*mongostore.Observation, error)
+	RepairIndexesFn    func(ctx context.Context, obs *mongostore.Observation, shared string) ([]mongostore.Index, error)
 	GetLedgerEntryFn   func(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error)
 	ClaimLocationFn    func(ctx context.Context, e mongostore.LedgerEntry) error
 	TransferLocationFn func(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error
@@ -96,6 +97,9 @@ func (f *fakeStore) RenameCollection(ctx context.Context, from, to string) error
 }
 func (f *fakeStore) Observe(ctx context.Context, shared string) (*mongostore.Observation, error) {
 	return f.ObserveFn(ctx, shared)
+}
+func (f *fakeStore) RepairIndexes(ctx context.Context, obs *mongostore.Observation, shared string) ([]mongostore.Index, error) {
+	return f.RepairIndexesFn(ctx, obs, shared)
 }
 func (f *fakeStore) GetLedgerEntry(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
 	return f.GetLedgerEntryFn(ctx, l)
@@ -210,7 +214,8 @@ func newMemStore() (*fakeStore, *memDB) {
 			m.admins[to] = a
 			return true, nil
 		},
-		CountTenantFn: func(_ context.Context, l mongostore.Location) (int64, error) { return int64(len(m.ids(l))), nil },
+		CountTenantFn:   func(_ context.Context, l mongostore.Location) (int64, error) { return int64(len(m.ids(l))), nil },
+		RepairIndexesFn: func(context.Context, *mongostore.Observation, string) ([]mongostore.Index, error) { return nil, nil },
 		ObserveFn: func(_ context.Context, shared string) (*mongostore.Observation, error) {
 			o := &mongostore.Observation{Taken: time.Now(), Collections: map[string]bool{}, Admins: map[string]mongostore.AdminSummary{},
 				Ledger: map[string]mongostore.LedgerEntry{}, SharedDocuments: map[string]int64{}}

@@ -12,6 +12,7 @@ type metrics struct {
 	orphanCollections prometheus.Gauge
 	orphanAdmins      prometheus.Gauge
 	promotions        prometheus.Counter
+	indexRepairs      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -24,11 +25,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Admin records whose Organization does not exist."}),
 		promotions: prometheus.NewCounter(prometheus.CounterOpts{Name: "org_operator_auto_promotions_total",
 			Help: "spec.tenancy: Auto organizations promoted from the shared collection to a dedicated one."}),
+		indexRepairs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "org_operator_index_repairs_total",
+			Help: "Indexes the operator relies on that were found dropped and created again, by collection and index."},
+			[]string{"collection", "index"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.retained, m.orphanCollections, m.orphanAdmins, m.promotions} {
+	for _, c := range []prometheus.Collector{m.retained, m.orphanCollections, m.orphanAdmins, m.promotions, m.indexRepairs} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -8,11 +8,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
 )
 
 // gauges returns the samples of the gauge family name, keyed by their labels
@@ -35,6 +37,19 @@ func gauges(name string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// counterValue sums the samples of the family name in the manager's
+// registry whose labels include want (check.Sum).
+func counterValue(name string, want map[string]string) float64 {
+	GinkgoHelper()
+	families, err := mgr.Metrics.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	byName := make(map[string]*dto.MetricFamily, len(families))
+	for _, f := range families {
+		byName[f.GetName()] = f
+	}
+	return check.Sum(byName, name, want)
 }
 
 // conditionSeries maps each condition type exported for organization to

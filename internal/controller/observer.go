@@ -65,6 +65,7 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 		return observerRetry
 	}
 	o.audit(ctx, obs) // before set: afterwards reconciles amend obs
+	o.repairIndexes(ctx, obs)
 	o.r.observed.set(obs)
 	o.r.budget.setRetained(obs, o.r.ClusterID)
 	o.recordLegacyOwners(ctx)
@@ -72,6 +73,22 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 		return waitingForMongo(org) || settled(org) && (o.r.drifted(ctx, org, obs.Taken) || o.r.needsPlacement(org))
 	})
 	return jitter(o.period)
+}
+
+// repairIndexes recreates the indexes the observation shows missing
+// (dropped out of band: without the unique ones, two admin records could
+// take one email), logs each repair and counts it; a failure is logged and
+// retried on the next pass.
+func (o *observer) repairIndexes(ctx context.Context, obs *mongostore.Observation) {
+	log := logf.FromContext(ctx).WithName("observer")
+	repaired, err := o.r.Store.RepairIndexes(ctx, obs, o.r.SharedCollection)
+	for _, ix := range repaired {
+		log.Info("recreated an index that was dropped out of band", "index", ix.String(), "unique", ix.Unique)
+		o.r.metrics.indexRepairs.WithLabelValues(ix.Collection, ix.Name()).Inc()
+	}
+	if err != nil {
+		log.Error(err, "recreating dropped indexes; retried on the next pass")
+	}
 }
 
 // audit feeds the retained and orphan gauges from the observation, at no

@@ -178,12 +178,5 @@ var _ = Describe("21. Auto placement", func() {
 
 // promotions is org_operator_auto_promotions_total of the current manager.
 func promotions() float64 {
-	families, err := mgr.Metrics.Gather()
-	Expect(err).NotTo(HaveOccurred())
-	for _, f := range families {
-		if f.GetName() == "org_operator_auto_promotions_total" {
-			return f.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	return 0
+	return counterValue("org_operator_auto_promotions_total", nil)
 }

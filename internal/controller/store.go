@@ -61,6 +61,9 @@ type TenantStore interface {
 	// entry, and the shared collection's per-tenant counts, at once, in a
 	// constant number of commands (the resync's bulk observation).
 	Observe(ctx context.Context, sharedCollection string) (*mongostore.Observation, error)
+	// RepairIndexes creates the required indexes an observation shows
+	// missing and returns them.
+	RepairIndexes(ctx context.Context, obs *mongostore.Observation, sharedCollection string) ([]mongostore.Index, error)
 
 	// GetLedgerEntry reads the ownership entry of a location (nil: none).
 	GetLedgerEntry(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error)

@@ -4,6 +4,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -194,5 +195,5 @@ func eventNotes(name string) []string {
 // test's own connection works (its pooled connections died with the server).
 func restartMongo() {
 	Expect(mongoSrv.Start()).To(Succeed())
-	Eventually(func() error { _, err := reader.Collections(ctx); return err }, timeout, interval).Should(Succeed())
+	Eventually(func() error { return errors.Join(reader.Ping(ctx), writer.Ping(ctx)) }, timeout, interval).Should(Succeed())
 }

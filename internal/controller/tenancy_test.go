@@ -549,6 +549,6 @@ var _ = Describe("13. Rename", func() {
 		o.Spec.RenamedFrom = "someone-else"
 		err = k8s.Update(ctx, o)
 		Expect(err).To(HaveOccurred())
-		Expect(err.Error()).To(ContainSubstring("renamedFrom cannot be changed"))
+		Expect(err.Error()).To(ContainSubstring("spec.renamedFrom can only be set when the Organization is created"))
 	})
 })

@@ -14,8 +14,8 @@ import (
 // admin record that the controller compares, the ownership ledger, and how
 // many documents each tenant has in the shared collection. Taking one costs
 // a constant number of commands, whatever the number of tenants (one
-// listCollections, two finds and one aggregate, plus the getMore batches of
-// their cursors).
+// listCollections, two finds, one aggregate and one listIndexes per indexed
+// collection, plus the getMore batches of their cursors).
 type Observation struct {
 	// Taken is when the observation started.
 	Taken time.Time
@@ -27,6 +27,9 @@ type Observation struct {
 	Ledger map[string]LedgerEntry
 	// SharedDocuments counts each tenant's documents in the shared collection.
 	SharedDocuments map[string]int64
+	// Indexes holds, for each existing collection that needs indexes
+	// (RequiredIndexes), the names of the indexes it has.
+	Indexes map[string]map[string]bool
 }
 
 // AdminSummary is what the controller compares of an admin record.
@@ -86,6 +89,9 @@ func (s *Store) Observe(ctx context.Context, sharedCollection string) (*Observat
 		if o.SharedDocuments, err = s.countByTenant(ctx, sharedCollection); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.observeIndexes(ctx, o, sharedCollection); err != nil {
+		return nil, err
 	}
 	return o, nil
 }

@@ -410,7 +410,7 @@ func isolatedAPI(c restapi.Config) (*restapi.Server, *httptest.Server) {
 func isolated(c restapi.Config) (*restapi.Server, *httptest.Server, *mongostore.CommandCounter) {
 	counter := mongostore.NewCommandCounter()
 	store := connectStore(counter)
-	srv, err := restapi.New(c, restapi.Dependencies{Client: mgr.Manager.GetClient(), Reader: mgr.Manager.GetAPIReader(), Store: store, Log: GinkgoLogr})
+	srv, err := restapi.New(c, restapi.Dependencies{Client: mgr.Manager.GetClient(), Reader: mgr.Manager.GetAPIReader(), Store: store, Log: suiteLogger})
 	Expect(err).NotTo(HaveOccurred())
 	ts := httptest.NewServer(srv.Handler())
 	DeferCleanup(ts.Close)

@@ -201,7 +201,7 @@ var _ = Describe("Readiness of the listener", func() {
 		Expect(err).NotTo(HaveOccurred())
 		cfg.BindAddress = l.Addr().String()
 		Expect(l.Close()).To(Succeed())
-		srv, err := restapi.New(cfg, restapi.Dependencies{Client: k8s, Store: connectStore(nil), Log: GinkgoLogr})
+		srv, err := restapi.New(cfg, restapi.Dependencies{Client: k8s, Store: connectStore(nil), Log: suiteLogger})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(srv.Listening()).To(MatchError(restapi.ErrNotListening))
 

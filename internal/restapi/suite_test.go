@@ -21,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
@@ -64,7 +63,7 @@ func TestAPI(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	logf.SetLogger(suiteLogger)
 	ctx = context.Background()
 	var err error
 	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credNS, OperatorNamespace: operatorNS})
@@ -101,6 +100,7 @@ var _ = AfterSuite(func() {
 	filtered := len(suite.FocusStrings) > 0 || len(suite.FocusFiles) > 0 || len(suite.SkipStrings) > 0 || suite.LabelFilter != ""
 	if mgr != nil && !CurrentSpecReport().Failed() && !filtered {
 		checkContract()
+		checkLogsKeepSecrets()
 	}
 })
 
@@ -134,6 +134,7 @@ func (r response) json() map[string]any {
 // call sends one request to base (baseURL when empty). body may be a string
 // (sent as is), nil, or a value marshalled to JSON.
 func callAt(base, method, path, token string, body any) response {
+	rememberSecrets(token, body)
 	r, err := apiclient.Do(ctx, base, method, path, token, body)
 	Expect(err).NotTo(HaveOccurred())
 	recordedMu.Lock()

@@ -95,3 +95,27 @@ func (m *Mongo) CollectionExists(ctx context.Context, coll string) (bool, error)
 // Database is the underlying database handle, for a read this package does
 // not offer (a suite must not write through it: use seed).
 func (m *Mongo) Database() *mongo.Database { return m.db }
+
+// Indexes returns the indexes of coll by name, each with whether it is unique.
+func (m *Mongo) Indexes(ctx context.Context, coll string) (map[string]bool, error) {
+	cur, err := m.db.Collection(coll).Indexes().List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var specs []struct {
+		Name   string `bson:"name"`
+		Unique bool   `bson:"unique"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(specs))
+	for _, s := range specs {
+		out[s.Name] = s.Unique
+	}
+	return out, nil
+}
+
+// Ping reports whether the server answers (after a restart of the server,
+// the first call drops the pool's dead connections).
+func (m *Mongo) Ping(ctx context.Context) error { return m.client.Ping(ctx, nil) }

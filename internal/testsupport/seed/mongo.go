@@ -109,3 +109,7 @@ func (m *Mongo) Upsert(ctx context.Context, coll string, id, doc any) error {
 	_, err := m.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: idField, Value: id}}, doc, options.Replace().SetUpsert(true))
 	return err
 }
+
+// Ping reports whether the server answers (after a restart of the server,
+// the first call drops the pool's dead connections).
+func (m *Mongo) Ping(ctx context.Context) error { return m.client.Ping(ctx, nil) }
