@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
@@ -15,17 +17,26 @@ var orgName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func validName(s string) bool { return len(s) <= 63 && orgName.MatchString(s) }
 
-// Every name the CRD accepts maps to a dedicated collection that is a
-// valid, non-reserved, non-system MongoDB collection within the namespace
-// limit (database "orgs" and longer database names up to 63 bytes), and two
-// names never map to one collection; the shared document filter renders
-// the name exactly.
+// Properties of the name -> place mapping, each able to fail:
+//   - the CRD's name rule is exactly Kubernetes' DNS-1123 label (the
+//     REST API's pattern and the CRD's CEL share this regular expression);
+//   - every accepted name maps to a valid collection that is no system or
+//     operator collection, carries the tenant prefix, and maps back to the
+//     name (the budget and the audit strip the prefix to find the owner);
+//   - with any database name the operator accepts, the namespace
+//     <database>.<collection> stays within MongoDB's 255 bytes;
+//   - two names never map to one collection;
+//   - the shared document filter renders the name exactly.
 func FuzzLocationNaming(f *testing.F) {
-	for _, s := range [][2]string{{"acme", "acme-corp"}, {"a", "b"}, {"system", "admins"}, {"0", "o"},
-		{"a-very-long-organization-name-that-is-exactly-sixty-three-chars", "x"}} {
-		f.Add(s[0], s[1])
+	for _, s := range [][3]string{{"acme", "acme-corp", "orgs"}, {"a", "b", "x"}, {"system", "admins", "tenants"}, {"0", "o", "db"},
+		{"a-very-long-organization-name-that-is-exactly-sixty-three-chars", "x", strings.Repeat("d", 63)},
+		{"-leading", "trailing-", "with.dot"}, {"UPPER", "ümlaut", "a/b"}} {
+		f.Add(s[0], s[1], s[2])
 	}
-	f.Fuzz(func(t *testing.T, a, b string) {
+	f.Fuzz(func(t *testing.T, a, b, database string) {
+		if got, want := validName(a), len(validation.IsDNS1123Label(a)) == 0; got != want {
+			t.Fatalf("name rule on %q: %v; DNS-1123 label: %v", a, got, want)
+		}
 		if !validName(a) {
 			return
 		}
@@ -33,11 +44,13 @@ func FuzzLocationNaming(f *testing.F) {
 		if err := mongostore.ValidateCollectionName(coll); err != nil {
 			t.Fatalf("%q maps to an invalid collection: %v", a, err)
 		}
-		if !strings.HasPrefix(coll, tenancyv1alpha1.DedicatedCollectionPrefix) {
-			t.Fatalf("%q maps to %q outside the tenant prefix", a, coll)
+		if back, ok := strings.CutPrefix(coll, tenancyv1alpha1.DedicatedCollectionPrefix); !ok || back != a {
+			t.Fatalf("%q maps to %q, which does not map back to it", a, coll)
 		}
-		if ns := 63 + 1 + len(coll); ns > 255 {
-			t.Fatalf("namespace of %q is %d bytes", coll, ns)
+		if mongostore.ValidateDatabaseName(database) == nil {
+			if ns := len(database) + 1 + len(coll); ns > 255 {
+				t.Fatalf("namespace %s.%s is %d bytes, beyond MongoDB's 255", database, coll, ns)
+			}
 		}
 		if validName(b) && a != b && tenancyv1alpha1.DedicatedCollection(b) == coll {
 			t.Fatalf("%q and %q map to one collection", a, b)

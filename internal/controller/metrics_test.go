@@ -5,16 +5,21 @@ package controller_test
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/faultstore"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 // gauges returns the samples of the gauge family name, keyed by their labels
@@ -146,5 +151,107 @@ var _ = Describe("20. Metrics", func() {
 		Expect(gauges("org_operator_dedicated_collections_budget")).To(HaveKey(""))
 		deleteOrgAndWait(own)
 		deleteOrgAndWait(shared)
+	})
+})
+
+// clusterID is the kube-system namespace's UID, this cluster in the ledger.
+func clusterID() string {
+	GinkgoHelper()
+	ns := &corev1.Namespace{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: "kube-system"}, ns)).To(Succeed())
+	return string(ns.UID)
+}
+
+// auditCounts computes, from MongoDB and the cluster read independently,
+// what the audit gauges must say: this cluster's retained tenants, org_*
+// collections neither a ledger entry nor an Organization claims, and admin
+// records without an Organization.
+func auditCounts() (retained, orphanCollections, orphanAdmins float64) {
+	GinkgoHelper()
+	var entries []check.LedgerEntry
+	Expect(reader.Decode(ctx, "tenants", nil, &entries)).To(Succeed())
+	claimed := map[string]bool{}
+	for _, e := range entries {
+		claimed[e.Collection] = true
+		if e.Cluster == clusterID() && e.State == "retained" {
+			retained++
+		}
+	}
+	var orgs tenancyv1alpha1.OrganizationList
+	Expect(k8s.List(ctx, &orgs)).To(Succeed())
+	live := map[string]bool{}
+	for _, o := range orgs.Items {
+		live[o.Name] = true
+		claimed[o.Status.Collection] = true
+		if m := o.Status.Migration; m != nil {
+			claimed[m.Source.Collection], claimed[m.Target.Collection] = true, true
+		}
+	}
+	collections, err := reader.Collections(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	for _, c := range collections {
+		if strings.HasPrefix(c, "org_") && !claimed[c] {
+			orphanCollections++
+		}
+	}
+	var admins []check.Admin
+	Expect(reader.Decode(ctx, "admins", nil, &admins)).To(Succeed())
+	for _, a := range admins {
+		if !live[a.Organization] {
+			orphanAdmins++
+		}
+	}
+	return retained, orphanCollections, orphanAdmins
+}
+
+var _ = Describe("20b. Audit and move gauges against MongoDB and the cluster", func() {
+	// Issue 25: these gauges were never compared with what they count.
+	It("count retained tenants, orphan collections and orphan admin records as MongoDB and the cluster show them", func() {
+		kept := uniqueName("gauge-kept")
+		o := newOrg(kept)
+		o.Spec.DeletionPolicy = tenancyv1alpha1.DeletionPolicyRetain
+		createOrg(o)
+		waitReady(kept)
+		seed("org_"+kept, 2)
+		deleteOrgAndWait(kept)
+		seed("org_"+uniqueName("gauge-stray"), 1) // a collection nobody claims
+		ghost := uniqueName("gauge-ghost")
+		Expect(writer.Upsert(ctx, "admins", ghost, bson.D{{Key: "_id", Value: ghost}, {Key: "organization", Value: ghost},
+			{Key: "email", Value: ghost + "@ghost.example"}, {Key: "passwordHash", Value: "x"}})).To(Succeed())
+		DeferCleanup(func() { _, _ = writer.DeleteMany(ctx, "admins", bson.D{{Key: "_id", Value: ghost}}) })
+
+		Eventually(func(g Gomega) {
+			retained, collections, admins := auditCounts()
+			g.Expect(retained).To(BeNumerically(">=", 1))
+			g.Expect(collections).To(BeNumerically(">=", 1))
+			g.Expect(admins).To(BeNumerically(">=", 1))
+			g.Expect(gauges("org_operator_retained_tenants")).To(Equal(map[string]float64{"": retained}))
+			g.Expect(gauges("org_operator_orphan_collections")).To(Equal(map[string]float64{"": collections}))
+			g.Expect(gauges("org_operator_orphan_admin_records")).To(Equal(map[string]float64{"": admins}))
+		}, 3*resyncPeriod+timeout, interval).Should(Succeed())
+	})
+
+	It("show a move's progress as its status records it, while it runs", func() {
+		name := uniqueName("gauge-move")
+		createOrg(newOrg(name))
+		waitReady(name)
+		seed("org_"+name, 250)
+		fault, reached := faultstore.CrashAt(name, faultstore.AfterBatchCopied)
+		swapManager(testenv.Options{ResyncPeriod: resyncPeriod, MigrationBatchSize: 50, WrapStore: faultstore.Wrap(fault)})
+		DeferCleanup(restoreManager)
+		setTenancy(name, tenancyv1alpha1.TenancyShared)
+		Eventually(reached, 60*time.Second).Should(BeClosed()) // held after its first batch
+		Eventually(func(g Gomega) {
+			m := getOrg(name).Status.Migration
+			g.Expect(m).NotTo(BeNil())
+			g.Expect(m.Copied).To(BeNumerically(">", 0))
+			labels := "organization=" + name + ","
+			g.Expect(gauges("org_operator_migration_copied_documents")).To(HaveKeyWithValue(labels, float64(m.Copied)))
+			g.Expect(gauges("org_operator_migration_total_documents")).To(HaveKeyWithValue(labels, float64(m.Total)))
+			g.Expect(m.Total).To(Equal(int64(250)))
+			onTarget, err := reader.Count(ctx, shared, byOrg(name))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(onTarget).To(BeNumerically(">=", m.Copied), "the status counts documents the target does not hold")
+		}, timeout, interval).Should(Succeed())
 	})
 })

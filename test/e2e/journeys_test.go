@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/org-operator/org-operator/internal/testsupport/check"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -104,8 +105,15 @@ var _ = Describe("Journeys", Ordered, func() {
 		}
 		_, err := apply(strings.Join(docs, "\n---\n"))
 		Expect(err).NotTo(HaveOccurred())
-		time.Sleep(700 * time.Millisecond) // some are mid-way
+		// Kill as soon as the first one converged, and check the kill landed
+		// while the creations were under way (not after all of them).
+		Eventually(func() (int, error) { _, converged, err := check.Progress(ctx, k8s, names); return converged, err },
+			60*time.Second, 20*time.Millisecond).Should(BeNumerically(">=", 1))
 		Expect(env.KillManager(syscall.SIGKILL)).To(Succeed())
+		_, converged, err := check.Progress(ctx, k8s, names)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("organizations converged when the manager was killed", fmt.Sprintf("%d of %d", converged, len(names)))
+		Expect(converged).To(BeNumerically("<", len(names)), "the kill landed after every creation had finished")
 		Expect(env.StartManager(ctx)).To(Succeed())
 		waitConverged(180*time.Second, names...)
 

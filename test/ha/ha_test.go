@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -222,18 +223,30 @@ var _ = Describe("Two replicas", Ordered, func() {
 			survivor = b
 		}
 		names := make([]string, 20)
+		for i := range names {
+			names[i] = "ha-crash-" + strconv.Itoa(i)
+		}
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			defer GinkgoRecover()
-			for i := range names {
-				names[i] = "ha-crash-" + strconv.Itoa(i)
-				createOrg(names[i])
+			for _, n := range names {
+				createOrg(n)
 				time.Sleep(100 * time.Millisecond)
 			}
 		})
-		time.Sleep(700 * time.Millisecond)
+		// Kill the leader once it has made the first organizations Ready
+		// while the others are still being created, and check that it did.
+		Eventually(func() (int, error) {
+			_, converged, err := check.Progress(ctx, env.Client, names)
+			return converged, err
+		},
+			30*time.Second, 20*time.Millisecond).Should(BeNumerically(">=", 1))
 		killed := time.Now()
 		Expect(lead.Stop(syscall.SIGKILL, 5*time.Second)).To(Succeed())
+		existing, converged, err := check.Progress(ctx, env.Client, names)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("organizations existing / converged when the leader was killed", fmt.Sprintf("%d / %d of %d", existing, converged, len(names)))
+		Expect(converged).To(BeNumerically("<", len(names)), "the kill landed after every creation had finished")
 		Eventually(survivor.leads, 60*time.Second, 50*time.Millisecond).Should(BeTrue())
 		takeover := time.Since(killed)
 		AddReportEntry("takeover after SIGKILL of the leader", takeover.Round(100*time.Millisecond).String())

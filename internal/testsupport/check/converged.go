@@ -54,3 +54,26 @@ func WaitConverged(ctx context.Context, r client.Reader, name string, timeout ti
 	}
 	return org, nil
 }
+
+// Progress counts, among names, the Organizations that exist and those that
+// converged, read through r at one moment (to tell, for example, whether a
+// crash landed while creations were under way).
+func Progress(ctx context.Context, r client.Reader, names []string) (existing, converged int, err error) {
+	var list tenancyv1alpha1.OrganizationList
+	if err := r.List(ctx, &list); err != nil {
+		return 0, 0, err
+	}
+	wanted := make(map[string]bool, len(names))
+	for _, n := range names {
+		wanted[n] = true
+	}
+	for i := range list.Items {
+		if o := &list.Items[i]; wanted[o.Name] {
+			existing++
+			if Converged(o) == nil {
+				converged++
+			}
+		}
+	}
+	return existing, converged, nil
+}

@@ -1,0 +1,124 @@
+package alerts
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/promqltest"
+)
+
+// Every alert has a case where it must fire and one, just on the other side
+// of its threshold, where it must not: its expression is evaluated as
+// shipped (config/prometheus/alerts.yaml) over synthetic series, so a
+// loosened or tightened expression fails one of them. The for: durations
+// are Prometheus's business and are not evaluated here.
+
+// alertCase is one evaluation of an alert's expression.
+type alertCase struct {
+	name string
+	// load is promqltest's load command (series over 30 minutes, 1m apart).
+	load  string
+	fires bool
+}
+
+var alertCases = map[string][]alertCase{
+	"OrganizationStalled": {
+		{"a stalled organization", `org_operator_organization_condition{organization="acme",type="Stalled",status="True",reason="RenameConflict"} 1x30`, true},
+		{"a Ready organization", `org_operator_organization_condition{organization="acme",type="Ready",status="True",reason="Succeeded"} 1x30`, false},
+	},
+	"OrganizationStoreUnavailable": {
+		{"MongoDB unreachable for an organization",
+			`org_operator_organization_condition{organization="acme",type="Ready",status="False",reason="MongoUnavailable"} 1x30`, true},
+		{"not Ready for another reason",
+			`org_operator_organization_condition{organization="acme",type="Ready",status="False",reason="Migrating"} 1x30`, false},
+	},
+	"OrganizationReconcileErrors": {
+		{"0.2 errors per second", `controller_runtime_reconcile_errors_total{controller="organization"} 0+12x30`, true},
+		{"0.05 errors per second", `controller_runtime_reconcile_errors_total{controller="organization"} 0+3x30`, false},
+	},
+	"OrganizationMongoDBCommandErrors": {
+		{"0.2 failed inserts per second", `org_operator_mongodb_command_errors_total{command="insert"} 0+12x30`, true},
+		{"0.05 failed inserts per second", `org_operator_mongodb_command_errors_total{command="insert"} 0+3x30`, false},
+	},
+	"DedicatedCollectionBudgetNearlyUsed": {
+		{"95% of the budget", "org_operator_dedicated_collections 95x30\norg_operator_dedicated_collections_budget 100x30", true},
+		{"85% of the budget", "org_operator_dedicated_collections 85x30\norg_operator_dedicated_collections_budget 100x30", false},
+		{"no budget (0: unlimited)", "org_operator_dedicated_collections 95x30\norg_operator_dedicated_collections_budget 0x30", false},
+	},
+	"LoginLockoutSpike": {
+		{"2 locked logins per second", `org_operator_api_logins_total{result="locked"} 0+120x30`, true},
+		{"0.5 locked logins per second", `org_operator_api_logins_total{result="locked"} 0+30x30`, false},
+		{"2 failed (not locked) logins per second", `org_operator_api_logins_total{result="failure"} 0+120x30`, false},
+	},
+}
+
+// shippedAlerts parses the shipped rules as Prometheus does.
+func shippedAlerts(t *testing.T) []rulefmt.Rule {
+	t.Helper()
+	groups, errs := rulefmt.Parse(rules(t), false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler))
+	if len(errs) > 0 {
+		t.Fatalf("rulefmt: %v", errs)
+	}
+	var out []rulefmt.Rule
+	for _, g := range groups.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out
+}
+
+func TestEveryAlertFiresAndHoldsAtItsThreshold(t *testing.T) {
+	alerts := shippedAlerts(t)
+	var names, withCases []string
+	for _, r := range alerts {
+		names = append(names, r.Alert)
+	}
+	for n := range alertCases {
+		withCases = append(withCases, n)
+	}
+	sort.Strings(names)
+	sort.Strings(withCases)
+	if !slices.Equal(names, withCases) {
+		t.Fatalf("alerts %v, cases for %v: every alert needs a firing and a quiet case", names, withCases)
+	}
+	for _, r := range alerts {
+		for _, c := range alertCases[r.Alert] {
+			t.Run(r.Alert+"/"+c.name, func(t *testing.T) {
+				storage := promqltest.LoadedStorage(t, "load 1m\n  "+indent(c.load))
+				engine := promqltest.NewTestEngine(t, false, 5*time.Minute, 1_000_000)
+				q, err := engine.NewInstantQuery(context.Background(), storage, nil, r.Expr, time.Unix(0, 0).Add(25*time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := q.Exec(context.Background())
+				if res.Err != nil {
+					t.Fatal(res.Err)
+				}
+				vec, err := res.Vector()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fires := len(vec) > 0; fires != c.fires {
+					t.Errorf("%s fires=%v over %q; want %v (result %v)", r.Alert, fires, c.load, c.fires, vec)
+				}
+			})
+		}
+	}
+}
+
+func indent(load string) string {
+	out := []byte{}
+	for i := 0; i < len(load); i++ {
+		out = append(out, load[i])
+		if load[i] == '\n' {
+			out = append(out, ' ', ' ')
+		}
+	}
+	return string(out)
+}
