@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
 	seeding "github.com/org-operator/org-operator/internal/testsupport/seed"
@@ -134,11 +135,11 @@ func waitCondition(name, typ string, status metav1.ConditionStatus, reason strin
 	return org
 }
 
-// waitReady waits until the organization converged (check.Converged:
+// waitReady waits until the organization converged (convergence.Check:
 // Ready for its current generation, no move in flight).
 func waitReady(name string) *tenancyv1alpha1.Organization {
 	GinkgoHelper()
-	org, err := check.WaitConverged(ctx, k8s, name, timeout)
+	org, err := convergence.Wait(ctx, k8s, name, timeout)
 	Expect(err).NotTo(HaveOccurred())
 	checkToolsAgree(name)
 	return org

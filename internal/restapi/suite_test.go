@@ -23,6 +23,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/restapi"
@@ -185,10 +186,10 @@ func newTenant(prefix string) tenantOrg {
 	return tenantOrg{name: name, email: string(s.Data["email"]), password: string(s.Data["password"])}
 }
 
-// waitReady waits until the organization converged (check.Converged).
+// waitReady waits until the organization converged (convergence.Check).
 func waitReady(name string) *tenancyv1alpha1.Organization {
 	GinkgoHelper()
-	org, err := check.WaitConverged(ctx, k8s, name, timeout)
+	org, err := convergence.Wait(ctx, k8s, name, timeout)
 	Expect(err).NotTo(HaveOccurred())
 	return org
 }

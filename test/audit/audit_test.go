@@ -25,7 +25,7 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/audit"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
-	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
@@ -75,7 +75,7 @@ func org(name string) *tenancyv1alpha1.Organization {
 
 func waitReady(name string) *tenancyv1alpha1.Organization {
 	GinkgoHelper()
-	o, err := check.WaitConverged(ctx, env.Client, name, 30*time.Second)
+	o, err := convergence.Wait(ctx, env.Client, name, 30*time.Second)
 	Expect(err).NotTo(HaveOccurred())
 	return o
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -42,9 +43,9 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		return cmd, bufio.NewReader(stdout)
 	}
 
-	It("brings the samples up, refuses a second instance, and leaves no process behind after Ctrl-C", func() {
-		stateDir := GinkgoT().TempDir()
-		cmd, out := startDev(stateDir)
+	// running waits until dev printed that it runs, and returns its output.
+	running := func(out *bufio.Reader) string {
+		GinkgoHelper()
 		var printed strings.Builder
 		ready := make(chan error, 1)
 		go func() {
@@ -57,15 +58,42 @@ var _ = Describe("The make dev tool", Ordered, func() {
 					return
 				}
 				if err != nil {
-					ready <- fmt.Errorf("dev exited early: %w\n%s", err, printed.String())
+					ready <- fmt.Errorf("dev exited early: %w", err)
 					return
 				}
 			}
 		}()
-		Eventually(ready, "240s").Should(Receive(BeNil()))
-		Expect(printed.String()).To(MatchRegexp(`acme\s+True\s+Dedicated\s+org_acme`))
-		Expect(printed.String()).To(MatchRegexp(`globex\s+True\s+Dedicated\s+org_globex`))
-		Expect(printed.String()).To(ContainSubstring("/v1/auth/login"))
+		var err error
+		Eventually(ready, "240s").Should(Receive(&err))
+		Expect(err).NotTo(HaveOccurred(), printed.String())
+		return printed.String()
+	}
+
+	// interrupt sends Ctrl-C and waits for a clean exit and for every
+	// process dev started to be gone.
+	interrupt := func(cmd *exec.Cmd) {
+		GinkgoHelper()
+		procs := proc.Descendants(cmd.Process.Pid)
+		Expect(len(procs)).To(BeNumerically(">=", 4), "the manager, FerretDB, etcd and kube-apiserver should be children")
+		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var exitErr error
+		Eventually(done, "60s").Should(Receive(&exitErr))
+		Expect(exitErr).NotTo(HaveOccurred(), "make dev must exit 0 after Ctrl-C")
+		for _, p := range procs {
+			Eventually(func() bool { return proc.Alive(p) }, "10s").Should(BeFalse(), "process %d survived", p)
+		}
+	}
+
+	It("brings the samples up, refuses a second instance, and leaves no process behind after Ctrl-C", func() {
+		stateDir := GinkgoT().TempDir()
+		cmd, out := startDev(stateDir)
+		printed := running(out)
+		Expect(printed).To(MatchRegexp(`acme\s+True\s+Dedicated\s+org_acme`))
+		Expect(printed).To(MatchRegexp(`globex\s+True\s+Dedicated\s+org_globex`))
+		Expect(printed).To(ContainSubstring("/v1/auth/login"))
+		Expect(printed).NotTo(ContainSubstring("Not Ready"))
 		envFile, err := os.ReadFile(filepath.Join(stateDir, "env"))
 		Expect(err).NotTo(HaveOccurred())
 		for _, v := range []string{"KUBECONFIG=", "MONGODB_URI=", "ORG_API_URL="} {
@@ -80,17 +108,41 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Expect(err).To(HaveOccurred())
 		Expect(string(secondOut)).To(ContainSubstring("already running"))
 
-		procs := proc.Descendants(cmd.Process.Pid)
-		Expect(len(procs)).To(BeNumerically(">=", 4), "the manager, FerretDB, etcd and kube-apiserver should be children")
-		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		var exitErr error
-		Eventually(done, "60s").Should(Receive(&exitErr))
-		Expect(exitErr).NotTo(HaveOccurred(), "make dev must exit 0 after Ctrl-C")
-		for _, p := range procs {
-			Eventually(func() bool { return proc.Alive(p) }, "10s").Should(BeFalse(), "process %d survived", p)
-		}
+		interrupt(cmd)
+	})
+
+	It("restarted on kept data with an Organization that cannot become Ready, waits for its samples only, reports it and stays up", func() {
+		// Issue 25: `kubectl wait --for=condition=Ready organization --all`
+		// gave up after 180 s on one stuck Organization left from earlier
+		// work and stopped the whole environment.
+		stateDir := GinkgoT().TempDir()
+		cmd, out := startDev(stateDir)
+		running(out)
+		stuck := exec.Command("kubectl", "--kubeconfig", filepath.Join(stateDir, "kubeconfig"), "apply", "-f", "-")
+		stuck.Stdin = strings.NewReader(`apiVersion: tenancy.org-operator.io/v1alpha1
+kind: Organization
+metadata:
+  name: stuck
+spec:
+  admin:
+    email: admin@stuck.example
+    passwordSecretRef:
+      name: stuck-password-that-nobody-created
+      key: password
+`)
+		applied, err := stuck.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(applied))
+		interrupt(cmd)
+
+		start := time.Now()
+		cmd, out = startDev(stateDir)
+		printed := running(out)
+		Expect(time.Since(start)).To(BeNumerically("<", 150*time.Second), "it waited for more than its samples")
+		Expect(printed).To(MatchRegexp(`acme\s+True\s+Dedicated\s+org_acme`))
+		Expect(printed).To(MatchRegexp(`Not Ready[^\n]*\n\s+organization stuck is not Ready`))
+		Expect(printed).NotTo(MatchRegexp(`organization (acme|globex) is not Ready`))
+		Expect(proc.Alive(cmd.Process.Pid)).To(BeTrue(), "make dev stays up")
+		interrupt(cmd)
 	})
 
 	It("reports a port in use in one line", func() {

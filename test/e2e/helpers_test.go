@@ -13,8 +13,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
-	"github.com/org-operator/org-operator/internal/testsupport/check"
 )
 
 // kubectl runs kubectl against the environment and fails the spec on error.
@@ -37,14 +37,14 @@ func orgManifest(name, spec string) string {
 }
 
 // waitConverged waits until each Organization converged on its current
-// spec (check.Converged: Ready for this generation, no move in flight),
+// spec (convergence.Check: Ready for this generation, no move in flight),
 // reading the apiserver without a cache. (`kubectl wait
 // --for=condition=Ready` would also accept a Ready of the previous
 // generation, right after a change or a restart.)
 func waitConverged(timeout time.Duration, names ...string) {
 	GinkgoHelper()
 	for _, n := range names {
-		_, err := check.WaitConverged(ctx, k8s, n, timeout)
+		_, err := convergence.Wait(ctx, k8s, n, timeout)
 		Expect(err).NotTo(HaveOccurred())
 	}
 }

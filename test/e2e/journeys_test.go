@@ -11,7 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -107,10 +107,10 @@ var _ = Describe("Journeys", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		// Kill as soon as the first one converged, and check the kill landed
 		// while the creations were under way (not after all of them).
-		Eventually(func() (int, error) { _, converged, err := check.Progress(ctx, k8s, names); return converged, err },
+		Eventually(func() (int, error) { _, converged, err := convergence.Progress(ctx, k8s, names); return converged, err },
 			60*time.Second, 20*time.Millisecond).Should(BeNumerically(">=", 1))
 		Expect(env.KillManager(syscall.SIGKILL)).To(Succeed())
-		_, converged, err := check.Progress(ctx, k8s, names)
+		_, converged, err := convergence.Progress(ctx, k8s, names)
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("organizations converged when the manager was killed", fmt.Sprintf("%d of %d", converged, len(names)))
 		Expect(converged).To(BeNumerically("<", len(names)), "the kill landed after every creation had finished")

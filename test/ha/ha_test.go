@@ -29,6 +29,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/devenv/managerproc"
 	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
@@ -130,7 +131,7 @@ func createOrg(name string) {
 func waitReady(timeout time.Duration, names ...string) {
 	GinkgoHelper()
 	for _, name := range names {
-		_, err := check.WaitConverged(ctx, env.Client, name, timeout)
+		_, err := convergence.Wait(ctx, env.Client, name, timeout)
 		Expect(err).NotTo(HaveOccurred())
 	}
 }
@@ -237,13 +238,13 @@ var _ = Describe("Two replicas", Ordered, func() {
 		// Kill the leader once it has made the first organizations Ready
 		// while the others are still being created, and check that it did.
 		Eventually(func() (int, error) {
-			_, converged, err := check.Progress(ctx, env.Client, names)
+			_, converged, err := convergence.Progress(ctx, env.Client, names)
 			return converged, err
 		},
 			30*time.Second, 20*time.Millisecond).Should(BeNumerically(">=", 1))
 		killed := time.Now()
 		Expect(lead.Stop(syscall.SIGKILL, 5*time.Second)).To(Succeed())
-		existing, converged, err := check.Progress(ctx, env.Client, names)
+		existing, converged, err := convergence.Progress(ctx, env.Client, names)
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("organizations existing / converged when the leader was killed", fmt.Sprintf("%d / %d of %d", existing, converged, len(names)))
 		Expect(converged).To(BeNumerically("<", len(names)), "the kill landed after every creation had finished")

@@ -27,6 +27,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
@@ -123,7 +124,7 @@ func (c *cluster) get(name string) *tenancyv1alpha1.Organization {
 
 func (c *cluster) waitReady(name string) *tenancyv1alpha1.Organization {
 	GinkgoHelper()
-	o, err := check.WaitConverged(ctx, c.k8s, name, 60*time.Second)
+	o, err := convergence.Wait(ctx, c.k8s, name, 60*time.Second)
 	Expect(err).NotTo(HaveOccurred())
 	return o
 }

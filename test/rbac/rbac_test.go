@@ -16,31 +16,45 @@ import (
 	"testing"
 	"time"
 
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/org-operator/org-operator/internal/devenv/managerproc"
+	"github.com/org-operator/org-operator/internal/operator"
+	dto "github.com/prometheus/client_model/go"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
-	"github.com/org-operator/org-operator/internal/restapi"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 const (
 	// namespace is the operator's, credentials the tenants' Secrets'.
-	namespace      = "org-operator-system"
-	credentials    = "org-operator-credentials"
-	serviceAccount = "system:serviceaccount:org-operator-system:org-operator-controller-manager"
+	namespace   = "org-operator-system"
+	credentials = "org-operator-credentials"
+	// serviceAccountName is the manager's, as config/rbac names it.
+	serviceAccountName = "org-operator-controller-manager"
 )
 
 func TestRBAC(t *testing.T) {
@@ -51,8 +65,10 @@ func TestRBAC(t *testing.T) {
 var (
 	ctx     = context.Background()
 	testEnv *testenv.Environment
-	mgr     *testenv.InProcessManager
-	asSA    client.Client
+	mgr     *managerproc.Process
+	dir     string
+	// asSA acts with the manager's ServiceAccount token.
+	asSA client.Client
 )
 
 // installRBAC applies the ServiceAccount and every RBAC object of config/default.
@@ -84,21 +100,36 @@ var _ = BeforeSuite(func() {
 	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credentials, OperatorNamespace: namespace})
 	Expect(err).NotTo(HaveOccurred())
 	installRBAC(testEnv.Client)
-	user, err := testEnv.Env.AddUser(envtest.User{Name: serviceAccount,
-		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"}}, nil)
+
+	// The manager runs as the Deployment runs it: its own process, with the
+	// ServiceAccount's bound token, leader election on and metrics behind
+	// authentication and authorization.
+	dir = GinkgoT().TempDir()
+	bin, err := controlplane.BuildManager(dir)
 	Expect(err).NotTo(HaveOccurred())
-	asSA, err = client.New(user.Config(), client.Options{Scheme: testenv.Scheme})
+	token, err := controlplane.ServiceAccountToken(ctx, testEnv.Client, namespace, serviceAccountName, time.Hour)
 	Expect(err).NotTo(HaveOccurred())
-	apiCfg := restapi.DefaultConfig()
-	mgr, err = testenv.StartInProcessManager(user.Config(), testenv.Options{
-		MongoURI: testEnv.Mongo.URI(), Database: testEnv.Database, CredentialsNamespace: credentials, OperatorNamespace: namespace, API: &apiCfg,
-	})
+	saConfig := rest.CopyConfig(testEnv.Env.Config)
+	saConfig.CertData, saConfig.KeyData, saConfig.BearerToken = nil, nil, token
+	asSA, err = client.New(saConfig, client.Options{Scheme: testenv.Scheme})
 	Expect(err).NotTo(HaveOccurred())
+	kubeconfig, err := controlplane.TokenKubeconfig(testEnv.Env.Config, token)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600)).To(Succeed())
+	mgr, err = managerproc.Start(ctx, managerproc.Options{Binary: bin, Kubeconfig: filepath.Join(dir, "kubeconfig"),
+		MongoURI: testEnv.Mongo.URI(), LogPath: filepath.Join(dir, "manager.log"), API: true, Metrics: true, SecureMetrics: true,
+		Args: []string{"--leader-elect=true", "--credentials-namespace=" + credentials, "--operator-namespace=" + namespace,
+			"--mongodb-database=" + testEnv.Database}})
+	Expect(err).NotTo(HaveOccurred(), "the manager under its deployed RBAC (log: %s)", filepath.Join(dir, "manager.log"))
 })
 
 var _ = AfterSuite(func() {
 	if mgr != nil {
-		Expect(mgr.Stop()).To(Succeed())
+		Expect(mgr.Stop(syscall.SIGTERM, 30*time.Second)).To(Succeed())
+		if CurrentSpecReport().Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "manager.log"))
+			GinkgoWriter.Printf("manager log:\n%s\n", log)
+		}
 	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
@@ -111,7 +142,7 @@ var _ = Describe("The manager under its deployed RBAC", func() {
 			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@rbac.example"},
 				DeletionPolicy: tenancyv1alpha1.DeletionPolicyDelete}}
 		Expect(testEnv.Client.Create(ctx, org)).To(Succeed())
-		_, err := check.WaitConverged(ctx, testEnv.Client, org.Name, 30*time.Second)
+		_, err := convergence.Wait(ctx, testEnv.Client, org.Name, 30*time.Second)
 		Expect(err).NotTo(HaveOccurred())
 
 		Eventually(func() int {
@@ -182,3 +213,94 @@ var _ = Describe("The manager under its deployed RBAC", func() {
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "got %v", err)
 	})
 })
+
+var _ = Describe("Leader election under the deployed RBAC", func() {
+	It("holds and renews the Lease in the operator's namespace", func() {
+		lease := &coordinationv1.Lease{}
+		key := client.ObjectKey{Namespace: namespace, Name: operator.LeaderElectionID}
+		Eventually(func() (string, error) {
+			if err := testEnv.Client.Get(ctx, key, lease); err != nil {
+				return "", err
+			}
+			return ptr.Deref(lease.Spec.HolderIdentity, ""), nil
+		}, 30*time.Second, 200*time.Millisecond).ShouldNot(BeEmpty(), "the manager never took the Lease")
+		first := lease.Spec.RenewTime.Time
+		Eventually(func() (time.Time, error) {
+			err := testEnv.Client.Get(ctx, key, lease)
+			return lease.Spec.RenewTime.Time, err
+		}, 30*time.Second, 500*time.Millisecond).Should(BeTemporally(">", first), "the manager cannot renew the Lease")
+		Expect(check.Sum(scrape(bearer(metricsReader)), "leader_election_master_status", nil)).To(Equal(1.0))
+	})
+})
+
+var _ = Describe("Secure metrics under the deployed RBAC", func() {
+	It("serves /metrics to a ServiceAccount bound to the metrics-reader role, and to no one else", func() {
+		families := scrape(bearer(metricsReader))
+		Expect(families).To(HaveKey("controller_runtime_reconcile_total"), "the manager's own metrics")
+		Expect(status(bearer(metricsUnbound))).To(Equal(http.StatusForbidden), "a token without the metrics-reader role")
+		Expect(status("")).To(Equal(http.StatusUnauthorized), "no token")
+		// controller-runtime's filter answers 500 "Authentication failed"
+		// when the TokenReview reports an error, as it does for a token that
+		// does not parse; either way nothing is served.
+		Expect(status("not-a-token")).To(BeElementOf(http.StatusUnauthorized, http.StatusInternalServerError), "a forged token")
+	})
+})
+
+// Scraper ServiceAccounts in the monitoring namespace: one bound to the
+// metrics-reader ClusterRole config/rbac ships (as the ServiceMonitor's
+// Prometheus is), one bound to nothing.
+const (
+	monitoring     = "monitoring"
+	metricsReader  = "prometheus"
+	metricsUnbound = "nosy"
+)
+
+var scrapers sync.Once
+
+// bearer returns a token of the scraper ServiceAccount name, creating the
+// scrapers on first use.
+func bearer(name string) string {
+	GinkgoHelper()
+	scrapers.Do(func() {
+		Expect(testEnv.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: monitoring}})).To(Succeed())
+		for _, sa := range []string{metricsReader, metricsUnbound} {
+			Expect(testEnv.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: monitoring, Name: sa}})).To(Succeed())
+		}
+		Expect(testEnv.Client.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "prometheus-org-operator-metrics"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "org-operator-metrics-reader"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: monitoring, Name: metricsReader}}})).To(Succeed())
+	})
+	token, err := controlplane.ServiceAccountToken(ctx, testEnv.Client, monitoring, name, time.Hour)
+	Expect(err).NotTo(HaveOccurred())
+	return token
+}
+
+// metricsTransport trusts any certificate: without --metrics-cert-path the
+// manager serves a self-signed one (test/ha checks a verifiable one).
+var metricsTransport = &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}} //nolint:gosec // self-signed, see above
+var metricsClient = &http.Client{Timeout: 5 * time.Second, Transport: metricsTransport}
+
+// status is the HTTP status of GET /metrics with token ("" sends none).
+func status(token string) int {
+	GinkgoHelper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, mgr.MetricsURL+"/metrics", nil)
+	Expect(err).NotTo(HaveOccurred())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := metricsClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	_, _ = io.Copy(io.Discard, resp.Body)
+	Expect(resp.Body.Close()).To(Succeed())
+	return resp.StatusCode
+}
+
+// scrape reads /metrics with token; it fails unless the answer is 200.
+func scrape(token string) map[string]*dto.MetricFamily {
+	GinkgoHelper()
+	withToken := &http.Client{Timeout: 5 * time.Second, Transport: transport.NewBearerAuthRoundTripper(token, metricsTransport)}
+	families, err := check.Scrape(ctx, withToken, mgr.MetricsURL+"/metrics")
+	Expect(err).NotTo(HaveOccurred(), "GET /metrics with the metrics-reader token")
+	return families
+}

@@ -28,9 +28,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/password"
 	"github.com/org-operator/org-operator/internal/restapi"
-	"github.com/org-operator/org-operator/internal/testsupport/check"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
@@ -65,7 +65,7 @@ func run(d time.Duration, clients int) error {
 	if err := k8s.Create(ctx, org); err != nil {
 		return err
 	}
-	if _, err := check.WaitConverged(ctx, k8s, "bench", time.Minute); err != nil {
+	if _, err := convergence.Wait(ctx, k8s, "bench", time.Minute); err != nil {
 		return err
 	}
 	secret := &corev1.Secret{}

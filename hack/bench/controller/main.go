@@ -22,9 +22,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/password"
-	"github.com/org-operator/org-operator/internal/testsupport/check"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
@@ -133,7 +133,7 @@ func waitAllReady(ctx context.Context, k8s client.Client, n int, limit time.Dura
 		}
 		ready := 0
 		for _, o := range list.Items {
-			if check.Converged(&o) == nil {
+			if convergence.Check(&o) == nil {
 				ready++
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/operator"
@@ -121,7 +122,7 @@ func (r *readiness) consume(w watch.Interface) {
 		if !ok || ev.Type == watch.Deleted {
 			continue
 		}
-		if check.Converged(org) == nil {
+		if convergence.Check(org) == nil {
 			r.mu.Lock()
 			if _, seen := r.ready[org.Name]; !seen {
 				r.ready[org.Name] = time.Now()

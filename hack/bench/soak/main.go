@@ -24,6 +24,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/operator"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
@@ -239,7 +240,7 @@ func (s *soak) create(ctx context.Context) error {
 
 // waitReady waits until name is Ready for its generation.
 func (s *soak) waitReady(ctx context.Context, name string) error {
-	_, err := check.WaitConverged(ctx, s.drv.K8s, name, time.Minute)
+	_, err := convergence.Wait(ctx, s.drv.K8s, name, time.Minute)
 	return err
 }
 

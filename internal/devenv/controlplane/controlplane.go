@@ -1,6 +1,7 @@
-// Package testenv starts the project's real test control plane: envtest with
-// the kube-apiserver and etcd built by `make envtest-assets`, with the
-// project's CRDs installed. It is test support only.
+// Package controlplane starts the project's real test control plane: envtest
+// with the kube-apiserver and etcd built by `make envtest-assets`, with the
+// project's CRDs installed, and gives identities on it (ServiceAccount
+// tokens, kubeconfigs). It is development and test support only.
 package controlplane
 
 import (

@@ -1,8 +1,8 @@
 // Package managerproc runs the manager binary as its own process, as a
 // Deployment runs it, for the development environment, the end-to-end,
 // chaos and HA suites and the benchmarks: each on free loopback ports,
-// waited for until /readyz answers 200. (internal/testsupport/env runs the
-// same wiring in-process instead.)
+// waited for until /readyz answers 200. (internal/testsupport/testenv runs
+// the same wiring in-process instead.)
 package managerproc
 
 import (
@@ -30,8 +30,11 @@ type Options struct {
 	// it the API is off.
 	API     bool
 	APIPort int
-	// Metrics serves plain-HTTP metrics on a free port when set.
-	Metrics bool
+	// Metrics serves metrics on a free port when set: plain HTTP, or with
+	// SecureMetrics as deployed (HTTPS, a bearer token checked with a
+	// TokenReview and a SubjectAccessReview).
+	Metrics       bool
+	SecureMetrics bool
 	// Args are further flags (they win over the defaults above, coming last).
 	Args []string
 	// Env is added to the process's environment (HOME and PATH are passed on).
@@ -73,8 +76,12 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-		args = append(args, "--metrics-bind-address=127.0.0.1:"+strconv.Itoa(port), "--metrics-secure=false")
+		scheme := "http"
+		if o.SecureMetrics {
+			scheme = "https"
+		}
+		p.MetricsURL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
+		args = append(args, "--metrics-bind-address=127.0.0.1:"+strconv.Itoa(port), "--metrics-secure="+strconv.FormatBool(o.SecureMetrics))
 	} else {
 		args = append(args, "--metrics-bind-address=0")
 	}

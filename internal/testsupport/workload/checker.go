@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
 )
@@ -97,7 +98,7 @@ func (c *Checker) organizations(ctx context.Context, m *Model) []string {
 // organizationState reports how o differs from converged for t.
 func organizationState(o *tenancyv1alpha1.Organization, t *Tenant, shared string) []string {
 	coll, _ := t.Location(shared)
-	switch err := check.Converged(o); {
+	switch err := convergence.Check(o); {
 	case o.DeletionTimestamp != nil:
 		return []string{"Organization " + o.Name + " is being deleted"}
 	case err != nil:

@@ -1,4 +1,7 @@
-package check
+// Package convergence tells when an Organization has converged on its
+// current spec, for the development environment (make dev waits for its
+// samples) and every suite: one meaning of "Ready" everywhere.
+package convergence
 
 import (
 	"context"
@@ -13,11 +16,11 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 )
 
-// Converged reports nil when org has converged on its current spec: Ready,
+// Check reports nil when org has converged on its current spec: Ready,
 // its observedGeneration that of the spec, and no move in flight. A Ready
 // condition of an earlier generation (what `kubectl wait
 // --for=condition=Ready` accepts) is not convergence.
-func Converged(org *tenancyv1alpha1.Organization) error {
+func Check(org *tenancyv1alpha1.Organization) error {
 	c := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
 	switch {
 	case c == nil || c.Status != "True":
@@ -34,10 +37,10 @@ func Converged(org *tenancyv1alpha1.Organization) error {
 	return nil
 }
 
-// WaitConverged reads the Organization name through r (use a reader
-// without a cache) until it converged (Converged), and returns it; on
+// Wait reads the Organization name through r (use a reader
+// without a cache) until it converged (Check), and returns it; on
 // timeout the error says what was last seen.
-func WaitConverged(ctx context.Context, r client.Reader, name string, timeout time.Duration) (*tenancyv1alpha1.Organization, error) {
+func Wait(ctx context.Context, r client.Reader, name string, timeout time.Duration) (*tenancyv1alpha1.Organization, error) {
 	var org *tenancyv1alpha1.Organization
 	last := errors.New("not read yet")
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
@@ -46,7 +49,7 @@ func WaitConverged(ctx context.Context, r client.Reader, name string, timeout ti
 			last = err
 			return false, nil
 		}
-		org, last = o, Converged(o)
+		org, last = o, Check(o)
 		return last == nil, nil
 	})
 	if err != nil {
@@ -70,7 +73,7 @@ func Progress(ctx context.Context, r client.Reader, names []string) (existing, c
 	for i := range list.Items {
 		if o := &list.Items[i]; wanted[o.Name] {
 			existing++
-			if Converged(o) == nil {
+			if Check(o) == nil {
 				converged++
 			}
 		}
