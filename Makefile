@@ -98,6 +98,12 @@ test-e2e: envtest-assets ## Run the end-to-end suite: the make dev environment d
 	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags e2e ./test/e2e/ -timeout 30m -count=1 -v -ginkgo.v $(TEST_ARGS)
 
+.PHONY: test-e2e-seeded
+test-e2e-seeded: envtest-assets ## Run only the e2e journey driven by a seed (E2E_SEED=n; random when unset).
+	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" E2E_SEED=$(E2E_SEED) go test -tags e2e ./test/e2e/ -timeout 20m -count=1 -v \
+		-ginkgo.v -ginkgo.focus "Moves reversed in flight" $(TEST_ARGS)
+
 CHAOS_ORGS ?= 50
 CHAOS_MANAGER_KILLS ?= 20
 CHAOS_STORE_KILLS ?= 3

@@ -168,6 +168,9 @@ func (e *Env) startControlPlane() error {
 		ErrorIfCRDPathMissing: true,
 	}
 	e.cp.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(e.opts.StateDir, "etcd")}
+	if err := controlplane.DieWithStarter(e.cp, os.Getenv("KUBEBUILDER_ASSETS")); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(e.cp.ControlPlane.Etcd.DataDir, 0o700); err != nil {
 		return err
 	}

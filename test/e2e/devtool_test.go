@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -39,7 +40,16 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		stdout, err := cmd.StdoutPipe()
 		Expect(err).NotTo(HaveOccurred())
 		cmd.Stderr = cmd.Stdout
+		// Its own process group, so that a failing spec can stop it and
+		// everything it started.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		Expect(cmd.Start()).To(Succeed())
+		DeferCleanup(func() {
+			if cmd.ProcessState == nil { // a spec failed before interrupt
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				_ = cmd.Wait()
+			}
+		})
 		return cmd, bufio.NewReader(stdout)
 	}
 

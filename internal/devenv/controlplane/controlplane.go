@@ -40,8 +40,9 @@ func CRDPath() string {
 	return filepath.Join(RepoRoot(), "config", "crd", "bases")
 }
 
-// New returns an envtest environment that installs the project's CRDs.
-// It fails early with ErrNoAssets when the binaries were not provided.
+// New returns an envtest environment that installs the project's CRDs and
+// whose etcd and kube-apiserver die with this process (DieWithStarter). It
+// fails early with ErrNoAssets when the binaries were not provided.
 func New() (*envtest.Environment, error) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		return nil, ErrNoAssets
@@ -49,11 +50,15 @@ func New() (*envtest.Environment, error) {
 	if err := tenancyv1alpha1.AddToScheme(scheme.Scheme); err != nil {
 		return nil, err
 	}
-	return &envtest.Environment{
+	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{CRDPath()},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme.Scheme,
-	}, nil
+	}
+	if err := DieWithStarter(env, os.Getenv("KUBEBUILDER_ASSETS")); err != nil {
+		return nil, err
+	}
+	return env, nil
 }
 
 // Start creates and starts an environment; stop it with env.Stop().
