@@ -1,4 +1,4 @@
-// Command ferretdb runs FerretDB v1 (test/ferretdbtest: SQLite or PostgreSQL
+// Command ferretdb runs FerretDB v1 (internal/devenv/ferretdb: SQLite or PostgreSQL
 // backend) as its own process, for `make dev`, the scale benchmark and the
 // chaos suite, which need a store they can kill (SIGKILL) and start again
 // on the same data. It prints one line when it accepts connections and

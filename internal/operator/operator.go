@@ -80,7 +80,7 @@ type Options struct {
 	// registry, which the metrics endpoint serves. Tests pass their own.
 	Registry prometheus.Registerer
 	// WrapStore, when set, wraps the store the controller uses; tests inject
-	// faults through it (test/faultstore). Production leaves it nil.
+	// faults through it (internal/testsupport/faultstore). Production leaves it nil.
 	WrapStore func(controller.TenantStore) controller.TenantStore
 	// AllowSeveralInProcess lets one process run several operators (tests):
 	// controller names need not be unique.

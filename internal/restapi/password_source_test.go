@@ -61,24 +61,20 @@ var _ = Describe("Password changes and the password's source", func() {
 	})
 
 	It("changes the password of a sign-up, whose passwordSecretRef Secret the organization owns", func() {
-		seq++
-		name := fmt.Sprintf("signup-pw-%d", seq)
-		body := signupBody(name, "owner@"+name+".example", "the first password 2026")
-		Expect(call(http.MethodPost, "/v1/organizations", "", body).status).To(Equal(http.StatusCreated))
-		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(name))) })
-		Expect(waitReady(name).Spec.Admin.PasswordSecretRef.Name).To(Equal(tenancyv1alpha1.SignupSecretName(name)))
+		t := signedUp("signup-pw", "the first password 2026")
+		Expect(waitReady(t.name).Spec.Admin.PasswordSecretRef.Name).To(Equal(tenancyv1alpha1.SignupSecretName(t.name)))
 
 		const wanted = "the second password 2026"
-		pair := tokensFor(tenantOrg{name: name, email: body["adminEmail"], password: body["password"]})
-		r := call(http.MethodPatch, "/v1/organizations/"+name, pair.AccessToken,
-			map[string]string{"password": wanted, "currentPassword": body["password"]})
+		pair := tokensFor(t)
+		r := call(http.MethodPatch, "/v1/organizations/"+t.name, pair.AccessToken,
+			map[string]string{"password": wanted, "currentPassword": t.password})
 		Expect(r.status).To(Equal(http.StatusOK), string(r.body))
 		s := &corev1.Secret{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.SignupSecretName(name)}, s)).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.SignupSecretName(t.name)}, s)).To(Succeed())
 		ok, err := password.Verify(wanted, string(s.Data["passwordHash"]))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ok).To(BeTrue(), "the sign-up Secret holds the new password's hash")
-		Expect(login(body["adminEmail"], wanted)).To(Equal(http.StatusOK))
-		Expect(login(body["adminEmail"], body["password"])).To(Equal(http.StatusUnauthorized))
+		Expect(login(t.email, wanted)).To(Equal(http.StatusOK))
+		Expect(login(t.email, t.password)).To(Equal(http.StatusUnauthorized))
 	})
 })

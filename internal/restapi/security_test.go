@@ -196,17 +196,13 @@ var _ = Describe("Security findings", func() {
 	})
 
 	It("keeps a chosen password only as an argon2id hash (sign-up and change)", func() {
-		seq++
-		name := fmt.Sprintf("hashed-%d", seq)
-		body := signupBody(name, "owner@"+name+".example", "a chosen password 1")
-		Expect(call(http.MethodPost, "/v1/organizations", "", body).status).To(Equal(http.StatusCreated))
-		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, getOrg(name))) })
+		t := signedUp("hashed", "a chosen password 1")
 		s := &corev1.Secret{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.SignupSecretName(name)}, s)).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: tenancyv1alpha1.SignupSecretName(t.name)}, s)).To(Succeed())
 		Expect(s.Data).To(HaveLen(1))
 		Expect(string(s.Data["passwordHash"])).To(HavePrefix("$argon2id$"))
-		Expect(string(s.Data["passwordHash"])).NotTo(ContainSubstring(body["password"]))
-		Expect(metav1.IsControlledBy(s, getOrg(name))).To(BeTrue(), "the sign-up Secret goes with its Organization")
+		Expect(string(s.Data["passwordHash"])).NotTo(ContainSubstring(t.password))
+		Expect(metav1.IsControlledBy(s, getOrg(t.name))).To(BeTrue(), "the sign-up Secret goes with its Organization")
 	})
 
 	DescribeTable("the controller refuses a password hash at another cost than its own",

@@ -186,6 +186,21 @@ func newTenant(prefix string) tenantOrg {
 	return tenantOrg{name: name, email: string(s.Data["email"]), password: string(s.Data["password"])}
 }
 
+// signedUp signs up an organization named prefix-<n> with pw through the
+// API (201 required) and deletes it after the spec; it does not wait for it.
+func signedUp(prefix, pw string) tenantOrg {
+	GinkgoHelper()
+	seq++
+	t := tenantOrg{name: fmt.Sprintf("%s-%d", prefix, seq), password: pw}
+	t.email = "owner@" + t.name + ".example"
+	r := call(http.MethodPost, "/v1/organizations", "", signupBody(t.name, t.email, pw))
+	Expect(r.status).To(Equal(http.StatusCreated), string(r.body))
+	DeferCleanup(func() {
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: t.name}}))).To(Succeed())
+	})
+	return t
+}
+
 // waitReady waits until the organization converged (convergence.Check).
 func waitReady(name string) *tenancyv1alpha1.Organization {
 	GinkgoHelper()

@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"testing"
@@ -75,13 +76,11 @@ func shippedAlerts(t *testing.T) []rulefmt.Rule {
 
 func TestEveryAlertFiresAndHoldsAtItsThreshold(t *testing.T) {
 	alerts := shippedAlerts(t)
-	var names, withCases []string
+	names := make([]string, 0, len(alerts))
 	for _, r := range alerts {
 		names = append(names, r.Alert)
 	}
-	for n := range alertCases {
-		withCases = append(withCases, n)
-	}
+	withCases := slices.Collect(maps.Keys(alertCases))
 	sort.Strings(names)
 	sort.Strings(withCases)
 	if !slices.Equal(names, withCases) {

@@ -1,6 +1,6 @@
 //go:build e2e
 
-// Package e2e starts the same environment as `make dev` (test/devenv: etcd,
+// Package e2e starts the same environment as `make dev` (internal/devenv: etcd,
 // kube-apiserver, FerretDB, the real manager binary as its own process) and
 // drives it only from outside, the way platform teams and tenant admins do:
 // kubectl and HTTP.

@@ -4,7 +4,7 @@
 // the manager's resident memory, goroutines, open sockets and reconcile
 // latency. At the end it fits a line through the last half of each series
 // and fails if one still grows (a leak), and it checks the workload's
-// invariants (test/workload) once more.
+// invariants (internal/testsupport/workload) once more.
 //
 //	make bench-soak DURATION=30m
 package main

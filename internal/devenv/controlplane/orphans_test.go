@@ -4,6 +4,7 @@ package controlplane_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -84,7 +85,7 @@ func startAndWait(t *testing.T) {
 			pids = append(pids, strconv.Itoa(pid))
 		}
 	}
-	os.Stdout.WriteString("control-plane pids: " + strings.Join(pids, " ") + "\n")
+	fmt.Println("control-plane pids: " + strings.Join(pids, " "))
 	time.Sleep(time.Minute)
 	_ = env.Stop()
 }

@@ -46,7 +46,7 @@ type Options struct {
 	// API, when set, also runs the REST API with this configuration on a
 	// free loopback port (BindAddress and CredentialsNamespace are filled in).
 	API *restapi.Config
-	// WrapStore wraps the controller's store (fault injection, see test/faultstore).
+	// WrapStore wraps the controller's store (fault injection, see internal/testsupport/faultstore).
 	WrapStore func(controller.TenantStore) controller.TenantStore
 	// ClusterID is --cluster-id; default: the kube-system namespace's UID.
 	ClusterID string
