@@ -7,6 +7,7 @@ package seed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,10 +38,31 @@ func ConnectMongo(uri, database string) (*Mongo, error) {
 // Close disconnects.
 func (m *Mongo) Close(ctx context.Context) error { return m.client.Disconnect(ctx) }
 
-// InsertMany inserts docs into coll.
+// InsertMany inserts docs into coll. A connection that breaks mid-way (the
+// store was killed and restarted under a pooled connection) leaves it
+// unknown which documents arrived; the documents are then written again one
+// by one as upserts by _id, so each is there exactly once. Documents
+// without an _id cannot be retried and the error is returned.
 func (m *Mongo) InsertMany(ctx context.Context, coll string, docs []any) error {
 	_, err := m.db.Collection(coll).InsertMany(ctx, docs)
-	return err
+	if err == nil || !mongo.IsNetworkError(err) {
+		return err
+	}
+	for _, d := range docs {
+		raw, merr := bson.Marshal(d)
+		if merr != nil {
+			return errors.Join(err, merr)
+		}
+		id, lerr := bson.Raw(raw).LookupErr(idField)
+		if lerr != nil {
+			return fmt.Errorf("%w (and a document without _id cannot be written again)", err)
+		}
+		if _, rerr := m.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: idField, Value: id}}, bson.Raw(raw),
+			options.Replace().SetUpsert(true)); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	return nil
 }
 
 // Documents inserts n documents into coll with ids <prefix>-0000 and up,
