@@ -45,7 +45,7 @@ vet: ## Run go vet against code (every build tag: integration, e2e, chaos).
 	go vet -tags integration,e2e,chaos ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets openapi-tools ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
+test: manifests generate fmt vet envtest-assets openapi-tools ferretdb ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
 	# Unit tests: every package's tests that need nothing but Go, all under the race detector.
 	go test -race -count=1 -timeout 10m ./...
 	# Integration tests (build tag integration): a real kube-apiserver, etcd and FerretDB.
@@ -94,13 +94,13 @@ lint-config: golangci-lint ## Verify golangci-lint's configuration.
 	"$(GOLANGCI_LINT)" config verify
 
 .PHONY: test-e2e
-test-e2e: envtest-assets ## Run the end-to-end suite: the make dev environment driven by kubectl and HTTP.
-	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+test-e2e: envtest-assets ferretdb ## Run the end-to-end suite: the make dev environment driven by kubectl and HTTP.
+	go build -o bin/manager ./cmd
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags e2e ./test/e2e/ -timeout 30m -count=1 -v -ginkgo.v $(TEST_ARGS)
 
 .PHONY: test-e2e-seeded
-test-e2e-seeded: envtest-assets ## Run only the e2e journey driven by a seed (E2E_SEED=n; random when unset).
-	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+test-e2e-seeded: envtest-assets ferretdb ## Run only the e2e journey driven by a seed (E2E_SEED=n; random when unset).
+	go build -o bin/manager ./cmd
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" E2E_SEED=$(E2E_SEED) go test -tags e2e ./test/e2e/ -timeout 20m -count=1 -v \
 		-ginkgo.v -ginkgo.focus "Moves reversed in flight" $(TEST_ARGS)
 
@@ -108,8 +108,8 @@ CHAOS_ORGS ?= 50
 CHAOS_MANAGER_KILLS ?= 20
 CHAOS_STORE_KILLS ?= 3
 .PHONY: test-chaos
-test-chaos: envtest-assets ## Chaos suite: mixed workload on the make dev environment with SIGKILLs of the manager and store, kube-apiserver and etcd restarts (CHAOS_SEED=n replays).
-	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+test-chaos: envtest-assets ferretdb ## Chaos suite: mixed workload on the make dev environment with SIGKILLs of the manager and store, kube-apiserver and etcd restarts (CHAOS_SEED=n replays).
+	go build -o bin/manager ./cmd
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" CHAOS_ORGS=$(CHAOS_ORGS) CHAOS_MANAGER_KILLS=$(CHAOS_MANAGER_KILLS) CHAOS_STORE_KILLS=$(CHAOS_STORE_KILLS) CHAOS_SEED=$(CHAOS_SEED) \
 		go test -tags chaos ./test/chaos/ -timeout 90m -count=1 -v -ginkgo.v $(TEST_ARGS)
 
@@ -120,9 +120,9 @@ build: manifests generate fmt vet ## Build manager binary.
 	go build -o bin/manager ./cmd
 
 .PHONY: dev
-dev: envtest-assets ## Run the whole system locally: control plane, FerretDB (data in .dev/), the manager; Ctrl-C stops it.
+dev: envtest-assets ferretdb ## Run the whole system locally: control plane, FerretDB (data in .dev/), the manager; Ctrl-C stops it.
 	@echo "building the manager and the dev tool..."
-	@go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb && go build -o bin/dev ./hack/dev
+	@go build -o bin/manager ./cmd && go build -o bin/dev ./hack/dev
 	@KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" bin/dev
 
 .PHONY: run
@@ -193,6 +193,23 @@ $(KUSTOMIZE): $(LOCALBIN)
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.
 $(CONTROLLER_GEN): $(LOCALBIN)
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+## FerretDB's server command with users and SCRAM (hack/ferretdb): vendored
+## in a scratch folder (its module lacks build/version/version.txt, which
+## its build needs), built, and the folder removed. Rebuilt when the pin changes.
+FERRETDB ?= $(LOCALBIN)/ferretdb
+FERRETDB_VERSION = $(shell sed -n 's/^\tgithub.com\/FerretDB\/FerretDB \(v[^ ]*\).*/\1/p' hack/ferretdb/go.mod)
+
+.PHONY: ferretdb
+ferretdb: $(FERRETDB) ## Build FerretDB's server (bin/ferretdb) from the module pinned in hack/ferretdb.
+$(FERRETDB): hack/ferretdb/go.mod hack/ferretdb/go.sum | $(LOCALBIN)
+	@echo "building FerretDB $(FERRETDB_VERSION) (cmd/ferretdb) into $(FERRETDB)..."
+	@rm -rf "$(LOCALBIN)/ferretdb-build" && mkdir -p "$(LOCALBIN)/ferretdb-build"
+	@cp hack/ferretdb/go.mod hack/ferretdb/go.sum "$(LOCALBIN)/ferretdb-build/"
+	@cd "$(LOCALBIN)/ferretdb-build" && go mod vendor && \
+		echo "$(FERRETDB_VERSION)" > vendor/github.com/FerretDB/FerretDB/build/version/version.txt && \
+		go build -mod=vendor -o "$(FERRETDB).tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
+	@mv "$(FERRETDB).tmp" "$(FERRETDB)" && rm -rf "$(LOCALBIN)/ferretdb-build"
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint into bin/ from its Go module if necessary.
@@ -271,14 +288,14 @@ bench-controller: envtest-assets ## Create N Organizations against envtest + Fer
 
 BACKEND ?= sqlite
 .PHONY: bench-scale
-bench-scale: envtest-assets ## Scale benchmark against the real manager process: make bench-scale N=2000 BACKEND=sqlite|postgresql.
-	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+bench-scale: envtest-assets ferretdb ## Scale benchmark against the real manager process: make bench-scale N=2000 BACKEND=sqlite|postgresql.
+	go build -o bin/manager ./cmd
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/scale -n $(N) -backend $(BACKEND) -manager-args "$(MANAGER_ARGS)"
 
 DURATION ?= 30m
 .PHONY: bench-soak
-bench-soak: envtest-assets ## Soak: steady mixed workload on the make dev environment for DURATION; prints RSS, goroutines, sockets, reconcile latency per minute and fails on growth.
-	go build -o bin/manager ./cmd && go build -o bin/ferretdb ./hack/ferretdb
+bench-soak: envtest-assets ferretdb ## Soak: steady mixed workload on the make dev environment for DURATION; prints RSS, goroutines, sockets, reconcile latency per minute and fails on growth.
+	go build -o bin/manager ./cmd
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/soak -duration $(DURATION) $(SOAK_ARGS)
 
 .PHONY: bench-api

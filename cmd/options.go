@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/operator"
 	"github.com/org-operator/org-operator/internal/restapi"
@@ -105,6 +106,18 @@ func newFlagSet(name string, getenv func(string) string) (*options, *flag.FlagSe
 			"Set it explicitly, and keep it when rebuilding the cluster, so a rebuilt control plane finds its tenants again.")
 	fs.IntVar(&op.Controller.MigrationBatchSize, "migration-batch-size", op.Controller.MigrationBatchSize,
 		"Documents copied per batch when a tenant's documents move (tenancy switch, rename); progress is recorded after each batch.")
+	fs.Func("access-roles", "What application access (OrganizationAccess) does about MongoDB custom roles: auto (use them "+
+		"where the server has them; elsewhere users get no role and isolation NotEnforced), required (refuse every access on a "+
+		"server without roles) or disabled (turn application access off). Default auto.", func(v string) error {
+		m, err := access.ParseMode(v)
+		op.Access.Mode = m
+		return err
+	})
+	fs.StringVar(&op.Access.URI, "access-uri", getenv("ACCESS_URI"),
+		"The MongoDB URI applications are given in their connection Secrets (hosts and options; credentials in it are "+
+			"ignored) (env ACCESS_URI); default: --mongodb-uri without its credentials.")
+	fs.DurationVar(&op.Access.RotationGrace, "access-rotation-grace", op.Access.RotationGrace,
+		"How long the MongoDB user a rotation replaced keeps working, so applications can load the new Secret.")
 	bindAPIFlags(fs, &op.API)
 	o.zap.BindFlags(fs)
 	return o, fs
@@ -127,6 +140,14 @@ func (o *options) validate() error {
 	}
 	if err := mongostore.ValidateCollectionName(op.Controller.SharedCollection, tenancyv1alpha1.DedicatedCollectionPrefix); err != nil {
 		return fmt.Errorf("--shared-collection: %w", err)
+	}
+	if op.Access.URI != "" {
+		if _, err := access.ParseEndpoint(op.Access.URI); err != nil {
+			return fmt.Errorf("--access-uri: %w", err)
+		}
+	}
+	if op.Access.RotationGrace < time.Second {
+		return fmt.Errorf("--access-rotation-grace must be at least 1s, got %s", op.Access.RotationGrace)
 	}
 	c := op.Controller
 	switch {

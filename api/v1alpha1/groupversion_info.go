@@ -22,7 +22,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Organization{}, &OrganizationList{})
+	s.AddKnownTypes(GroupVersion, &Organization{}, &OrganizationList{}, &OrganizationAccess{}, &OrganizationAccessList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

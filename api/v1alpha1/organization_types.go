@@ -70,6 +70,24 @@ type AdminSpec struct {
 	PasswordSecretRef *SecretKeyRef `json:"passwordSecretRef,omitempty"`
 }
 
+// AccessPolicy says which namespaces' applications may get a MongoDB user of
+// the organization (OrganizationAccess objects): those listed by name and
+// those whose labels match the selector. Without it, none may.
+type AccessPolicy struct {
+	// namespaces lists namespaces by name.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +listType=set
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// namespaceSelector selects namespaces by their labels. An empty
+	// selector ({}) selects every namespace.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+}
+
 // OrganizationSpec is the desired state of a tenant. It never holds a password.
 // +kubebuilder:validation:XValidation:rule="has(self.renamedFrom) == has(oldSelf.renamedFrom) && (!has(self.renamedFrom) || self.renamedFrom == oldSelf.renamedFrom)",message="spec.renamedFrom can only be set when the Organization is created: it cannot be added, changed or removed later"
 type OrganizationSpec struct {
@@ -109,6 +127,12 @@ type OrganizationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="renamedFrom must be an organization name (a DNS-1123 label)"
 	// +optional
 	RenamedFrom string `json:"renamedFrom,omitempty"`
+
+	// access says which namespaces may bind applications to this
+	// organization with an OrganizationAccess (default: none). Removing a
+	// namespace revokes the users bound there and deletes their Secrets.
+	// +optional
+	Access *AccessPolicy `json:"access,omitempty"`
 }
 
 // DocumentLocation is where a tenant's documents live: a whole collection

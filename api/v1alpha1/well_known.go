@@ -201,3 +201,102 @@ func (o *Organization) Paused() bool {
 func (o *Organization) SignedUp() bool {
 	return o.Labels[LabelCreatedBy] == CreatedBySignup
 }
+
+// The application-access contract (OrganizationAccess).
+
+// Condition reasons of an OrganizationAccess.
+const (
+	// ReasonAccessNotAllowed: the Organization's spec.access does not allow
+	// the OrganizationAccess's namespace; no user and no Secret exist.
+	ReasonAccessNotAllowed = "AccessNotAllowed"
+	// ReasonOrganizationNotFound: no Organization of spec.organization (nor
+	// one renamed from it) exists, or it is being deleted.
+	ReasonOrganizationNotFound = "OrganizationNotFound"
+	// ReasonIsolationNotAvailable: spec.requireIsolation is true and MongoDB
+	// cannot enforce that the user reaches only this tenant's documents.
+	ReasonIsolationNotAvailable = "IsolationNotAvailable"
+	// ReasonRolesUnsupported: --access-roles=required and the server has no
+	// custom roles.
+	ReasonRolesUnsupported = "RolesUnsupported"
+	// ReasonAccessDisabled: --access-roles=disabled turns application access off.
+	ReasonAccessDisabled = "AccessDisabled"
+	// ReasonInvalidSecretTemplate: a spec.secretTemplate value does not
+	// parse or does not render.
+	ReasonInvalidSecretTemplate = "InvalidSecretTemplate"
+	// ReasonSecretConflict: spec.secretName names a Secret the operator did
+	// not write; it is left as it is.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonOrganizationNotReady: the organization has no place in MongoDB yet.
+	ReasonOrganizationNotReady = "OrganizationNotReady"
+)
+
+// AnnotationRotate, set on an OrganizationAccess to a value other than the
+// last one acted on (status.rotateRequest), rotates its credentials at once.
+const AnnotationRotate = "tenancy.org-operator.io/rotate"
+
+// AccessFinalizer is set on every OrganizationAccess before a user is
+// created, and removed once its users are dropped and its Secret deleted.
+const AccessFinalizer = "tenancy.org-operator.io/access-finalizer"
+
+// Labels of the Secrets the operator writes for an OrganizationAccess.
+const (
+	// LabelAccess, on a connection Secret in an application namespace, names
+	// the OrganizationAccess it serves. The operator writes only Secrets
+	// that carry it (an admission policy in config/operator says so).
+	LabelAccess = "tenancy.org-operator.io/access"
+	// LabelAccessOrganization, on an access's credentials record in the
+	// credentials namespace, names the organization; LabelAccessNamespace
+	// the namespace of the OrganizationAccess.
+	LabelAccessOrganization = "tenancy.org-operator.io/access-organization"
+	LabelAccessNamespace    = "tenancy.org-operator.io/access-namespace"
+	// LabelCredentialsNamespace marks the credentials namespace, where the
+	// access admission policy does not apply (the operator owns the
+	// tenants' Secrets there).
+	LabelCredentialsNamespace = "tenancy.org-operator.io/credentials-namespace"
+)
+
+// Keys of a connection Secret (before spec.secretTemplate).
+const (
+	AccessKeyURI        = "uri"
+	AccessKeyUsername   = "username"
+	AccessKeyPassword   = "password"
+	AccessKeyDatabase   = "database"
+	AccessKeyCollection = "collection"
+	AccessKeyFilter     = "filter"
+	AccessKeyAuthSource = "authSource"
+)
+
+// AccessUserPrefix starts the name of every MongoDB user and role the
+// operator creates for application access: users are
+// oa.<organization>.<OrganizationAccess UID>.<a|b>, roles
+// oa.<organization>.<read|readWrite>. Organization names hold no '.', so
+// the parts never run together.
+const AccessUserPrefix = "oa."
+
+// AccessCredentialsName is the name of an access's credentials record in
+// the credentials namespace: the operator's own copy of the current
+// password, from which the connection Secret is written.
+func AccessCredentialsName(uid string) string {
+	return "oa-" + uid
+}
+
+// AccessSecretName is the connection Secret's name: spec.secretName, else
+// the OrganizationAccess's name.
+func (a *OrganizationAccess) AccessSecretName() string {
+	if a.Spec.SecretName != "" {
+		return a.Spec.SecretName
+	}
+	return a.Name
+}
+
+// AccessRoleOrDefault is spec.role, ReadWrite when empty.
+func (a *OrganizationAccess) AccessRoleOrDefault() AccessRole {
+	if a.Spec.Role == "" {
+		return AccessReadWrite
+	}
+	return a.Spec.Role
+}
+
+// ReasonUsersUnsupported: the MongoDB server has no users (FerretDB v1
+// without authentication).
+const ReasonUsersUnsupported = "UsersUnsupported"

@@ -151,8 +151,8 @@ func (r *OrganizationReconciler) checkBudget(org *tenancyv1alpha1.Organization, 
 		return nil
 	}
 	if !r.budget.counting() {
-		return &waitingError{reason: tenancyv1alpha1.ReasonProgressing,
-			err: errors.New("waiting for the first observation of MongoDB: the dedicated-collection budget counts retained collections")}
+		return &waitingError{Reason: tenancyv1alpha1.ReasonProgressing,
+			Err: errors.New("waiting for the first observation of MongoDB: the dedicated-collection budget counts retained collections")}
 	}
 	granted, used := r.budget.reserve(org.Name)
 	if granted {

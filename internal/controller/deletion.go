@@ -46,9 +46,12 @@ func (r *OrganizationReconciler) reconcileDelete(ctx context.Context, t *tenant)
 	return r.releaseFinalizer(ctx, org)
 }
 
-// releaseFinalizer deletes the Secrets the organization controls and
-// removes its finalizer.
+// releaseFinalizer drops the organization's application-access roles,
+// deletes the Secrets the organization controls and removes its finalizer.
 func (r *OrganizationReconciler) releaseFinalizer(ctx context.Context, org *tenancyv1alpha1.Organization) (bool, error) {
+	if err := r.Access.DropRoles(ctx, org.Name); err != nil {
+		return false, classifyMongo(err)
+	}
 	if err := r.deleteOwnedSecrets(ctx, org); err != nil {
 		return false, err
 	}
@@ -71,8 +74,8 @@ func (r *OrganizationReconciler) renameHandover(ctx context.Context, org *tenanc
 	if len(heirs) == 1 && heirs[0].Status.RenamedFrom == org.Name {
 		return true, nil
 	}
-	return false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
-		err: fmt.Errorf("organization %s is taking over this organization's data; deletion waits for the move", heirs[0].Name)}
+	return false, &waitingError{Reason: tenancyv1alpha1.ReasonRenameInProgress,
+		Err: fmt.Errorf("organization %s is taking over this organization's data; deletion waits for the move", heirs[0].Name)}
 }
 
 // deleteTenantData removes the admin record and then, at every place the

@@ -1,59 +1,22 @@
 package controller
 
 import (
-	"errors"
-	"fmt"
-
-	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
-	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/conditions"
 )
 
-// Errors returned by the reconcile steps are classified, as in Flux:
-//   - a stallingError needs a human (bad reference, conflict): the
-//     Organization gets Stalled=True and is not retried until something it
-//     watches changes;
-//   - a waitingError means a dependency is unavailable: Ready=False with the
-//     dependency's reason, retried with exponential backoff;
-//   - any other error is transient: retried with backoff.
-
-// stallingError is an error that retrying cannot fix.
-type stallingError struct {
-	reason  string
-	message string
-}
-
-func (e *stallingError) Error() string { return e.reason + ": " + e.message }
+// Errors are classified as internal/conditions says (stalling, waiting,
+// transient); these names keep the reconcile steps short.
+type (
+	stallingError = conditions.StallingError
+	waitingError  = conditions.WaitingError
+)
 
 func stalled(reason, format string, args ...any) error {
-	return &stallingError{reason: reason, message: fmt.Sprintf(format, args...)}
+	return conditions.Stalled(reason, format, args...)
 }
 
-// waitingError is an error caused by an unavailable dependency.
-type waitingError struct {
-	reason string
-	err    error
-}
+func classifyMongo(err error) error { return conditions.ClassifyMongo(err) }
 
-func (e *waitingError) Error() string { return e.reason + ": " + e.err.Error() }
-func (e *waitingError) Unwrap() error { return e.err }
+func asStalling(err error) (*stallingError, bool) { return conditions.AsStalling(err) }
 
-// classifyMongo turns a MongoDB connectivity failure into a waitingError with
-// reason MongoUnavailable; other errors pass through unchanged.
-func classifyMongo(err error) error {
-	if err != nil && mongostore.IsUnavailable(err) {
-		return &waitingError{reason: tenancyv1alpha1.ReasonMongoUnavailable, err: err}
-	}
-	return err
-}
-
-func asStalling(err error) (*stallingError, bool) {
-	var se *stallingError
-	ok := errors.As(err, &se)
-	return se, ok
-}
-
-func asWaiting(err error) (*waitingError, bool) {
-	var we *waitingError
-	ok := errors.As(err, &we)
-	return we, ok
-}
+func asWaiting(err error) (*waitingError, bool) { return conditions.AsWaiting(err) }

@@ -40,7 +40,11 @@ var _ = Describe("9. Footprint", func() {
 		Expect(cachedOrg.ManagedFields).To(BeEmpty())
 	})
 
-	It("asks for Secrets only through a namespaced Role", func() {
+	It("reads Secrets only through namespaced Roles; cluster-wide it may only write them (connection Secrets) and events", func() {
+		// Issue 21 added connection Secrets in application namespaces: the
+		// ClusterRole may create, apply (patch) and delete-by-label them,
+		// never read them (the admission policy limits those writes to
+		// Secrets labelled for an OrganizationAccess: test/rbac).
 		data, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "rbac", "role.yaml"))
 		Expect(err).NotTo(HaveOccurred())
 		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
@@ -58,9 +62,14 @@ var _ = Describe("9. Footprint", func() {
 			Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &role)).To(Succeed())
 			for _, rule := range role.Rules {
 				for _, res := range rule.Resources {
-					if res == "secrets" || res == "events" {
-						Expect(kind).To(Equal("Role"), "%s granted by a %s", res, kind)
-						sawSecretRole = sawSecretRole || res == "secrets"
+					switch {
+					case res == "secrets" && kind == "Role":
+						sawSecretRole = true
+					case res == "secrets":
+						Expect(rule.Verbs).To(ConsistOf("create", "patch", "deletecollection"), "cluster-wide Secret verbs")
+						Expect(rule.ResourceNames).To(BeEmpty())
+					case res == "events" && kind != "Role":
+						Expect(rule.Verbs).To(ConsistOf("create", "patch"), "cluster-wide event verbs")
 					}
 				}
 			}

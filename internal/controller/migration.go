@@ -63,6 +63,11 @@ func (r *OrganizationReconciler) startMigration(ctx context.Context, t *tenant, 
 func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) error {
 	m := t.org.Status.Migration
 	src, dst := fromDocLocation(m.Source), fromDocLocation(m.Target)
+	// Applications lose their write actions before any document moves
+	// (and get them back, at the target, once the move is over).
+	if err := r.reconcileAccessRoles(ctx, t); err != nil {
+		return err
+	}
 	if m.Phase == tenancyv1alpha1.MigrationCopying {
 		var err error
 		switch m.Method {
@@ -79,6 +84,9 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 		r.setLocation(t.org, dst)
 		m.Phase = tenancyv1alpha1.MigrationSwitched
 		if err := r.persistStatus(ctx, t); err != nil {
+			return err
+		}
+		if err := r.reconcileAccessRoles(ctx, t); err != nil {
 			return err
 		}
 	}

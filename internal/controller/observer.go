@@ -69,8 +69,11 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 	o.r.observed.set(obs)
 	o.r.budget.setRetained(obs, o.r.ClusterID)
 	o.recordLegacyOwners(ctx)
+	if err := o.r.Access.Refresh(ctx); err != nil {
+		log.Error(err, "reading the application-access roles")
+	}
 	o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool {
-		return waitingForMongo(org) || settled(org) && (o.r.drifted(ctx, org, obs.Taken) || o.r.needsPlacement(org))
+		return waitingForMongo(org) || settled(org) && (o.r.drifted(ctx, org, obs.Taken) || o.r.needsPlacement(org) || o.r.Access.Drifted(org))
 	})
 	return jitter(o.period)
 }

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/password"
 )
 
@@ -67,6 +68,8 @@ type OrganizationReconciler struct {
 	// ProtectedSecrets are the operator's own Secrets in the credentials
 	// namespace; spec.admin.passwordSecretRef may not name them.
 	ProtectedSecrets []string
+	// Access keeps the organization's application-access roles (nil: none).
+	Access *access.Server
 
 	// budget counts dedicated collections against --max-dedicated-collections.
 	budget *collectionBudget
@@ -149,7 +152,7 @@ func (r *OrganizationReconciler) reconcileLive(ctx context.Context, t *tenant) o
 	if err := r.ensureFinalizer(ctx, t.org); err != nil {
 		return outcome{err: err}
 	}
-	steps := []func(context.Context, *tenant) error{r.reconcileCollection, r.reconcileCredentials, r.reconcileAdmin}
+	steps := []func(context.Context, *tenant) error{r.reconcileCollection, r.reconcileAccessRoles, r.reconcileCredentials, r.reconcileAdmin}
 	for _, step := range steps {
 		if err := step(ctx, t); err != nil {
 			return outcome{err: err}
@@ -190,7 +193,7 @@ func (r *OrganizationReconciler) finish(ctx context.Context, t *tenant, o outcom
 		return ctrl.Result{}, err
 	}
 	if se, ok := asStalling(o.err); ok {
-		logf.FromContext(ctx).Info("organization stalled", "reason", se.reason, "message", se.message)
+		logf.FromContext(ctx).Info("organization stalled", "reason", se.Reason, "message", se.Message)
 		return ctrl.Result{}, nil
 	}
 	if o.err != nil {
@@ -247,12 +250,7 @@ func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	if err != nil {
 		return err
 	}
-	err = indexer.IndexField(ctx, &tenancyv1alpha1.Organization{}, renamedFromIndex, func(obj client.Object) []string {
-		if old := obj.(*tenancyv1alpha1.Organization).Spec.RenamedFrom; old != "" {
-			return []string{old}
-		}
-		return nil
-	})
+	err = indexer.IndexField(ctx, &tenancyv1alpha1.Organization{}, renamedFromIndex, access.IndexRenamedFrom)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ func TestClassifyMongo(t *testing.T) {
 		t.Fatal("nil is not an error")
 	}
 	we, ok := asWaiting(classifyMongo(fmt.Errorf("ping: %w", errUnavailableForTest)))
-	if !ok || we.reason != tenancyv1alpha1.ReasonMongoUnavailable {
+	if !ok || we.Reason != tenancyv1alpha1.ReasonMongoUnavailable {
 		t.Fatalf("got %v; want a waitingError with MongoUnavailable", we)
 	}
 }

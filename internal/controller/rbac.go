@@ -10,17 +10,15 @@ package controller
 //     name (list and watch with a field selector on its name, which is how
 //     the cache reads it), and create (which cannot be limited by name);
 //   - the kube-system namespace, read only, for its UID: the cluster's
-//     identity in the ownership ledger unless --cluster-id sets one;
-//   - Events in the namespace "default" only: the apiserver requires events
-//     about a cluster-scoped object such as an Organization to live in
-//     "default", so they cannot be recorded in the credentials namespace. That
-//     Role is config/rbac/event_recorder_role.yaml, written by hand because
-//     kustomize's namespace transformer would move a generated one (see the
-//     replacements in config/default/kustomization.yaml).
+//     identity in the ownership ledger unless --cluster-id sets one
+//     (covered by the namespace read of internal/access/rbac.go);
+//   - Events (internal/access/rbac.go grants them in every namespace): the
+//     apiserver records events about a cluster-scoped object such as an
+//     Organization in "default", and those about an OrganizationAccess in
+//     its namespace.
 
 // +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=tenancy.org-operator.io,resources=organizations/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",namespace=org-operator-system,resources=secrets,resourceNames=org-operator-jwt-keys,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups="",namespace=org-operator-system,resources=secrets,verbs=create
-// +kubebuilder:rbac:groups="",resources=namespaces,resourceNames=kube-system,verbs=get

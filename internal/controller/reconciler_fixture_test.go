@@ -102,10 +102,10 @@ var errDown = errors.Join(mongostore.ErrUnavailable, errors.New("no reachable se
 // reasonOf is the condition reason an error leads to ("" for a plain error).
 func reasonOf(err error) string {
 	if se, ok := asStalling(err); ok {
-		return se.reason
+		return se.Reason
 	}
 	if we, ok := asWaiting(err); ok {
-		return we.reason
+		return we.Reason
 	}
 	return ""
 }

@@ -11,11 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
-// renamedFromIndex indexes Organizations by spec.renamedFrom.
-const renamedFromIndex = "spec.renamedFrom"
+// renamedFromIndex indexes Organizations by spec.renamedFrom (the access
+// controller reads it too).
+const renamedFromIndex = access.RenamedFromIndex
 
 // claimants lists the Organizations whose spec.renamedFrom is name.
 func (r *OrganizationReconciler) claimants(ctx context.Context, name string) ([]tenancyv1alpha1.Organization, error) {
@@ -196,8 +198,8 @@ func (r *OrganizationReconciler) renameSource(ctx context.Context, org *tenancyv
 func (r *OrganizationReconciler) liveRenameSource(ctx context.Context, prev *tenancyv1alpha1.Organization) (
 	mongostore.Location, string, bool, error) {
 	if prev.Status.Migration != nil {
-		return mongostore.Location{}, "", false, &waitingError{reason: tenancyv1alpha1.ReasonRenameInProgress,
-			err: fmt.Errorf("organization %s is moving its documents; the rename waits for that move to end", prev.Name)}
+		return mongostore.Location{}, "", false, &waitingError{Reason: tenancyv1alpha1.ReasonRenameInProgress,
+			Err: fmt.Errorf("organization %s is moving its documents; the rename waits for that move to end", prev.Name)}
 	}
 	l, placed := currentLocation(prev)
 	if !placed {

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/password"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -56,6 +57,10 @@ type Config struct {
 	ProtectedSecrets []string
 	// Registry receives the controller's metrics (nil: not registered).
 	Registry prometheus.Registerer
+	// Access, when set, holds application access's roles: the controller
+	// keeps each organization's roles where its documents are (read-only
+	// while they move) and drops them with it.
+	Access *access.Server
 }
 
 // CacheOptions caches the Secrets of the credentials namespace (and, from
@@ -145,6 +150,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 		placement:            newPlacementPolicy(cfg.AutoPromoteDocuments, cfg.MaxConcurrentPromotions),
 		ClusterID:            cfg.ClusterID,
 		ProtectedSecrets:     cfg.ProtectedSecrets,
+		Access:               cfg.Access,
 		budget:               budget,
 		observed:             observed,
 		selfWrites:           newSelfWrites(),

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/conditions"
 )
 
 // outcome is what one reconcile achieved; the status is derived from it alone.
@@ -44,9 +45,9 @@ func applyStatus(org *tenancyv1alpha1.Organization, o outcome) {
 func setReadyCondition(org *tenancyv1alpha1.Organization, o outcome) {
 	status, reason, message := metav1.ConditionFalse, tenancyv1alpha1.ReasonReconcileFailed, ""
 	if se, ok := asStalling(o.err); ok {
-		reason, message = se.reason, se.message
+		reason, message = se.Reason, se.Message
 	} else if we, ok := asWaiting(o.err); ok {
-		reason, message = we.reason, we.err.Error()
+		reason, message = we.Reason, we.Err.Error()
 	} else if o.err != nil {
 		message = o.err.Error()
 	}
@@ -76,7 +77,7 @@ func setReconcilingCondition(org *tenancyv1alpha1.Organization, o outcome) {
 		reason, message = tenancyv1alpha1.ReasonMigrating, "Moving the tenant's documents"
 	}
 	if we, ok := asWaiting(o.err); ok {
-		reason, message = we.reason, "Waiting for MongoDB to become reachable"
+		reason, message = we.Reason, "Waiting for MongoDB to become reachable"
 	}
 	if o.deleting {
 		reason, message = tenancyv1alpha1.ReasonDeleting, "Cleaning up the organization's data"
@@ -91,7 +92,7 @@ func setStalledCondition(org *tenancyv1alpha1.Organization, o outcome) {
 		meta.RemoveStatusCondition(&org.Status.Conditions, tenancyv1alpha1.ConditionStalled)
 		return
 	}
-	setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, se.reason, se.message)
+	setCondition(org, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, se.Reason, se.Message)
 }
 
 // setPausedCondition: True while reconciliation is paused; removed otherwise.
@@ -139,18 +140,5 @@ func migrationMessage(m *tenancyv1alpha1.MigrationStatus) string {
 }
 
 func setCondition(org *tenancyv1alpha1.Organization, typ string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&org.Status.Conditions, metav1.Condition{
-		Type:               typ,
-		Status:             status,
-		Reason:             reason,
-		Message:            truncate(message, 1024),
-		ObservedGeneration: org.Generation,
-	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
+	conditions.Set(&org.Status.Conditions, org.Generation, typ, status, reason, message)
 }

@@ -203,16 +203,3 @@ func TestApplyStatusKeepsTransitionTimeWhenUnchanged(t *testing.T) {
 		t.Fatal("a second identical reconcile changed the conditions")
 	}
 }
-
-func TestTruncateLongMessages(t *testing.T) {
-	long := make([]byte, 5000)
-	for i := range long {
-		long[i] = 'x'
-	}
-	if got := truncate(string(long), 1024); len(got) != 1024 {
-		t.Fatalf("len = %d", len(got))
-	}
-	if got := truncate("short", 1024); got != "short" {
-		t.Fatalf("got %q", got)
-	}
-}

@@ -40,7 +40,7 @@ var (
 	ctx      context.Context
 	testEnv  *testenv.Environment
 	k8s      client.Client // uncached, for assertions
-	mongoSrv *ferretdb.Server
+	mongoSrv ferretdb.Instance
 	// reader checks MongoDB independently of the code under test;
 	// writer changes it behind the system's back (drift, seeding).
 	reader    *check.Mongo

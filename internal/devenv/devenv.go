@@ -1,6 +1,7 @@
 // Package devenv runs the whole system locally the way `make dev` shows it:
 // etcd and kube-apiserver (the test control-plane binaries, on loopback),
-// FerretDB as its own process (bin/ferretdb) with its data kept on disk, the
+// FerretDB as its own process (bin/ferretdb, with users and SCRAM
+// authentication: the manager connects as its own user) with its data kept on disk, the
 // CRDs, and the real manager binary as its own process. The manager and the
 // store can each be killed and started again on the same data. The e2e suite starts the same
 // environment through this package and then drives it only from outside.
@@ -28,8 +29,10 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/devenv/managerproc"
 	"github.com/org-operator/org-operator/internal/devenv/proc"
+	"github.com/org-operator/org-operator/internal/password"
 )
 
 // CredentialsNamespace is where the manager keeps credentials Secrets in the
@@ -45,7 +48,8 @@ type Options struct {
 	StateDir string
 	// ManagerBinary is the manager to run; default Root/bin/manager.
 	ManagerBinary string
-	// FerretDBBinary is the store to run (hack/ferretdb); default Root/bin/ferretdb.
+	// FerretDBBinary is the store to run (FerretDB's cmd/ferretdb, built by
+	// `make ferretdb`); default Root/bin/ferretdb.
 	FerretDBBinary string
 	// APIPort and MongoPort are fixed loopback ports (defaults 8082, 27018).
 	APIPort   int
@@ -61,7 +65,7 @@ type Env struct {
 	opts    Options
 	lock    *os.File
 	cp      *envtest.Environment
-	mongo   *proc.Process
+	mongo   *ferretdb.Process
 	manager *proc.Process
 	// restarted holds control-plane processes started again by
 	// RestartControlPlane (envtest only knows the first ones).
@@ -69,7 +73,8 @@ type Env struct {
 
 	// Kubeconfig is the path of an admin kubeconfig for the apiserver.
 	Kubeconfig string
-	// MongoURI is the FerretDB connection string.
+	// MongoURI is the FerretDB connection string, with the operator's
+	// user and password (FerretDB runs with authentication).
 	MongoURI string
 	// APIURL is the base URL of the manager's REST API.
 	APIURL string
@@ -192,55 +197,56 @@ func (e *Env) startControlPlane() error {
 // Config is a rest.Config for the apiserver (admin).
 func (e *Env) Config() *rest.Config { return e.cp.Config }
 
+// operatorUser is the manager's MongoDB user in the local environment.
+const operatorUser = "org-operator"
+
 func (e *Env) startMongo() error {
 	dir := filepath.Join(e.opts.StateDir, "ferretdb")
-	e.logf("starting FerretDB on 127.0.0.1:%d (data in %s)", e.opts.MongoPort, dir)
-	e.MongoURI = fmt.Sprintf("mongodb://127.0.0.1:%d/", e.opts.MongoPort)
-	return e.StartMongo()
+	e.logf("starting FerretDB on 127.0.0.1:%d (data in %s, authentication on)", e.opts.MongoPort, dir)
+	pw, err := storePassword(filepath.Join(e.opts.StateDir, "ferretdb-password"))
+	if err != nil {
+		return err
+	}
+	p, err := ferretdb.StartProcess(ferretdb.ProcessOptions{Binary: e.opts.FerretDBBinary,
+		Addr: fmt.Sprintf("127.0.0.1:%d", e.opts.MongoPort), Dir: dir, LogPath: e.MongoLog(),
+		Username: operatorUser, Password: pw})
+	if err != nil {
+		return err
+	}
+	e.mongo, e.MongoURI = p, p.URI()
+	return nil
+}
+
+// storePassword reads the operator user's password kept at path, or makes
+// and keeps one: FerretDB creates that user only when its data is new, so
+// the password must outlive a restart as the data does.
+func storePassword(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	pw, err := password.Generate()
+	if err != nil {
+		return "", err
+	}
+	return pw, os.WriteFile(path, []byte(pw+"\n"), 0o600)
 }
 
 // MongoLog is the store process's log file.
 func (e *Env) MongoLog() string { return filepath.Join(e.opts.StateDir, "ferretdb.log") }
 
-// StartMongo starts the store process on the environment's port and data
-// and waits until it accepts connections.
-func (e *Env) StartMongo() error {
-	if e.mongo != nil {
-		return nil
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", e.opts.MongoPort)
-	p, err := proc.Start(e.opts.FerretDBBinary, []string{"-addr", addr, "-dir", filepath.Join(e.opts.StateDir, "ferretdb")},
-		os.Environ(), e.MongoLog(), nil)
-	if err != nil {
-		return err
-	}
-	e.mongo = p
-	if err := proc.WaitTCP(context.Background(), addr, p, 30*time.Second); err != nil {
-		return errors.Join(err, e.KillMongo(syscall.SIGKILL))
-	}
-	return nil
-}
+// StartMongo starts the store process (again) on the environment's port
+// and data and waits until it accepts connections.
+func (e *Env) StartMongo() error { return e.mongo.Start() }
 
 // StopMongo stops the store process (its data stays); StartMongo brings it back.
 func (e *Env) StopMongo() error { return e.KillMongo(syscall.SIGTERM) }
 
-// KillMongo stops the store process with sig (SIGKILL simulates a crash) and waits.
-func (e *Env) KillMongo(sig syscall.Signal) error {
-	if e.mongo == nil {
-		return nil
-	}
-	err := e.mongo.Stop(sig, 15*time.Second)
-	e.mongo = nil
-	return err
-}
+// KillMongo stops the store process with sig (SIGKILL simulates a crash)
+// and waits; StartMongo brings it back.
+func (e *Env) KillMongo(sig syscall.Signal) error { return e.mongo.Kill(sig) }
 
 // MongoPID is the store process's pid (0 when it is not running).
-func (e *Env) MongoPID() int {
-	if e.mongo == nil {
-		return 0
-	}
-	return e.mongo.Pid()
-}
+func (e *Env) MongoPID() int { return e.mongo.Pid() }
 
 // ManagerPID is the manager process's pid (0 when it is not running).
 func (e *Env) ManagerPID() int {

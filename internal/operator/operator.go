@@ -30,6 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/password"
@@ -57,6 +58,8 @@ type Options struct {
 	// CredentialsNamespace is taken from Controller, its
 	// SigningKeysNamespace from Namespace.
 	API restapi.Config
+	// Access configures application access (OrganizationAccess).
+	Access AccessOptions
 	// Namespace is the operator's own namespace: the leader-election Lease
 	// and the signing keys Secret (the tenants' Secrets are in
 	// Controller.CredentialsNamespace).
@@ -82,11 +85,24 @@ type Options struct {
 	// WrapStore, when set, wraps the store the controller uses; tests inject
 	// faults through it (internal/testsupport/faultstore). Production leaves it nil.
 	WrapStore func(controller.TenantStore) controller.TenantStore
+	// WrapAccessStore, when set, wraps application access's store (tests).
+	WrapAccessStore func(access.Store) access.Store
 	// AllowSeveralInProcess lets one process run several operators (tests):
 	// controller names need not be unique.
 	AllowSeveralInProcess bool
 	// Logger defaults to ctrl.Log.
 	Logger logr.Logger
+}
+
+// AccessOptions configure application access.
+type AccessOptions struct {
+	// Mode is --access-roles (auto, required, disabled).
+	Mode access.Mode
+	// URI is where applications connect (--access-uri), credentials
+	// ignored; empty: the store's URI without its credentials.
+	URI string
+	// RotationGrace is how long a rotated-out user keeps working.
+	RotationGrace time.Duration
 }
 
 // DefaultOptions are the documented defaults; the manager's flags start
@@ -111,6 +127,7 @@ func DefaultOptions() Options {
 			MaxConcurrentPromotions: controller.DefaultMaxConcurrentPromotions,
 		},
 		API:                    restapi.DefaultConfig(),
+		Access:                 AccessOptions{Mode: access.ModeAuto, RotationGrace: access.DefaultRotationGrace},
 		Namespace:              tenancyv1alpha1.DefaultOperatorNamespace,
 		MetricsBindAddress:     "0",
 		SecureMetrics:          true,
@@ -194,8 +211,17 @@ func (op *Operator) register(o Options) error {
 	cc.HashSlots = hashSlots
 	cc.ProtectedSecrets = []string{o.API.SigningKeysSecret, tenancyv1alpha1.MongoDBSecret}
 	cc.Registry = o.Registry
+	var accessStore access.Store = op.Store
+	if o.WrapAccessStore != nil {
+		accessStore = o.WrapAccessStore(accessStore)
+	}
+	users := access.NewServer(accessStore, o.Access.Mode)
+	cc.Access = users
 	if err := controller.Add(context.Background(), op.Manager, cc); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
+	}
+	if err := op.addAccess(o, users); err != nil {
+		return fmt.Errorf("set up application access: %w", err)
 	}
 	if o.API.BindAddress != "0" {
 		apiCfg := o.API
@@ -212,6 +238,24 @@ func (op *Operator) register(o Options) error {
 		op.API = server
 	}
 	return op.addProbes()
+}
+
+// addAccess registers the OrganizationAccess controller. Applications are
+// given --access-uri, else the store's own URI without its credentials.
+func (op *Operator) addAccess(o Options, users *access.Server) error {
+	uri := o.Access.URI
+	if uri == "" {
+		uri = o.Mongo.URI
+	}
+	endpoint, err := access.ParseEndpoint(uri)
+	if err != nil {
+		return err
+	}
+	return access.Add(context.Background(), op.Manager, access.Config{
+		Server: users, Endpoint: endpoint, CredentialsNamespace: o.Controller.CredentialsNamespace,
+		RotationGrace: o.Access.RotationGrace, ResyncPeriod: o.Controller.ResyncPeriod,
+		MaxConcurrentReconciles: o.Controller.MaxConcurrentReconciles, Registry: o.Registry,
+	})
 }
 
 // Start runs the operator until ctx is done, then closes the store.

@@ -45,7 +45,7 @@ var (
 	ctx      context.Context
 	testEnv  *testenv.Environment
 	k8s      client.Client
-	mongoSrv *ferretdb.Server
+	mongoSrv ferretdb.Instance
 	// reader reads MongoDB independently of the code under test (checks);
 	// writer writes behind the system's back (seeding).
 	reader   *check.Mongo

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
 	"github.com/org-operator/org-operator/internal/devenv/managerproc"
 	"github.com/org-operator/org-operator/internal/devenv/postgres"
 	"github.com/org-operator/org-operator/internal/devenv/proc"
@@ -30,7 +30,7 @@ type benchEnv struct {
 	k8s         client.Client
 	kubeconfig  string
 	postgres    *proc.Process
-	store       *proc.Process
+	store       *ferretdb.Process
 	storeURI    string
 	manager     *proc.Process
 	metricsURL  string
@@ -75,32 +75,29 @@ func (e *benchEnv) startControlPlane() error {
 
 // startStore starts bin/ferretdb over SQLite in the temporary folder, or over
 // a PostgreSQL 15 started there (fsync off: a benchmark, not a database).
+// Authentication stays off: the benchmark measures the operator, not SCRAM.
 func (e *benchEnv) startStore(backend string) error {
-	port, err := proc.FreePort()
-	if err != nil {
-		return err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := []string{"-addr", addr}
+	o := ferretdb.ProcessOptions{Binary: filepath.Join(controlplane.RepoRoot(), "bin", "ferretdb"),
+		LogPath: filepath.Join(e.dir, "ferretdb.log")}
 	switch backend {
 	case "sqlite":
-		args = append(args, "-backend", "sqlite", "-dir", filepath.Join(e.dir, "ferretdb"))
+		o.Backend, o.Dir = ferretdb.SQLite, filepath.Join(e.dir, "ferretdb")
 	case "postgresql":
 		pg, err := postgres.Start(context.Background(), e.dir)
 		if err != nil {
 			return err
 		}
 		e.postgres = pg.Process
-		args = append(args, "-backend", "postgresql", "-postgresql-url", pg.URL)
+		o.Backend, o.PostgreSQLURL = ferretdb.PostgreSQL, pg.URL
 	default:
 		return fmt.Errorf("-backend must be sqlite or postgresql")
 	}
-	bin := filepath.Join(controlplane.RepoRoot(), "bin", "ferretdb")
-	if e.store, err = proc.Start(bin, args, os.Environ(), filepath.Join(e.dir, "ferretdb.log"), nil); err != nil {
+	p, err := ferretdb.StartProcess(o)
+	if err != nil {
 		return err
 	}
-	e.storeURI = "mongodb://" + addr + "/"
-	return proc.WaitTCP(context.Background(), addr, e.store, time.Minute)
+	e.store, e.storeURI = p, p.URI()
+	return nil
 }
 
 // startManager starts the real manager binary, with plain-HTTP metrics for
@@ -129,10 +126,11 @@ func (e *benchEnv) stopManager() error {
 
 func (e *benchEnv) stop() error {
 	errs := []error{e.stopManager()}
-	for _, p := range []*proc.Process{e.store, e.postgres} {
-		if p != nil {
-			errs = append(errs, p.Stop(syscall.SIGTERM, 30*time.Second))
-		}
+	if e.store != nil {
+		errs = append(errs, e.store.Stop())
+	}
+	if e.postgres != nil {
+		errs = append(errs, e.postgres.Stop(syscall.SIGTERM, 30*time.Second))
 	}
 	if e.cp != nil {
 		errs = append(errs, e.cp.Stop())

@@ -3,6 +3,8 @@ package testenv
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -11,6 +13,7 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 	"github.com/org-operator/org-operator/internal/devenv/ferretdb"
+	"github.com/org-operator/org-operator/internal/password"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
 	"github.com/org-operator/org-operator/internal/testsupport/seed"
 )
@@ -25,7 +28,9 @@ type Environment struct {
 	Config *rest.Config
 	// Client talks to the apiserver directly (no cache).
 	Client client.Client
-	Mongo  *ferretdb.Server
+	// Mongo is FerretDB: embedded, or its own process with authentication
+	// (EnvironmentOptions.Authentication).
+	Mongo ferretdb.Instance
 	// Check reads Database independently of the code under test; Seed
 	// writes behind the system's back.
 	Check                *check.Mongo
@@ -43,8 +48,12 @@ type EnvironmentOptions struct {
 	Database             string
 	CredentialsNamespace string
 	OperatorNamespace    string
-	// Mongo configures the FerretDB server (default: SQLite in a temp dir).
+	// Mongo configures the embedded FerretDB server (default: SQLite in a temp dir).
 	Mongo ferretdb.Options
+	// Authentication runs FerretDB as its own process (bin/ferretdb, `make
+	// ferretdb`) with users and SCRAM instead, the operator connecting as
+	// its own user: for application access, whose users need it.
+	Authentication bool
 }
 
 // StartEnvironment starts everything; Stop undoes it.
@@ -69,7 +78,7 @@ func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
 	if err := controlplane.CreateNamespaces(context.Background(), e.Client, o.CredentialsNamespace, o.OperatorNamespace); err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
-	if e.Mongo, err = ferretdb.Start(o.Mongo); err != nil {
+	if e.Mongo, err = startMongo(o); err != nil {
 		return nil, errors.Join(err, e.Stop())
 	}
 	if e.Check, err = check.ConnectMongo(e.Mongo.URI(), o.Database); err != nil {
@@ -80,6 +89,24 @@ func StartEnvironment(o EnvironmentOptions) (*Environment, error) {
 		return nil, errors.Join(err, e.Stop())
 	}
 	return e, nil
+}
+
+// startMongo starts the embedded FerretDB, or with o.Authentication the
+// FerretDB process with a user for the operator (data in a temporary folder).
+func startMongo(o EnvironmentOptions) (ferretdb.Instance, error) {
+	if !o.Authentication {
+		return ferretdb.Start(o.Mongo)
+	}
+	dir, err := os.MkdirTemp("", "ferretdb-auth-")
+	if err != nil {
+		return nil, err
+	}
+	pw, err := password.Generate()
+	if err != nil {
+		return nil, err
+	}
+	return ferretdb.StartProcess(ferretdb.ProcessOptions{Binary: filepath.Join(controlplane.RepoRoot(), "bin", "ferretdb"),
+		Dir: dir, Username: "org-operator", Password: pw, RemoveOnClose: true})
 }
 
 // StartInProcessManager starts an in-process manager on this environment; o's connection fields

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/devenv/proc"
 	"github.com/org-operator/org-operator/internal/mongostore"
@@ -50,6 +51,13 @@ type Options struct {
 	WrapStore func(controller.TenantStore) controller.TenantStore
 	// ClusterID is --cluster-id; default: the kube-system namespace's UID.
 	ClusterID string
+	// AccessMode is --access-roles (default auto) and AccessRotationGrace
+	// --access-rotation-grace (default 10 minutes).
+	AccessMode          access.Mode
+	AccessRotationGrace time.Duration
+	// WrapAccessStore wraps application access's store (recording role
+	// commands a server without roles would refuse).
+	WrapAccessStore func(access.Store) access.Store
 }
 
 // InProcessManager is an operator running in the test process, and its counters.
@@ -98,6 +106,9 @@ func operatorOptions(o Options) (operator.Options, error) {
 	}
 	opts.HealthProbeBindAddress = "0"
 	opts.WrapStore = o.WrapStore
+	opts.WrapAccessStore = o.WrapAccessStore
+	setIfNonZero(&opts.Access.Mode, o.AccessMode)
+	setIfNonZero(&opts.Access.RotationGrace, o.AccessRotationGrace)
 	opts.Controller.ClusterID = o.ClusterID
 	opts.AllowSeveralInProcess = true
 	return opts, nil
