@@ -20,7 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
 // app connects as an application does, with the Secret's uri.
@@ -344,3 +346,55 @@ func labelNamespace(name string, labels map[string]string) {
 	ns.Labels = labels
 	Expect(k8s.Patch(ctx, ns, client.MergeFrom(base))).To(Succeed())
 }
+
+var _ = Describe("A rename", func() {
+	It("takes the organization's accesses along: same users, the Secret pointing at the new collection", func() {
+		ns := namespace("apps")
+		old := organization("before", tenancyv1alpha1.TenancyDedicated, ns)
+		a := accessReady(newAccess(ns, old.Name))
+		user := a.Status.Username
+		coll := app(connectionSecret(ns, a.Name))
+		_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "written-before-the-rename"}})
+		Expect(err).NotTo(HaveOccurred())
+
+		heir := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: unique("after")},
+			Spec: tenancyv1alpha1.OrganizationSpec{Admin: old.Spec.Admin, RenamedFrom: old.Name, DeletionPolicy: tenancyv1alpha1.DeletionPolicyDelete,
+				Access: &tenancyv1alpha1.AccessPolicy{Namespaces: []string{ns}}}}
+		Expect(k8s.Create(ctx, heir)).To(Succeed())
+		DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, heir)) })
+		Expect(k8s.Delete(ctx, old)).To(Succeed())
+		Eventually(func() string {
+			got := accessReady(a)
+			return got.Status.Organization + " " + string(connectionSecret(ns, a.Name).Data["collection"])
+		}, timeout, interval).Should(Equal(heir.Name + " org_" + heir.Name))
+		Expect(getAccess(a).Status.Username).To(Equal(user), "the same user")
+		Expect(accessUsers(a)).To(ConsistOf(user))
+		moved := app(connectionSecret(ns, a.Name))
+		Expect(moved.FindOne(ctx, bson.D{{Key: "_id", Value: "written-before-the-rename"}}).Err()).To(Succeed())
+	})
+})
+
+var _ = Describe("--access-roles", Ordered, func() {
+	AfterAll(func() { restartManager(testenv.Options{}) })
+
+	It("required: on a server without roles every access is Stalled (RolesUnsupported), with no user", func() {
+		restartManager(testenv.Options{AccessMode: access.ModeRequired})
+		ns := namespace("apps")
+		org := organization("required", tenancyv1alpha1.TenancyDedicated, ns)
+		a := newAccess(ns, org.Name)
+		accessStalled(a, tenancyv1alpha1.ReasonRolesUnsupported)
+		Expect(accessUsers(getAccess(a))).To(BeEmpty())
+		Expect(connectionSecret(ns, a.Name)).To(BeNil())
+	})
+
+	It("disabled: every access is Stalled (AccessDisabled) and nothing is written", func() {
+		restartManager(testenv.Options{AccessMode: access.ModeDisabled})
+		ns := namespace("apps")
+		org := organization("disabled", tenancyv1alpha1.TenancyDedicated, ns)
+		a := newAccess(ns, org.Name)
+		got := accessStalled(a, tenancyv1alpha1.ReasonAccessDisabled)
+		Expect(got.Finalizers).To(BeEmpty(), "nothing written: not even a finalizer")
+		Expect(accessUsers(got)).To(BeEmpty())
+		Expect(connectionSecret(ns, a.Name)).To(BeNil())
+	})
+})

@@ -70,6 +70,16 @@ var _ = AfterSuite(func() {
 	}
 })
 
+// restartManager runs the manager again with o and the suite's defaults.
+func restartManager(o testenv.Options) {
+	GinkgoHelper()
+	Expect(mgr.Stop()).To(Succeed())
+	o.ResyncPeriod, o.AccessRotationGrace = 3*time.Second, grace
+	var err error
+	mgr, err = testEnv.StartInProcessManager(o)
+	Expect(err).NotTo(HaveOccurred())
+}
+
 func unique(prefix string) string {
 	seq++
 	return fmt.Sprintf("%s-%d", prefix, seq)
