@@ -242,17 +242,13 @@ const AccessFinalizer = "tenancy.org-operator.io/access-finalizer"
 const (
 	// LabelAccess, on a connection Secret in an application namespace, names
 	// the OrganizationAccess it serves. The operator writes only Secrets
-	// that carry it (an admission policy in config/operator says so).
+	// that carry it (an admission policy in config/admission says so).
 	LabelAccess = "tenancy.org-operator.io/access"
 	// LabelAccessOrganization, on an access's credentials record in the
 	// credentials namespace, names the organization; LabelAccessNamespace
 	// the namespace of the OrganizationAccess.
 	LabelAccessOrganization = "tenancy.org-operator.io/access-organization"
 	LabelAccessNamespace    = "tenancy.org-operator.io/access-namespace"
-	// LabelCredentialsNamespace marks the credentials namespace, where the
-	// access admission policy does not apply (the operator owns the
-	// tenants' Secrets there).
-	LabelCredentialsNamespace = "tenancy.org-operator.io/credentials-namespace"
 )
 
 // Keys of a connection Secret (before spec.secretTemplate).

@@ -87,6 +87,7 @@ func write(path string, o *unstructured.Unstructured, template bool) error {
 	if template {
 		text = strings.ReplaceAll(text, ": "+tenancyv1alpha1.DefaultOperatorNamespace+"\n", ": {{ .Release.Namespace }}\n")
 		text = strings.ReplaceAll(text, ": "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", ": {{ .Values.credentialsNamespace.name }}\n")
+		text = strings.ReplaceAll(text, "- "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", "- {{ .Values.credentialsNamespace.name }}\n")
 		text = strings.ReplaceAll(text, "app.kubernetes.io/managed-by: kustomize", "app.kubernetes.io/managed-by: {{ .Release.Service }}")
 	}
 	return os.WriteFile(path, []byte(header+text), 0o644)

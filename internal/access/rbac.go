@@ -10,7 +10,7 @@ package access
 //     Secret of an application namespace (it writes the connection Secret
 //     from its record in the credentials namespace), and Kubernetes RBAC
 //     cannot limit writes to labelled Secrets, so the admission policy
-//     config/operator/access_secrets_policy.yaml refuses the operator any
+//     config/admission/access_secrets_policy.yaml refuses the operator any
 //     write to a Secret outside its own namespaces that does not carry
 //     tenancy.org-operator.io/access, before and after;
 //   - Events in every namespace: those about an OrganizationAccess live in

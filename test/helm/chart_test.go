@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -266,6 +267,11 @@ func TestValuesNamespaces(t *testing.T) {
 	find(t, objs, "Namespace", "tenant-secrets")
 	if role := find(t, objs, "Role", "org-operator-credentials-role"); role.GetNamespace() != "tenant-secrets" {
 		t.Errorf("the credentials Role is in %q, not the credentials namespace", role.GetNamespace())
+	}
+	binding := find(t, objs, "ValidatingAdmissionPolicyBinding", "org-operator-access-secrets")
+	exprs, _, _ := unstructured.NestedSlice(binding.Object, "spec", "matchResources", "namespaceSelector", "matchExpressions")
+	if got := fmt.Sprint(exprs); !strings.Contains(got, "[tenant-secrets]") {
+		t.Errorf("the access admission policy does not leave the credentials namespace tenant-secrets out: %s", got)
 	}
 	for _, o := range objs {
 		switch {

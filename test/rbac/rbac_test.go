@@ -32,8 +32,10 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/transport"
@@ -71,7 +73,8 @@ var (
 	asSA client.Client
 )
 
-// installRBAC applies the ServiceAccount and every RBAC object of config/default.
+// installRBAC applies the ServiceAccount, every RBAC object and the
+// admission policies of config/default, and its namespaces' labels.
 func installRBAC(c client.Client) {
 	cmd := exec.Command("kubectl", "kustomize", "config/default")
 	cmd.Dir = controlplane.RepoRoot()
@@ -86,9 +89,13 @@ func installRBAC(c client.Client) {
 			break
 		}
 		switch u.GetKind() {
-		case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
+		case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding",
+			"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 			Expect(c.Create(ctx, u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
 			applied++
+		case "Namespace": // created by the environment; its labels as shipped
+			Expect(c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("rbac-test"), client.ForceOwnership)).
+				To(Succeed(), "namespace %s", u.GetName())
 		}
 	}
 	Expect(applied).To(BeNumerically(">=", 10))
@@ -97,7 +104,8 @@ func installRBAC(c client.Client) {
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	var err error
-	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credentials, OperatorNamespace: namespace})
+	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credentials, OperatorNamespace: namespace,
+		Authentication: true})
 	Expect(err).NotTo(HaveOccurred())
 	installRBAC(testEnv.Client)
 
@@ -304,3 +312,56 @@ func scrape(token string) map[string]*dto.MetricFamily {
 	Expect(err).NotTo(HaveOccurred(), "GET /metrics with the metrics-reader token")
 	return families
 }
+
+var _ = Describe("Application access under the deployed RBAC and admission policy", func() {
+	It("writes an application's connection Secret it cannot read, and cannot touch that namespace's other Secrets", func() {
+		apps := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
+		Expect(testEnv.Client.Create(ctx, apps)).To(Succeed())
+		org := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: "shop"},
+			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@shop.example"},
+				Access: &tenancyv1alpha1.AccessPolicy{Namespaces: []string{"shop"}}}}
+		Expect(testEnv.Client.Create(ctx, org)).To(Succeed())
+		_, err := convergence.Wait(ctx, testEnv.Client, org.Name, 30*time.Second)
+		Expect(err).NotTo(HaveOccurred())
+		theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "payment-keys"},
+			StringData: map[string]string{"key": "the shop's own secret"}}
+		Expect(testEnv.Client.Create(ctx, theirs)).To(Succeed())
+
+		a := &tenancyv1alpha1.OrganizationAccess{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
+			Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: "shop"}}
+		Expect(testEnv.Client.Create(ctx, a)).To(Succeed())
+		Eventually(func() bool {
+			Expect(testEnv.Client.Get(ctx, client.ObjectKeyFromObject(a), a)).To(Succeed())
+			return meta.IsStatusConditionTrue(a.Status.Conditions, tenancyv1alpha1.ConditionReady)
+		}, 30*time.Second, 100*time.Millisecond).Should(BeTrue(), "the access under the shipped rules: %v", a.Status.Conditions)
+		conn := &corev1.Secret{}
+		Expect(testEnv.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, conn)).To(Succeed())
+		Expect(check.Authenticates(ctx, string(conn.Data["uri"]), "orgs", "org_shop")).To(Succeed())
+
+		// RBAC: no read of any Secret there, not even its own.
+		err = asSA.Get(ctx, client.ObjectKeyFromObject(theirs), &corev1.Secret{})
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may read an application's Secret: %v", err)
+		err = asSA.Get(ctx, client.ObjectKeyFromObject(conn), &corev1.Secret{})
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may read Secrets in application namespaces: %v", err)
+		Expect(apierrors.IsForbidden(asSA.List(ctx, &corev1.SecretList{}, client.InNamespace("shop")))).To(BeTrue())
+
+		// The admission policy: no write to a Secret without the access label,
+		// although RBAC allows patch and deletecollection.
+		err = asSA.Patch(ctx, theirs.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"data":{"key":"b3ducWQ="}}`)))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may change an application's Secret: %v", err)
+		err = asSA.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace("shop"))
+		Expect(err).To(HaveOccurred(), "the manager may delete an application's Secrets")
+		got := &corev1.Secret{}
+		Expect(testEnv.Client.Get(ctx, client.ObjectKeyFromObject(theirs), got)).To(Succeed())
+		Expect(string(got.Data["key"])).To(Equal("the shop's own secret"))
+		mongoSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: tenancyv1alpha1.MongoDBSecret}}
+		err = asSA.Patch(ctx, mongoSecret, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`)))
+		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may patch (and so read) the MongoDB URI Secret: %v", err)
+
+		Expect(testEnv.Client.Delete(ctx, a)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(testEnv.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, &corev1.Secret{}))
+		}, 30*time.Second, 100*time.Millisecond).Should(BeTrue(), "the connection Secret outlived its access")
+		Expect(testEnv.Client.Get(ctx, client.ObjectKeyFromObject(theirs), got)).To(Succeed())
+	})
+})
