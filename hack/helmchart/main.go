@@ -65,15 +65,22 @@ func run(chart string) error {
 	if err := writeAlerts(filepath.Join(chart, "files", "alerts.yaml")); err != nil {
 		return err
 	}
-	lua, err := os.ReadFile(healthCheck)
-	if err != nil {
-		return err
+	_ = os.Remove(filepath.Join(chart, "files", "health.lua")) // before both kinds had one
+	for _, kind := range healthKinds {
+		lua, err := os.ReadFile(filepath.Join("config/argocd/resource_customizations/tenancy.org-operator.io", kind, "health.lua"))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(chart, "files", "health-"+kind+".lua"), lua, 0o644); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(filepath.Join(chart, "files", "health.lua"), lua, 0o644)
+	return nil
 }
 
-// healthCheck is the Argo CD health check of Organizations.
-const healthCheck = "config/argocd/resource_customizations/tenancy.org-operator.io/Organization/health.lua"
+// healthKinds have an Argo CD health check (config/argocd); the chart's
+// templates/argocd-health.yaml names the same.
+var healthKinds = []string{"Organization", "OrganizationAccess"}
 
 // write writes o; as a template, the operator's namespace becomes the
 // release's, the credentials namespace the value credentialsNamespace.name

@@ -307,12 +307,14 @@ func apiGone(a *tenancyv1alpha1.OrganizationAccess) bool {
 
 func patchAccess(a *tenancyv1alpha1.OrganizationAccess, mutate func(*tenancyv1alpha1.OrganizationAccess)) {
 	GinkgoHelper()
+	var got *tenancyv1alpha1.OrganizationAccess
 	Eventually(func() error {
-		got := getAccess(a)
+		got = getAccess(a)
 		base := got.DeepCopy()
 		mutate(got)
 		return k8s.Patch(ctx, got, client.MergeFrom(base))
 	}, timeout, interval).Should(Succeed())
+	expectToolsAgree(got) // as the apiserver answered the patch
 }
 
 func annotate(a *tenancyv1alpha1.OrganizationAccess, key, value string) {

@@ -62,6 +62,7 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	expectAllAccessHealthStatesSeen()
 	if mgr != nil {
 		Expect(mgr.Stop()).To(Succeed())
 	}
@@ -121,6 +122,7 @@ func newAccess(ns, org string, mutate ...func(*tenancyv1alpha1.OrganizationAcces
 	}
 	Expect(k8s.Create(ctx, a)).To(Succeed())
 	DeferCleanup(func() { _ = client.IgnoreNotFound(k8s.Delete(ctx, a)) })
+	expectToolsAgree(a) // as the apiserver answered the create
 	return a
 }
 
@@ -148,6 +150,7 @@ func accessReady(a *tenancyv1alpha1.OrganizationAccess) *tenancyv1alpha1.Organiz
 		}
 		return ""
 	}, timeout, interval).Should(BeEmpty(), "access %s/%s Ready", a.Namespace, a.Name)
+	expectToolsAgree(got)
 	return got
 }
 
@@ -162,6 +165,7 @@ func accessStalled(a *tenancyv1alpha1.OrganizationAccess, reason string) *tenanc
 		}
 		return "not stalled"
 	}, timeout, interval).Should(Equal(reason))
+	expectToolsAgree(got)
 	return got
 }
 

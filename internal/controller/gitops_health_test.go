@@ -127,7 +127,7 @@ func expectToolsAgree(u *unstructured.Unstructured) argocdhealth.Status {
 	state := healthState(u)
 	k, err := status.Compute(u)
 	Expect(err).NotTo(HaveOccurred())
-	argo, err := argocdhealth.Evaluate(u.Object)
+	argo, err := argocdhealth.Evaluate("Organization", u.Object)
 	Expect(err).NotTo(HaveOccurred(), "health.lua failed on %s", u.GetName())
 	Expect(argo.Message).NotTo(BeEmpty())
 	describe := fmt.Sprintf("%s in state %s: kstatus %s (%s), Argo CD %s (%s)", u.GetName(), state, k.Status, k.Message, argo.Status, argo.Message)
@@ -169,7 +169,7 @@ func recordHealthState(state string, u *unstructured.Unstructured) {
 	dump.SetManagedFields(nil)
 	data, err := yaml.Marshal(dump.Object)
 	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(argocdhealth.Dir(), "testdata", strings.ToLower(state)+".yaml")
+	path := filepath.Join(argocdhealth.Dir("Organization"), "testdata", strings.ToLower(state)+".yaml")
 	Expect(os.WriteFile(path, data, 0o600)).To(Succeed())
 }
 

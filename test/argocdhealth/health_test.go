@@ -34,13 +34,19 @@ func readYAML(t *testing.T, path string, into any) {
 	}
 }
 
-// Every case of health_test.yaml, as Argo CD's own test of its
+// Every case of each kind's health_test.yaml, as Argo CD's own test of its
 // resource_customizations runs them: same status, same message. Every
-// object under testdata (dumped from the controller suite's live
-// Organizations) has a case.
+// object under testdata (dumped from the integration suites' live objects)
+// has a case.
 func TestHealthTestYAML(t *testing.T) {
+	for _, kind := range argocdhealth.Kinds {
+		t.Run(kind, func(t *testing.T) { testHealthTestYAML(t, kind) })
+	}
+}
+
+func testHealthTestYAML(t *testing.T, kind string) {
 	var cases healthTests
-	readYAML(t, filepath.Join(argocdhealth.Dir(), "health_test.yaml"), &cases)
+	readYAML(t, filepath.Join(argocdhealth.Dir(kind), "health_test.yaml"), &cases)
 	if len(cases.Tests) == 0 {
 		t.Fatal("health_test.yaml has no tests")
 	}
@@ -48,8 +54,11 @@ func TestHealthTestYAML(t *testing.T) {
 	for _, tc := range cases.Tests {
 		t.Run(tc.InputPath, func(t *testing.T) {
 			var obj map[string]any
-			readYAML(t, filepath.Join(argocdhealth.Dir(), tc.InputPath), &obj)
-			got, err := argocdhealth.Evaluate(obj)
+			readYAML(t, filepath.Join(argocdhealth.Dir(kind), tc.InputPath), &obj)
+			if k, ok := obj["kind"]; ok && k != kind { // objects dumped as the apiserver answered a typed create have none
+				t.Fatalf("%s is a %v, not a %s", tc.InputPath, obj["kind"], kind)
+			}
+			got, err := argocdhealth.Evaluate(kind, obj)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +68,7 @@ func TestHealthTestYAML(t *testing.T) {
 		})
 		covered = append(covered, filepath.Base(tc.InputPath))
 	}
-	files, err := filepath.Glob(filepath.Join(argocdhealth.Dir(), "testdata", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(argocdhealth.Dir(kind), "testdata", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,21 +98,27 @@ func TestHealthOfSparseObjects(t *testing.T) {
 		{"paused", map[string]any{"metadata": map[string]any{"name": "a", "generation": 1.0,
 			"annotations": map[string]any{"tenancy.org-operator.io/reconcile": "disabled"}}}, "Suspended"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := argocdhealth.Evaluate(tt.obj)
-			if err != nil {
-				t.Fatal(err)
+	for _, kind := range argocdhealth.Kinds {
+		for _, tt := range tests {
+			if tt.name == "paused" && kind != "Organization" {
+				continue // an OrganizationAccess has no pause annotation
 			}
-			if got.Status != tt.want || got.Message == "" {
-				t.Fatalf("health = %+v; want %s with a message", got, tt.want)
-			}
-		})
+			t.Run(kind+"/"+tt.name, func(t *testing.T) {
+				got, err := argocdhealth.Evaluate(kind, tt.obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Status != tt.want || got.Message == "" {
+					t.Fatalf("health = %+v; want %s with a message", got, tt.want)
+				}
+			})
+		}
 	}
 }
 
-// The kustomize component puts exactly health.lua into argocd-cm under the
-// key Argo CD reads, merged with what the Argo CD install already has.
+// The kustomize component puts exactly each kind's health.lua into
+// argocd-cm under the key Argo CD reads, merged with what the Argo CD
+// install already has.
 func TestComponentAddsTheCheckToArgoCDConfigMap(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
@@ -131,14 +146,16 @@ func TestComponentAddsTheCheckToArgoCDConfigMap(t *testing.T) {
 	if err := yaml.Unmarshal(out, &cm); err != nil {
 		t.Fatal(err)
 	}
-	script, err := os.ReadFile(filepath.Join(argocdhealth.Dir(), "health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if cm.Name != "argocd-cm" || cm.Namespace != "argocd" || cm.Data["url"] != "https://argocd.example" {
 		t.Fatalf("argocd-cm not merged in place: %s", out)
 	}
-	if got := cm.Data["resource.customizations.health.tenancy.org-operator.io_Organization"]; strings.TrimSpace(got) != strings.TrimSpace(string(script)) {
-		t.Fatalf("argocd-cm holds another script:\n%s", got)
+	for _, kind := range argocdhealth.Kinds {
+		script, err := os.ReadFile(filepath.Join(argocdhealth.Dir(kind), "health.lua"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cm.Data["resource.customizations.health.tenancy.org-operator.io_"+kind]; strings.TrimSpace(got) != strings.TrimSpace(string(script)) {
+			t.Errorf("argocd-cm holds another script for %s:\n%s", kind, got)
+		}
 	}
 }

@@ -236,14 +236,16 @@ func TestValuesMonitoringAndArgoCD(t *testing.T) {
 		t.Error("the chart's alerts differ from config/prometheus/alerts.yaml (run make helm-chart)")
 	}
 	health := find(t, objs, "ConfigMap", "org-operator-argocd-health")
-	lua, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "argocd", "resource_customizations",
-		"tenancy.org-operator.io", "Organization", "health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	script, _, _ := unstructured.NestedString(health.Object, "data", "resource.customizations.health.tenancy.org-operator.io_Organization")
-	if strings.TrimSpace(script) != strings.TrimSpace(string(lua)) {
-		t.Error("the chart's Argo CD health check differs from config/argocd's health.lua (run make helm-chart)")
+	for _, kind := range []string{"Organization", "OrganizationAccess"} {
+		lua, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "argocd", "resource_customizations",
+			"tenancy.org-operator.io", kind, "health.lua"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		script, _, _ := unstructured.NestedString(health.Object, "data", "resource.customizations.health.tenancy.org-operator.io_"+kind)
+		if strings.TrimSpace(script) != strings.TrimSpace(string(lua)) {
+			t.Errorf("the chart's Argo CD health check of %s differs from config/argocd's health.lua (run make helm-chart)", kind)
+		}
 	}
 }
 

@@ -1,5 +1,5 @@
-// Package argocdhealth runs the Organization's Argo CD health check
-// (config/argocd/resource_customizations/.../health.lua) the way Argo CD
+// Package argocdhealth runs the Argo CD health checks of the operator's
+// kinds (config/argocd/resource_customizations/<group>/<kind>/health.lua) the way Argo CD
 // does: with gopher-lua, only the base, table and package libraries open
 // (Argo CD's default for argocd-cm scripts, without useOpenLibs), and the
 // object as the global obj. It is test support.
@@ -15,9 +15,12 @@ import (
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
-// Dir is the health check's folder, in Argo CD's resource_customizations layout.
-func Dir() string {
-	return filepath.Join(controlplane.RepoRoot(), "config", "argocd", "resource_customizations", "tenancy.org-operator.io", "Organization")
+// Kinds are the kinds with a health check.
+var Kinds = []string{"Organization", "OrganizationAccess"}
+
+// Dir is kind's health check folder, in Argo CD's resource_customizations layout.
+func Dir(kind string) string {
+	return filepath.Join(controlplane.RepoRoot(), "config", "argocd", "resource_customizations", "tenancy.org-operator.io", kind)
 }
 
 // Status is what the script returns.
@@ -26,9 +29,9 @@ type Status struct {
 	Message string `json:"message"`
 }
 
-// Evaluate runs health.lua on obj (an object as decoded from JSON).
-func Evaluate(obj map[string]any) (Status, error) {
-	script, err := os.ReadFile(filepath.Join(Dir(), "health.lua"))
+// Evaluate runs kind's health.lua on obj (an object as decoded from JSON).
+func Evaluate(kind string, obj map[string]any) (Status, error) {
+	script, err := os.ReadFile(filepath.Join(Dir(kind), "health.lua"))
 	if err != nil {
 		return Status{}, err
 	}

@@ -1,0 +1,167 @@
+//go:build integration
+
+package access_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/yaml"
+
+	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
+	"github.com/org-operator/org-operator/internal/testsupport/argocdhealth"
+)
+
+// Argo CD's health check of OrganizationAccesses and kstatus (Flux,
+// kubectl wait) must agree on every live object the suite waits for, as the
+// controller suite requires of Organizations:
+//
+//	kstatus Current    <-> Argo CD Healthy
+//	kstatus InProgress <-> Argo CD Progressing
+//	kstatus Failed     <-> Argo CD Degraded
+//
+// With ARGOCD_TESTDATA=update the first object seen in each state is written
+// to the health check's testdata folder (health_test.yaml lists the expected
+// result of each).
+
+// accessHealthStates the full suite must reach; AfterSuite checks it did.
+var accessHealthStates = []string{
+	"new", "ready", "changed", "waiting-" + tenancyv1alpha1.ReasonOrganizationNotReady,
+	"stalled-" + tenancyv1alpha1.ReasonAccessNotAllowed,
+	"stalled-" + tenancyv1alpha1.ReasonOrganizationNotFound,
+	"stalled-" + tenancyv1alpha1.ReasonIsolationNotAvailable,
+	"stalled-" + tenancyv1alpha1.ReasonInvalidSecretTemplate,
+	"stalled-" + tenancyv1alpha1.ReasonSecretConflict,
+	"stalled-" + tenancyv1alpha1.ReasonRolesUnsupported,
+	"stalled-" + tenancyv1alpha1.ReasonAccessDisabled,
+}
+
+var (
+	seenMu sync.Mutex
+	seen   = map[string]bool{}
+)
+
+// accessHealthState names the state an access is in, from the object alone.
+func accessHealthState(a *tenancyv1alpha1.OrganizationAccess) string {
+	ready := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionReady)
+	stalled := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionStalled)
+	reconciling := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionReconciling)
+	switch {
+	case a.DeletionTimestamp != nil:
+		return "deleting"
+	case a.Status.ObservedGeneration == 0 && len(a.Status.Conditions) == 0:
+		return "new"
+	case stalled != nil && stalled.Status == metav1.ConditionTrue && a.Status.ObservedGeneration == a.Generation:
+		return "stalled-" + stalled.Reason
+	case reconciling != nil && reconciling.Status == metav1.ConditionTrue && reconciling.ObservedGeneration == a.Generation:
+		// observedGeneration advances only on success (or a stall)
+		return "waiting-" + reconciling.Reason
+	case a.Status.ObservedGeneration < a.Generation:
+		return "changed"
+	case ready != nil && ready.Status == metav1.ConditionTrue:
+		return "ready"
+	}
+	return "reconciling"
+}
+
+// expectToolsAgree checks that kstatus and the Argo CD health check agree
+// on a as served, and records its state.
+func expectToolsAgree(a *tenancyv1alpha1.OrganizationAccess) {
+	GinkgoHelper()
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(a)
+	Expect(err).NotTo(HaveOccurred())
+	u := &unstructured.Unstructured{Object: content}
+	u.SetGroupVersionKind(tenancyv1alpha1.GroupVersion.WithKind("OrganizationAccess"))
+	state := accessHealthState(a)
+	k, err := status.Compute(u)
+	Expect(err).NotTo(HaveOccurred())
+	argo, err := argocdhealth.Evaluate("OrganizationAccess", u.Object)
+	Expect(err).NotTo(HaveOccurred(), "health.lua failed on %s", a.Name)
+	Expect(argo.Message).NotTo(BeEmpty())
+	describe := fmt.Sprintf("%s/%s in state %s: kstatus %s (%s), Argo CD %s (%s)", a.Namespace, a.Name, state, k.Status, k.Message, argo.Status, argo.Message)
+	switch {
+	case strings.HasPrefix(state, "stalled-"):
+		Expect(k.Status).To(Equal(status.FailedStatus), describe)
+	case strings.HasPrefix(state, "waiting-"):
+		Expect(argo.Status).To(Equal("Progressing"), "a self-healing state must never be Degraded: "+describe)
+		Expect(k.Status).To(Equal(status.InProgressStatus), describe)
+	}
+	want := map[status.Status]string{status.CurrentStatus: "Healthy", status.InProgressStatus: "Progressing",
+		status.TerminatingStatus: "Progressing", status.FailedStatus: "Degraded"}
+	Expect(want).To(HaveKeyWithValue(k.Status, argo.Status), describe)
+	recordAccessHealthState(state, u)
+}
+
+// recordAccessHealthState notes state as seen and, with
+// ARGOCD_TESTDATA=update, dumps the first object seen in it (without
+// managedFields).
+func recordAccessHealthState(state string, u *unstructured.Unstructured) {
+	seenMu.Lock()
+	defer seenMu.Unlock()
+	if seen[state] {
+		return
+	}
+	seen[state] = true
+	if os.Getenv("ARGOCD_TESTDATA") != "update" {
+		return
+	}
+	dump := u.DeepCopy()
+	dump.SetManagedFields(nil)
+	data, err := yaml.Marshal(dump.Object)
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(argocdhealth.Dir("OrganizationAccess"), "testdata", strings.ToLower(state)+".yaml")
+	Expect(os.WriteFile(path, data, 0o600)).To(Succeed())
+}
+
+// expectAllAccessHealthStatesSeen fails when the full suite ran and some
+// state of accessHealthStates was never checked.
+func expectAllAccessHealthStatesSeen() {
+	suite, _ := GinkgoConfiguration()
+	if len(suite.FocusStrings) > 0 || len(suite.FocusFiles) > 0 || len(suite.SkipStrings) > 0 || suite.LabelFilter != "" {
+		return
+	}
+	seenMu.Lock()
+	defer seenMu.Unlock()
+	var missing []string
+	for _, s := range accessHealthStates {
+		if !seen[s] {
+			missing = append(missing, s)
+		}
+	}
+	Expect(missing).To(BeEmpty(), "states the differential Argo CD / kstatus check never saw")
+}
+
+var _ = Describe("An access to an organization without a collection yet", func() {
+	It("waits (Reconciling, never Stalled) and becomes Ready once the organization has one", func() {
+		ns := namespace("apps")
+		name := unique("paused")
+		org := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Annotations: map[string]string{tenancyv1alpha1.AnnotationReconcile: tenancyv1alpha1.ReconcileDisabled}},
+			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"},
+				DeletionPolicy: tenancyv1alpha1.DeletionPolicyDelete, Access: &tenancyv1alpha1.AccessPolicy{Namespaces: []string{ns}}}}
+		Expect(k8s.Create(ctx, org)).To(Succeed())
+		DeferCleanup(func() { _ = k8s.Delete(ctx, org) })
+		a := newAccess(ns, name)
+		Eventually(func() string { return accessHealthState(getAccess(a)) }, timeout, interval).
+			Should(Equal("waiting-" + tenancyv1alpha1.ReasonOrganizationNotReady))
+		expectToolsAgree(getAccess(a))
+		Consistently(func() string { return accessHealthState(getAccess(a)) }, 2*time.Second, interval).
+			Should(Equal("waiting-"+tenancyv1alpha1.ReasonOrganizationNotReady), "a wait must not turn into a stall")
+		Expect(connectionSecret(ns, a.Name)).To(BeNil())
+
+		patchOrg(name, func(o *tenancyv1alpha1.Organization) { delete(o.Annotations, tenancyv1alpha1.AnnotationReconcile) })
+		got := accessReady(a)
+		Expect(authenticates(connectionSecret(ns, got.Status.SecretName))).To(Succeed())
+	})
+})
