@@ -63,7 +63,8 @@ FUZZMINIMIZE ?= 10x
 # Package and name of every fuzz target.
 FUZZ_TARGETS = ./api/v1alpha1:FuzzParseEmail ./internal/controller:FuzzLocationNaming \
 	./internal/tokens:FuzzVerifyRandom ./internal/tokens:FuzzVerifyMutated ./internal/tokens:FuzzParseRefreshToken \
-	./internal/password:FuzzPHC ./internal/password:FuzzFastHash ./internal/restapi:FuzzRequestDecoding
+	./internal/password:FuzzPHC ./internal/password:FuzzFastHash ./internal/restapi:FuzzRequestDecoding \
+	./internal/access:FuzzPrivilegesStayOnTheTenant
 
 .PHONY: fuzz
 fuzz: envtest-assets ## Run every Go fuzz target for FUZZTIME each (make fuzz FUZZTIME=10m); their seeds also run in make test.

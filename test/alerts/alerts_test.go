@@ -3,7 +3,8 @@
 // a real manager exports, every alert fires on one side of its threshold
 // and not on the other (cases_test.go), and evaluated by the PromQL engine
 // over the metrics of a real manager with a stalled and a Ready
-// organization, the stalled-organization alert names exactly the stalled one.
+// organization and a stalled access, the stalled-organization and
+// stalled-access alerts name exactly the stalled ones.
 //
 // It is a module of its own so that Prometheus's dependencies stay out of
 // the operator's go.mod; make test runs it.
@@ -26,6 +27,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/promqltest"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -72,8 +74,11 @@ func rules(t *testing.T) []byte {
 	return nil
 }
 
+// stalledAccess is the OrganizationAccess exported leaves Stalled.
+const stalledAccess = "alert-web"
+
 // exported is every metric family a real manager exports, after a stalled
-// and a Ready organization went through it.
+// and a Ready organization, and a stalled access, went through it.
 func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string) {
 	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
@@ -118,6 +123,21 @@ func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string
 			t.Fatal("the organizations did not settle within 30 s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// An access in a namespace the organization does not allow: Stalled.
+	access := &tenancyv1alpha1.OrganizationAccess{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: stalledAccess},
+		Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: ready}}
+	if err := env.Client.Create(ctx, access); err != nil {
+		t.Fatal(err)
+	}
+	for !meta.IsStatusConditionTrue(access.Status.Conditions, tenancyv1alpha1.ConditionStalled) {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("the access did not stall: %v", access.Status.Conditions)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(access), access); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Things that make the alerts' other metrics emit a sample: a failed
 	// login, and a command MongoDB refuses (creating an existing collection).
@@ -169,7 +189,7 @@ func load(families []*dto.MetricFamily) string {
 func TestAlertRules(t *testing.T) {
 	p := parser.NewParser(parser.Options{})
 	alerts := shippedAlerts(t)
-	want := []string{"DedicatedCollectionBudgetNearlyUsed", "LoginLockoutSpike", "OrganizationMongoDBCommandErrors",
+	want := []string{"DedicatedCollectionBudgetNearlyUsed", "LoginLockoutSpike", "OrganizationAccessStalled", "OrganizationMongoDBCommandErrors",
 		"OrganizationReconcileErrors", "OrganizationStalled", "OrganizationStoreUnavailable"}
 	names := make([]string, 0, len(alerts))
 	for _, r := range alerts {
@@ -208,6 +228,19 @@ func TestAlertRules(t *testing.T) {
 		res := q.Exec(context.Background())
 		if res.Err != nil {
 			t.Fatalf("%s: evaluation: %v", r.Alert, res.Err)
+		}
+		if r.Alert == "OrganizationAccessStalled" {
+			vec, err := res.Vector()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var firing []string
+			for _, s := range vec {
+				firing = append(firing, s.Metric.Get("namespace")+"/"+s.Metric.Get("name")+"/"+s.Metric.Get("reason"))
+			}
+			if want := []string{"default/" + stalledAccess + "/" + tenancyv1alpha1.ReasonAccessNotAllowed}; !slices.Equal(firing, want) {
+				t.Errorf("OrganizationAccessStalled fires for %v; want %v", firing, want)
+			}
 		}
 		if r.Alert != "OrganizationStalled" {
 			continue
