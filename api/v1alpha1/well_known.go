@@ -249,6 +249,11 @@ const (
 	// the namespace of the OrganizationAccess.
 	LabelAccessOrganization = "tenancy.org-operator.io/access-organization"
 	LabelAccessNamespace    = "tenancy.org-operator.io/access-namespace"
+	// IndexAccessOrganization is the manager's cache index of
+	// OrganizationAccess objects by the organization they name
+	// (spec.organization) and the one they are bound to (status.organization,
+	// which differs after a rename).
+	IndexAccessOrganization = "accessOrganization"
 )
 
 // Keys of a connection Secret (before spec.secretTemplate).

@@ -39,8 +39,10 @@ type Config struct {
 	Registry prometheus.Registerer
 }
 
-// organizationIndex indexes OrganizationAccess objects by spec.organization.
-const organizationIndex = "spec.organization"
+// organizationIndex indexes OrganizationAccess objects by spec.organization
+// and status.organization (the REST API lists an organization's bindings
+// through it).
+const organizationIndex = tenancyv1alpha1.IndexAccessOrganization
 
 // ErrNoServer is returned by Add without a Server.
 var ErrNoServer = errors.New("application access needs a MongoDB server (Config.Server)")
@@ -68,7 +70,11 @@ func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("org-operator"),
 		cfg: cfg, now: time.Now, metrics: m}
 	err = mgr.GetFieldIndexer().IndexField(ctx, &tenancyv1alpha1.OrganizationAccess{}, organizationIndex, func(obj client.Object) []string {
-		return []string{obj.(*tenancyv1alpha1.OrganizationAccess).Spec.Organization}
+		a := obj.(*tenancyv1alpha1.OrganizationAccess)
+		if a.Status.Organization != "" && a.Status.Organization != a.Spec.Organization {
+			return []string{a.Spec.Organization, a.Status.Organization}
+		}
+		return []string{a.Spec.Organization}
 	})
 	if err != nil {
 		return err

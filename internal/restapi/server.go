@@ -120,6 +120,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	s.api.UseMiddleware(s.observe, s.limitPerNetwork, validationAs400)
 	s.registerAuth()
 	s.registerOrganizations()
+	s.registerAccess()
 	s.registerMisc()
 	documentValidationAs400(s.api.OpenAPI())
 	documentAccepted(s.api.OpenAPI(), opSignup, opPatchOrganization)

@@ -67,7 +67,8 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(suiteLogger)
 	ctx = context.Background()
 	var err error
-	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credNS, OperatorNamespace: operatorNS})
+	testEnv, err = testenv.StartEnvironment(testenv.EnvironmentOptions{CredentialsNamespace: credNS, OperatorNamespace: operatorNS,
+		Authentication: true}) // FerretDB with users: applications' accesses become Ready
 	Expect(err).NotTo(HaveOccurred())
 	k8s, mongoSrv = testEnv.Client, testEnv.Mongo
 	reader, writer = testEnv.Check, testEnv.Seed
@@ -238,12 +239,18 @@ func signingKeys() *tokens.KeySet {
 	return ks
 }
 
-var pathParam = regexp.MustCompile(`^/v1/organizations/[^/]+$`)
+var (
+	pathParam       = regexp.MustCompile(`^/v1/organizations/[^/]+$`)
+	accessPathParam = regexp.MustCompile(`^/v1/organizations/[^/]+/access$`)
+)
 
 // template maps a request path to its OpenAPI path template.
 func template(path string) string {
-	if pathParam.MatchString(path) {
+	switch {
+	case pathParam.MatchString(path):
 		return "/v1/organizations/{name}"
+	case accessPathParam.MatchString(path):
+		return "/v1/organizations/{name}/access"
 	}
 	return path
 }
