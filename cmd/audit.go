@@ -91,5 +91,43 @@ func runAudit(ctx context.Context, opts *options) (*audit.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audit.Run(ctx, orgs.Items, obs, clusterID, store)
+	report, err := audit.Run(ctx, orgs.Items, obs, clusterID, store)
+	if err != nil {
+		return nil, err
+	}
+	if err := auditAccess(ctx, k8s, store, orgs.Items, report); err != nil {
+		return nil, err
+	}
+	return report, nil
+}
+
+// auditAccess adds the access users and roles nobody owns, as far as the
+// server lists them (FerretDB v1 has users but no roles).
+func auditAccess(ctx context.Context, k8s client.Client, store *mongostore.Store, orgs []tenancyv1alpha1.Organization,
+	report *audit.Report) error {
+	var accesses tenancyv1alpha1.OrganizationAccessList
+	if err := k8s.List(ctx, &accesses); err != nil {
+		return fmt.Errorf("listing OrganizationAccesses: %w", err)
+	}
+	caps, err := store.AccessCapabilities(ctx)
+	if err != nil {
+		return err
+	}
+	var users, roles []string
+	if caps.Users {
+		if users, err = store.Users(ctx, tenancyv1alpha1.AccessUserPrefix); err != nil {
+			return err
+		}
+	}
+	if caps.Roles {
+		found, err := store.Roles(ctx, tenancyv1alpha1.AccessUserPrefix)
+		if err != nil {
+			return err
+		}
+		for _, r := range found {
+			roles = append(roles, r.Name)
+		}
+	}
+	report.AnalyzeAccess(accesses.Items, orgs, users, roles)
+	return nil
 }

@@ -2,8 +2,9 @@
 // MongoDB holds (collections, admin records, the ownership ledger) and
 // reports what needs a human: tenants whose data was retained, collections
 // that look like a tenant's but nobody owns, admin records without an
-// Organization, Organizations whose data is missing, and ledger entries of
-// other clusters. It only reads. Analyze is pure (the controller's observer
+// Organization, Organizations whose data is missing, ledger entries of
+// other clusters, and application-access users and roles nobody owns. It
+// only reads. Analyze is pure (the controller's observer
 // feeds its gauges from it at no extra cost); Run adds document counts.
 package audit
 
@@ -28,6 +29,8 @@ type Report struct {
 	OrphanAdmins      []OrphanAdmin      `json:"orphanAdminRecords"`
 	MissingLocations  []MissingLocation  `json:"missingLocations"`
 	OtherClusters     []OtherCluster     `json:"otherClusters"`
+	OrphanAccessUsers []OrphanAccessUser `json:"orphanAccessUsers"`
+	OrphanAccessRoles []OrphanAccessRole `json:"orphanAccessRoles"`
 }
 
 // Retained is a tenant deleted with deletionPolicy Retain whose data is kept.
@@ -73,7 +76,8 @@ type OtherCluster struct {
 
 // NeedsAttention reports whether the audit found anything.
 func (r *Report) NeedsAttention() bool {
-	return len(r.Retained)+len(r.OrphanCollections)+len(r.OrphanAdmins)+len(r.MissingLocations)+len(r.OtherClusters) > 0
+	return len(r.Retained)+len(r.OrphanCollections)+len(r.OrphanAdmins)+len(r.MissingLocations)+len(r.OtherClusters)+
+		len(r.OrphanAccessUsers)+len(r.OrphanAccessRoles) > 0
 }
 
 // Analyze compares the Organizations with an observation. It reads nothing
@@ -195,7 +199,27 @@ func (r *Report) WriteTable(w io.Writer) error {
 			p("%s\t%d\t%s\n", c.Cluster, c.Entries, strings.Join(c.Tenants, ","))
 		}
 	}
+	if len(r.OrphanAccessUsers) > 0 {
+		p("\nACCESS USERS NO ORGANIZATIONACCESS OWNS (the operator never drops them; dropUser once nothing uses them)\n")
+		p("USER\tORGANIZATION\n")
+		for _, u := range r.OrphanAccessUsers {
+			p("%s\t%s\n", u.User, orDash(u.Organization))
+		}
+	}
+	if len(r.OrphanAccessRoles) > 0 {
+		p("\nACCESS ROLES WITHOUT AN ORGANIZATION\nROLE\tORGANIZATION\n")
+		for _, role := range r.OrphanAccessRoles {
+			p("%s\t%s\n", role.Role, orDash(role.Organization))
+		}
+	}
 	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -44,7 +44,7 @@ var (
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	var err error
-	env, err = testenv.StartEnvironment(testenv.EnvironmentOptions{})
+	env, err = testenv.StartEnvironment(testenv.EnvironmentOptions{Authentication: true}) // users to audit
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(env.Stop)
 	dir := GinkgoT().TempDir()
@@ -98,6 +98,20 @@ var _ = Describe("manager audit", func() {
 		}
 		Expect(env.Client.Delete(ctx, org("kept"))).To(Succeed())
 		Eventually(func() error { return env.Client.Get(ctx, client.ObjectKey{Name: "kept"}, org("x")) }, 30*time.Second).Should(HaveOccurred())
+		// An application's access, Ready (its user is owned), and access
+		// users nobody owns: one of an access deleted behind the operator's
+		// back, one the naming scheme does not produce.
+		bound := org("bound")
+		bound.Spec.Access = &tenancyv1alpha1.AccessPolicy{Namespaces: []string{"default"}}
+		Expect(env.Client.Create(ctx, bound)).To(Succeed())
+		waitReady("bound")
+		app := &tenancyv1alpha1.OrganizationAccess{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "app"},
+			Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: "bound"}}
+		Expect(env.Client.Create(ctx, app)).To(Succeed())
+		Eventually(func() string {
+			Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(app), app)).To(Succeed())
+			return app.Status.Username
+		}, 30*time.Second).ShouldNot(BeEmpty())
 		// An Organization whose collection goes missing (dropped while no manager runs).
 		Expect(env.Client.Create(ctx, org("hollow"))).To(Succeed())
 		waitReady("hollow")
@@ -109,12 +123,15 @@ var _ = Describe("manager audit", func() {
 		Expect(env.Seed.Upsert(ctx, "admins", "g", bson.D{{Key: "_id", Value: "g"}, {Key: "organization", Value: "ghost"},
 			{Key: "email", Value: "ghost@ghost.example"}, {Key: "passwordHash", Value: "x"}})).To(Succeed())
 		Expect(env.Seed.LedgerEntry(ctx, "foreign", "uid-f", "cluster-b", "active")).To(Succeed())
+		Expect(env.Seed.CreateUser(ctx, "oa.bound.0b5e55ed-dead-4bad-beef-000000000000.a", "left-over-password")).To(Succeed())
+		Expect(env.Seed.CreateUser(ctx, "oa.handmade", "handmade-password")).To(Succeed())
 
 		table, code := runAudit()
 		Expect(code).To(Equal(3), table)
 		for _, want := range []string{"RETAINED TENANTS", "kept", keptUID, "tenancy.org-operator.io/adopt-data=" + keptUID,
 			"COLLECTIONS NOBODY OWNS", "org_stray", "ADMIN RECORDS WITHOUT AN ORGANIZATION", "ghost@ghost.example",
-			"ORGANIZATIONS WHOSE COLLECTION IS MISSING", "hollow", "TENANTS OF OTHER CLUSTERS", "cluster-b", "--cluster-id"} {
+			"ORGANIZATIONS WHOSE COLLECTION IS MISSING", "hollow", "TENANTS OF OTHER CLUSTERS", "cluster-b", "--cluster-id",
+			"ACCESS USERS NO ORGANIZATIONACCESS OWNS", "oa.bound.0b5e55ed-dead-4bad-beef-000000000000.a", "oa.handmade"} {
 			Expect(table).To(ContainSubstring(want))
 		}
 
@@ -129,6 +146,10 @@ var _ = Describe("manager audit", func() {
 		Expect(r.OrphanAdmins).To(ConsistOf(audit.OrphanAdmin{Organization: "ghost", Email: "ghost@ghost.example"}))
 		Expect(r.MissingLocations).To(ConsistOf(audit.MissingLocation{Organization: "hollow", Location: "org_hollow"}))
 		Expect(r.OtherClusters).To(ConsistOf(audit.OtherCluster{Cluster: "cluster-b", Entries: 1, Tenants: []string{"foreign"}}))
+		Expect(r.OrphanAccessUsers).To(Equal([]audit.OrphanAccessUser{
+			{User: "oa.bound.0b5e55ed-dead-4bad-beef-000000000000.a", Organization: "bound"}, {User: "oa.handmade"}}),
+			"the access's own user %s is owned", app.Status.Username)
+		Expect(r.OrphanAccessRoles).To(BeEmpty()) // FerretDB v1 has no roles
 	})
 
 	It("refuses bad flags in one line with exit 2", func() {

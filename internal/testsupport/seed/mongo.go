@@ -126,6 +126,13 @@ func (m *Mongo) LedgerEntry(ctx context.Context, organization, uid, cluster, sta
 	return err
 }
 
+// CreateUser creates a MongoDB user without roles in the seed's database,
+// behind the operator's back (a user left over, or written by hand).
+func (m *Mongo) CreateUser(ctx context.Context, name, password string) error {
+	return m.db.RunCommand(ctx, bson.D{{Key: "createUser", Value: name}, {Key: "pwd", Value: password},
+		{Key: "roles", Value: bson.A{}}, {Key: "mechanisms", Value: bson.A{"SCRAM-SHA-256"}}}).Err()
+}
+
 // Upsert writes doc as the document of coll with its _id (replacing one).
 func (m *Mongo) Upsert(ctx context.Context, coll string, id, doc any) error {
 	_, err := m.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: idField, Value: id}}, doc, options.Replace().SetUpsert(true))
