@@ -45,7 +45,7 @@ vet: ## Run go vet against code (every build tag: integration, e2e, chaos).
 	go vet -tags integration,e2e,chaos ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets openapi-tools ferretdb ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
+test: manifests generate fmt vet envtest-assets openapi-tools clients ferretdb ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
 	# Unit tests: every package's tests that need nothing but Go, all under the race detector.
 	go test -race -count=1 -timeout 10m ./...
 	# Integration tests (build tag integration): a real kube-apiserver, etcd and FerretDB.
@@ -95,7 +95,7 @@ lint-config: golangci-lint ## Verify golangci-lint's configuration.
 	"$(GOLANGCI_LINT)" config verify
 
 .PHONY: test-e2e
-test-e2e: envtest-assets ferretdb ## Run the end-to-end suite: the make dev environment driven by kubectl and HTTP.
+test-e2e: envtest-assets ferretdb clients ## Run the end-to-end suite: the make dev environment driven by kubectl and HTTP.
 	go build -o bin/manager ./cmd
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -tags e2e ./test/e2e/ -timeout 30m -count=1 -v -ginkgo.v $(TEST_ARGS)
 
@@ -121,7 +121,7 @@ build: manifests generate fmt vet ## Build manager binary.
 	go build -o bin/manager ./cmd
 
 .PHONY: dev
-dev: envtest-assets ferretdb ## Run the whole system locally: control plane, FerretDB (data in .dev/), the manager; Ctrl-C stops it.
+dev: envtest-assets ferretdb clients ## Run the whole system locally: control plane, FerretDB (data in .dev/), the manager; Ctrl-C stops it.
 	@echo "building the manager and the dev tool..."
 	@go build -o bin/manager ./cmd && go build -o bin/dev ./hack/dev
 	@KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" bin/dev
@@ -224,6 +224,15 @@ OPENAPI_TOOLS = hack/openapi/node_modules/.bin/spectral
 openapi-tools: $(OPENAPI_TOOLS) ## Install the OpenAPI linters pinned in hack/openapi (npm ci).
 $(OPENAPI_TOOLS): hack/openapi/package.json hack/openapi/package-lock.json
 	cd hack/openapi && npm ci --no-audit --no-fund --ignore-scripts
+	@touch "$@"
+
+## Real MongoDB clients pinned in hack/clients/package.json (mongosh, which
+## the access suite connects with an application's Secret).
+MONGOSH = hack/clients/node_modules/.bin/mongosh
+.PHONY: clients
+clients: $(MONGOSH) ## Install the MongoDB clients pinned in hack/clients (npm ci).
+$(MONGOSH): hack/clients/package.json hack/clients/package-lock.json
+	cd hack/clients && npm ci --no-audit --no-fund --ignore-scripts
 	@touch "$@"
 
 ##@ Test control plane

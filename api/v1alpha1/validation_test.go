@@ -68,20 +68,18 @@ var _ = Describe("Organization CRD", func() {
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "org-operator-credentials"}})).To(Succeed())
 		files, err := filepath.Glob(filepath.Join(controlplane.RepoRoot(), "config", "samples", "tenancy_*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(2))
-		created := 0
+		Expect(files).To(HaveLen(3))
+		created := map[string]int{}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			Expect(err).NotTo(HaveOccurred())
 			for _, doc := range strings.Split(string(data), "\n---\n") {
 				obj := manifest(doc)
 				Expect(createStrict(obj)).To(Succeed(), "sample %s (%s)", f, obj.GetName())
-				if obj.GetKind() == "Organization" {
-					created++
-				}
+				created[obj.GetKind()]++
 			}
 		}
-		Expect(created).To(Equal(2))
+		Expect(created).To(Equal(map[string]int{"Organization": 2, "Secret": 1, "OrganizationAccess": 1, "Namespace": 1}))
 	})
 
 	It("accepts a 63-character name", func() {

@@ -4,7 +4,8 @@
 // config/samples/, waits until they converged (Ready for their current
 // generation; other Organizations on kept data are reported, not waited
 // for, and a sample that does not converge is reported too), prints how to
-// use them, and stays in the foreground until Ctrl-C or SIGTERM, then stops everything it
+// use them (a REST login, a mongosh connection with the sample
+// application's Secret), and stays in the foreground until Ctrl-C or SIGTERM, then stops everything it
 // started and exits 0.
 package main
 
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -81,6 +84,8 @@ func run(apiPort, mongoPort int, stateDir string) error {
 	if err != nil {
 		login = "  (no login example: " + err.Error() + ")"
 	}
+	connect, waiting := connectExample(ctx, c, sampleAccesses(applied), 60*time.Second)
+	notReady = append(notReady, waiting...)
 	if len(notReady) > 0 {
 		fmt.Printf("\nNot Ready (the environment stays up; see kubectl describe organization <name> and %s):\n%s",
 			env.ManagerLog, indent(strings.Join(notReady, "\n")))
@@ -100,9 +105,13 @@ Log in as the admin of the sample organization "acme":
 
 %s
 
+Connect as acme's sample application, with its own MongoDB user (the
+connection Secret acme-shop/web; make dev installed mongosh in hack/clients):
+
+%s
 Press Ctrl-C to stop.
 `, time.Since(start).Round(time.Second), indent(table), env.Kubeconfig, env.EnvFile, env.MongoURI,
-		env.APIURL, env.APIURL, env.ManagerLog, login)
+		env.APIURL, env.APIURL, env.ManagerLog, login, connect)
 
 	<-ctx.Done()
 	return nil
@@ -171,6 +180,69 @@ func loginExample(ctx context.Context, c client.Client, env *devenv.Env, org str
 	}
 	return fmt.Sprintf(`  curl -s -X POST %s/v1/auth/login -H 'Content-Type: application/json' \
     -d '{"email":"%s","password":"%s"}'`, env.APIURL, s.Data[tenancyv1alpha1.SecretKeyEmail], s.Data[tenancyv1alpha1.SecretKeyPassword]), nil
+}
+
+// sampleAccesses are the OrganizationAccess names among the objects
+// `kubectl apply -o name` printed (it prints no namespace).
+func sampleAccesses(applied string) []string {
+	var names []string
+	for _, line := range strings.Fields(applied) {
+		if kind, name, ok := strings.Cut(line, "/"); ok && strings.HasPrefix(kind, "organizationaccess.") {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// connectExample waits, within timeout, until the sample accesses are
+// Ready, and returns how to connect with each one's Secret, and a line for
+// each that is not Ready.
+func connectExample(ctx context.Context, c client.Client, names []string, timeout time.Duration) (string, []string) {
+	deadline := time.Now().Add(timeout)
+	var b strings.Builder
+	var waiting []string
+	for {
+		var list tenancyv1alpha1.OrganizationAccessList
+		if err := c.List(ctx, &list); err != nil {
+			return "", []string{"cannot list organization accesses: " + err.Error()}
+		}
+		b.Reset()
+		waiting = waiting[:0]
+		for i := range list.Items {
+			a := &list.Items[i]
+			if !slices.Contains(names, a.Name) {
+				continue
+			}
+			if !accessReady(a) {
+				waiting = append(waiting, fmt.Sprintf("sample organizationaccess %s/%s is not Ready: %s", a.Namespace, a.Name, readyMessage(a)))
+				continue
+			}
+			s := &corev1.Secret{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Status.SecretName}, s); err != nil {
+				waiting = append(waiting, fmt.Sprintf("sample organizationaccess %s/%s: %v", a.Namespace, a.Name, err))
+				continue
+			}
+			fmt.Fprintf(&b, "  hack/clients/node_modules/.bin/mongosh \\\n    \"$(kubectl get secret -n %s %s -o jsonpath='{.data.uri}' | base64 -d)\"\n",
+				a.Namespace, a.Status.SecretName)
+			fmt.Fprintf(&b, "  (user %s, isolation %s; the uri is %s)\n", a.Status.Username, a.Status.Isolation, s.Data[tenancyv1alpha1.AccessKeyURI])
+		}
+		if len(waiting) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return b.String(), waiting
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func accessReady(a *tenancyv1alpha1.OrganizationAccess) bool {
+	c := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionReady)
+	return a.Status.ObservedGeneration == a.Generation && c != nil && c.Status == metav1.ConditionTrue
+}
+
+func readyMessage(a *tenancyv1alpha1.OrganizationAccess) string {
+	if c := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionReady); c != nil {
+		return c.Reason + ": " + c.Message
+	}
+	return "no status yet"
 }
 
 func indent(s string) string {

@@ -22,6 +22,7 @@ import (
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/access"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
+	"github.com/org-operator/org-operator/internal/testsupport/clients"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
@@ -86,6 +87,25 @@ var _ = Describe("An application in an allowed namespace", func() {
 			}
 			return false
 		}, timeout, interval).Should(BeTrue())
+	})
+
+	It("connects with mongosh (a real client) using the Secret's uri as is: writes and reads; a wrong password is refused", func() {
+		ns := namespace("apps")
+		org := organization("shell", tenancyv1alpha1.TenancyDedicated, ns)
+		s := connectionSecret(ns, accessReady(newAccess(ns, org.Name)).Name)
+		script := fmt.Sprintf(`db.getCollection(%q).insertOne({_id: "from-mongosh"}); print("found " + db.getCollection(%q).countDocuments({_id: "from-mongosh"}))`,
+			s.Data["collection"], s.Data["collection"])
+		out, err := clients.Mongosh(ctx, string(s.Data["uri"]), script)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainSubstring("found 1"))
+		n, err := reader.Count(ctx, "org_"+org.Name, bson.D{{Key: "_id", Value: "from-mongosh"}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(int64(1)), "the independent reader sees mongosh's write")
+
+		out, err = clients.Mongosh(ctx, withPassword(s, "not-the-password"), `print("connected")`)
+		Expect(err).To(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("Authentication failed"))
+		Expect(out).NotTo(ContainSubstring("connected"))
 	})
 
 	It("renders spec.secretTemplate keys, and a template that does not render is Stalled with the key named", func() {

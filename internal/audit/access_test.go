@@ -28,7 +28,7 @@ func TestAnalyzeAccess(t *testing.T) {
 		{name: "a name of the prefix the scheme does not produce", users: []string{"oa.junk"},
 			wantUsers: []OrphanAccessUser{{User: "oa.junk"}}, needsAction: true},
 		{name: "roles of a deleted organization, sorted", roles: []string{"oa.gone.readWrite", "oa.acme.read", "oa.gone.read"},
-			wantRoles: []OrphanAccessRole{{Role: "oa.gone.read", Organization: "gone"}, {Role: "oa.gone.readWrite", Organization: "gone"}},
+			wantRoles:   []OrphanAccessRole{{Role: "oa.gone.read", Organization: "gone"}, {Role: "oa.gone.readWrite", Organization: "gone"}},
 			needsAction: true},
 		{name: "a role the scheme does not produce", roles: []string{"oa.acme.admin"},
 			wantRoles: []OrphanAccessRole{{Role: "oa.acme.admin"}}, needsAction: true},

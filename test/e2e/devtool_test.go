@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 	"github.com/org-operator/org-operator/internal/devenv/proc"
+	"github.com/org-operator/org-operator/internal/testsupport/clients"
 )
 
 var _ = Describe("The make dev tool", Ordered, func() {
@@ -104,6 +107,14 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		Expect(printed).To(MatchRegexp(`globex\s+True\s+Dedicated\s+org_globex`))
 		Expect(printed).To(ContainSubstring("/v1/auth/login"))
 		Expect(printed).NotTo(ContainSubstring("Not Ready"))
+		// The sample application's connection, as printed, works with mongosh.
+		Expect(printed).To(ContainSubstring(`mongosh \` + "\n" + `    "$(kubectl get secret -n acme-shop web -o jsonpath='{.data.uri}' | base64 -d)"`))
+		uri := regexp.MustCompile(`the uri is (mongodb://\S+)\)`).FindStringSubmatch(printed)
+		Expect(uri).To(HaveLen(2), printed)
+		shell, err := clients.Mongosh(context.Background(), uri[1],
+			`db.org_acme.insertOne({_id: "from-make-dev"}); print("n=" + db.org_acme.countDocuments({_id: "from-make-dev"}))`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(shell).To(ContainSubstring("n=1"))
 		envFile, err := os.ReadFile(filepath.Join(stateDir, "env"))
 		Expect(err).NotTo(HaveOccurred())
 		for _, v := range []string{"KUBECONFIG=", "MONGODB_URI=", "ORG_API_URL="} {
