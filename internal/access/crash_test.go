@@ -125,3 +125,45 @@ func TestRotationResumesAfterACrash(t *testing.T) {
 		t.Fatalf("record labels %v", s.Labels)
 	}
 }
+
+// dropped records DropUser calls (fakeUsers has none of its own).
+func (f *fakeUsers) DropUser(_ context.Context, name string) (bool, error) {
+	_, ok := f.passwords[name]
+	delete(f.passwords, name)
+	return ok, nil
+}
+
+// Found by the chaos suite: the status write after the first user was lost
+// (kube-apiserver restarted), and a rotation came before the next one. The
+// replaced user must still retire after the grace period: the record, not
+// status, says which user retires.
+func TestAReplacedUserRetiresWhenStatusWasLost(t *testing.T) {
+	ctx := context.Background()
+	a := &tenancyv1alpha1.OrganizationAccess{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "app", UID: "u1"},
+		Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: "acme"}}
+	org := orgAt("acme", "org_acme", false, false)
+	r, users := newTestReconciler(t)
+	b := &binding{a: a, org: org, next: r.now().Add(time.Hour)}
+	if err := r.reconcileCredentials(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	a.Status = tenancyv1alpha1.OrganizationAccessStatus{} // the status write was lost
+	a.Annotations = map[string]string{tenancyv1alpha1.AnnotationRotate: "now"}
+	if err := r.reconcileCredentials(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Status.Username != "oa.acme.u1.b" || a.Status.PreviousUsername != "oa.acme.u1.a" || a.Status.PreviousRetiresAt == nil {
+		t.Fatalf("status after the rotation: %+v", a.Status)
+	}
+	later := r.now().Add(2 * time.Minute)
+	r.now = func() time.Time { return later }
+	if err := r.retirePrevious(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := users.passwords["oa.acme.u1.a"]; ok {
+		t.Fatal("the replaced user was never dropped")
+	}
+	if _, ok := users.passwords["oa.acme.u1.b"]; !ok || a.Status.PreviousUsername != "" || readRecordOf(t, r, a).PreviousUsername != "" {
+		t.Fatalf("after retirement: status %+v", a.Status)
+	}
+}

@@ -275,7 +275,7 @@ func (r *Reconciler) revoke(ctx context.Context, a *tenancyv1alpha1.Organization
 		}
 	}
 	if rec != nil {
-		for _, u := range []string{rec.Username, rec.PendingUsername} {
+		for _, u := range []string{rec.Username, rec.PendingUsername, rec.PreviousUsername} {
 			if u != "" {
 				users[u], users[OtherUser(u)] = true, true
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,11 +21,17 @@ import (
 // rotation first records the new user and password as pending, then sets
 // them in MongoDB, then publishes them: a crash at any point resumes with
 // the same password, and the published one is always one MongoDB accepts.
+// Publishing names the replaced user as retiring in the same write, so
+// that it is dropped after the grace period whatever became of status.
 type record struct {
 	// Username and Password are published (the connection Secret's).
 	Username, Password string
 	// PendingUsername and PendingPassword are being set in MongoDB.
 	PendingUsername, PendingPassword string
+	// PreviousUsername is the user the last rotation replaced, dropped at
+	// RetiresAt ("" and zero when none).
+	PreviousUsername string
+	RetiresAt        time.Time
 	// Roles are the roles last granted to the published user.
 	Roles []string
 }
@@ -35,6 +42,8 @@ const (
 	recordKeyPassword        = "password"
 	recordKeyPendingUsername = "pendingUsername"
 	recordKeyPendingPassword = "pendingPassword"
+	recordKeyPrevious        = "previousUsername"
+	recordKeyRetiresAt       = "previousRetiresAt"
 	annotationRecordRoles    = "tenancy.org-operator.io/access-roles"
 	annotationRecordAccess   = "tenancy.org-operator.io/access-name"
 )
@@ -47,14 +56,24 @@ func recordFromSecret(s *corev1.Secret) *record {
 	if roles := s.Annotations[annotationRecordRoles]; roles != "" {
 		r.Roles = strings.Split(roles, ",")
 	}
+	if prev := string(s.Data[recordKeyPrevious]); prev != "" {
+		// An unreadable time retires the user at once: it was replaced.
+		at, _ := time.Parse(time.RFC3339Nano, string(s.Data[recordKeyRetiresAt]))
+		r.PreviousUsername, r.RetiresAt = prev, at
+	}
 	return r
 }
 
 // secretData is the record's data.
 func (r *record) secretData() map[string][]byte {
 	data := map[string][]byte{}
+	retires := ""
+	if r.PreviousUsername != "" {
+		retires = r.RetiresAt.UTC().Format(time.RFC3339Nano)
+	}
 	for k, v := range map[string]string{recordKeyUsername: r.Username, recordKeyPassword: r.Password,
-		recordKeyPendingUsername: r.PendingUsername, recordKeyPendingPassword: r.PendingPassword} {
+		recordKeyPendingUsername: r.PendingUsername, recordKeyPendingPassword: r.PendingPassword,
+		recordKeyPrevious: r.PreviousUsername, recordKeyRetiresAt: retires} {
 		if v != "" {
 			data[k] = []byte(v)
 		}

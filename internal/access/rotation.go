@@ -113,6 +113,11 @@ func (r *Reconciler) publish(ctx context.Context, b *binding, rec *record) error
 	if err := r.cfg.Server.Store.SetUser(ctx, rec.PendingUsername, rec.PendingPassword, b.roles); err != nil {
 		return userError(err)
 	}
+	if rec.Username != "" && rec.Username != rec.PendingUsername {
+		// A rotation during a grace period reuses the retiring user's
+		// slot: that user is the published one now, the replaced one retires.
+		rec.PreviousUsername, rec.RetiresAt = rec.Username, r.now().Add(r.cfg.RotationGrace)
+	}
 	rec.Username, rec.Password, rec.Roles = rec.PendingUsername, rec.PendingPassword, b.roles
 	rec.PendingUsername, rec.PendingPassword = "", ""
 	if err := r.writeRecord(ctx, b.a, b.org.Name, rec); err != nil {
@@ -123,20 +128,19 @@ func (r *Reconciler) publish(ctx context.Context, b *binding, rec *record) error
 	return nil
 }
 
-// noteRotation brings status in line with the record: when the published
-// user changed (now, or before a crash kept status from saying so), the
-// user status named retires after the grace period.
+// noteRotation brings status in line with the record, which says which
+// user the Secret holds and which one retires when (status can lag after a
+// crash or a lost write; the record does not).
 func (r *Reconciler) noteRotation(a *tenancyv1alpha1.OrganizationAccess, rec *record, now time.Time) {
-	if a.Status.Username == rec.Username {
-		return
+	if a.Status.Username != rec.Username {
+		rotated := metav1.NewTime(now)
+		a.Status.Username, a.Status.RotatedAt = rec.Username, &rotated
 	}
-	if old := a.Status.Username; old != "" {
-		a.Status.PreviousUsername = old
-		retires := metav1.NewTime(now.Add(r.cfg.RotationGrace))
+	a.Status.PreviousUsername, a.Status.PreviousRetiresAt = rec.PreviousUsername, nil
+	if rec.PreviousUsername != "" {
+		retires := metav1.NewTime(rec.RetiresAt)
 		a.Status.PreviousRetiresAt = &retires
 	}
-	rotated := metav1.NewTime(now)
-	a.Status.Username, a.Status.RotatedAt = rec.Username, &rotated
 }
 
 // reconcileGrants gives the published (and the retiring) user the roles
@@ -147,7 +151,7 @@ func (r *Reconciler) reconcileGrants(ctx context.Context, b *binding) error {
 	if sameRoles(rec.Roles, b.roles) {
 		return nil
 	}
-	for _, u := range []string{rec.Username, b.a.Status.PreviousUsername} {
+	for _, u := range []string{rec.Username, rec.PreviousUsername} {
 		if u == "" {
 			continue
 		}
@@ -160,27 +164,30 @@ func (r *Reconciler) reconcileGrants(ctx context.Context, b *binding) error {
 }
 
 // retirePrevious drops the user a rotation replaced once its grace period
-// is over, unless the Secret holds it again (rotated back).
+// is over (the record names it), unless the Secret holds it again.
 func (r *Reconciler) retirePrevious(ctx context.Context, b *binding) error {
-	a := b.a
-	prev := a.Status.PreviousUsername
+	a, rec := b.a, b.record
+	prev := rec.PreviousUsername
 	if prev == "" {
 		return nil
 	}
-	if prev == b.record.Username {
-		a.Status.PreviousUsername, a.Status.PreviousRetiresAt = "", nil
-		return nil
-	}
-	if at := a.Status.PreviousRetiresAt; at != nil && r.now().Before(at.Time) {
-		if at.Time.Before(b.next) {
-			b.next = at.Time
+	if prev != rec.Username {
+		if r.now().Before(rec.RetiresAt) {
+			if rec.RetiresAt.Before(b.next) {
+				b.next = rec.RetiresAt
+			}
+			return nil
 		}
-		return nil
+		if _, err := r.cfg.Server.Store.DropUser(ctx, prev); err != nil {
+			return conditions.ClassifyMongo(err)
+		}
+		r.event(a, corev1.EventTypeNormal, EventUserRetired, "Dropped user %s, replaced by %s", prev, rec.Username)
 	}
-	if _, err := r.cfg.Server.Store.DropUser(ctx, prev); err != nil {
-		return conditions.ClassifyMongo(err)
+	// A crash before this write drops the user again next time (a no-op).
+	rec.PreviousUsername, rec.RetiresAt = "", time.Time{}
+	if err := r.writeRecord(ctx, a, b.org.Name, rec); err != nil {
+		return err
 	}
-	r.event(a, corev1.EventTypeNormal, EventUserRetired, "Dropped user %s, replaced by %s", prev, b.record.Username)
 	a.Status.PreviousUsername, a.Status.PreviousRetiresAt = "", nil
 	return nil
 }

@@ -71,16 +71,21 @@ func TestNoteRotation(t *testing.T) {
 	if a.Status.Username != "oa.acme.u.a" || a.Status.PreviousUsername != "" || a.Status.RotatedAt == nil {
 		t.Fatalf("first user: %+v", a.Status)
 	}
-	// A rotation (or one a crash kept from status): the user status named
-	// retires after the grace period.
-	r.noteRotation(a, &record{Username: "oa.acme.u.b"}, now.Add(time.Hour))
+	// A rotation: status says what the record says retires, and when.
+	retires := now.Add(time.Hour + 10*time.Minute)
+	r.noteRotation(a, &record{Username: "oa.acme.u.b", PreviousUsername: "oa.acme.u.a", RetiresAt: retires}, now.Add(time.Hour))
 	if a.Status.Username != "oa.acme.u.b" || a.Status.PreviousUsername != "oa.acme.u.a" ||
-		!a.Status.PreviousRetiresAt.Time.Equal(now.Add(time.Hour+10*time.Minute)) {
+		!a.Status.PreviousRetiresAt.Time.Equal(retires) || !a.Status.RotatedAt.Time.Equal(now.Add(time.Hour)) {
 		t.Fatalf("after a rotation: %+v", a.Status)
 	}
 	before := a.Status.DeepCopy()
-	r.noteRotation(a, &record{Username: "oa.acme.u.b"}, now.Add(2*time.Hour))
+	r.noteRotation(a, &record{Username: "oa.acme.u.b", PreviousUsername: "oa.acme.u.a", RetiresAt: retires}, now.Add(2*time.Hour))
 	if !a.Status.PreviousRetiresAt.Equal(before.PreviousRetiresAt) || !a.Status.RotatedAt.Equal(before.RotatedAt) {
 		t.Fatal("nothing changed, yet status did")
+	}
+	// Retired: the record names no previous user, nor does status.
+	r.noteRotation(a, &record{Username: "oa.acme.u.b"}, now.Add(3*time.Hour))
+	if a.Status.PreviousUsername != "" || a.Status.PreviousRetiresAt != nil {
+		t.Fatalf("after retirement: %+v", a.Status)
 	}
 }

@@ -25,6 +25,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -41,6 +43,7 @@ import (
 type params struct {
 	seed                     uint64
 	orgs, big, bigDocs       int
+	accesses                 int
 	managerKills, storeKills int
 	converge                 time.Duration
 }
@@ -55,12 +58,16 @@ func envInt(name string, def int) int {
 func loadParams() params {
 	p := params{seed: uint64(time.Now().UnixNano()), orgs: envInt("CHAOS_ORGS", 50), big: envInt("CHAOS_BIG", 6),
 		bigDocs: envInt("CHAOS_BIG_DOCS", 500), managerKills: envInt("CHAOS_MANAGER_KILLS", 20),
-		storeKills: envInt("CHAOS_STORE_KILLS", 3), converge: 4 * time.Minute}
+		storeKills: envInt("CHAOS_STORE_KILLS", 3), accesses: envInt("CHAOS_ACCESSES", 8), converge: 4 * time.Minute}
 	if s, err := strconv.ParseUint(os.Getenv("CHAOS_SEED"), 10, 64); err == nil {
 		p.seed = s
 	}
 	return p
 }
+
+// appNamespace holds the workload's applications: every organization allows
+// it, and their OrganizationAccess objects and connection Secrets are there.
+const appNamespace = "apps"
 
 var (
 	ctx      context.Context
@@ -96,7 +103,7 @@ var _ = BeforeSuite(func() {
 		ManagerArgs: append(devenv.ManagerAPIArgs(apiPort),
 			"--api-login-rate=10000", "--api-login-burst=10000", "--api-write-rate=1000", "--api-write-burst=1000",
 			"--api-lockout-threshold=100000", "--api-lockout-global-threshold=0",
-			"--migration-batch-size=50", "--api-change-timeout=5s"),
+			"--migration-batch-size=50", "--api-change-timeout=5s", "--access-rotation-grace=5s"),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err := client.New(env.Config(), client.Options{Scheme: operator.Scheme})
@@ -105,8 +112,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	sd, err = seed.ConnectMongo(env.MongoURI, "orgs")
 	Expect(err).NotTo(HaveOccurred())
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appNamespace}})).To(Succeed())
 	drv = &workload.Driver{K8s: k8s, DB: db, Writer: sd, APIURL: env.APIURL, Shared: tenancyv1alpha1.DefaultSharedCollection,
-		CredentialsNamespace: devenv.CredentialsNamespace, Model: workload.NewModel()}
+		CredentialsNamespace: devenv.CredentialsNamespace, AppNamespace: appNamespace, Model: workload.NewModel()}
 	checker = drv.Checker()
 })
 
@@ -156,9 +164,16 @@ var _ = Describe("Chaos", Ordered, func() {
 		}
 		converge("initial documents")
 		Expect(checker.Logins(ctx, drv.Model)).To(BeEmpty())
+		// Applications of some of them get their own MongoDB users.
+		names := drv.Model.Names()
+		for range p.accesses {
+			_, err := drv.GrantAccess(ctx, names[rng.IntN(len(names))])
+			Expect(err).NotTo(HaveOccurred())
+		}
+		converge("initial accesses")
 	})
 
-	It("has a checker that fails when a document is deleted, duplicated or an admin record appears behind its back", func() {
+	It("has a checker that fails when a document is deleted, duplicated, an admin record or an access user appears behind its back", func() {
 		t := drv.Model.Get(bigNames[0])
 		coll, _ := t.Location(drv.Shared)
 		id := fmt.Sprintf("%s-%04d", t.Name, 7)
@@ -177,6 +192,19 @@ var _ = Describe("Chaos", Ordered, func() {
 		Expect(checker.Converged(ctx, drv.Model)).To(ContainElements(ContainSubstring("orphan collection "+other), ContainSubstring("document "+id)))
 		Expect(sd.DeleteOne(ctx, other, bson.D{{Key: "_id", Value: id}})).To(Equal(int64(1)))
 		Expect(sd.Drop(ctx, other)).To(Succeed())
+
+		// A MongoDB user of the access scheme nobody owns, and an access
+		// the model says was deleted but exists.
+		stray := tenancyv1alpha1.AccessUserPrefix + "nobody.00000000-0000-4000-8000-000000000000.a"
+		Expect(sd.CreateUser(ctx, stray, "a-stray-password")).To(Succeed())
+		Expect(checker.Converged(ctx, drv.Model)).To(ContainElement(ContainSubstring(stray)))
+		Expect(sd.DropUser(ctx, stray)).To(Succeed())
+		a := drv.Model.Accesses()[0]
+		drv.Model.DeleteAccess(a.Key())
+		Expect(checker.Converged(ctx, drv.Model)).To(ContainElements(ContainSubstring("OrganizationAccess "+a.Key()+" exists but the workload deleted it"),
+			ContainSubstring("the connection Secret of deleted access "+a.Key())))
+		drv.Model.AddAccess(&a)
+		Expect(checker.Converged(ctx, drv.Model)).To(BeEmpty())
 
 		Expect(sd.InsertMany(ctx, "admins", []any{map[string]any{"_id": "forged", "organization": "nobody", "email": "x@y.example"}})).To(Succeed())
 		Expect(checker.Converged(ctx, drv.Model)).To(ContainElement(ContainSubstring("admin records for nobody")))
@@ -217,8 +245,9 @@ var _ = Describe("Chaos", Ordered, func() {
 		converge("end")
 		Expect(checker.Logins(ctx, drv.Model)).To(BeEmpty())
 		AddReportEntry("kills", fmt.Sprintf("%d manager, %d store, 1 kube-apiserver, 1 etcd", p.managerKills, p.storeKills))
-		GinkgoWriter.Printf("%d rounds in %s (%d kills or restarts with a move in flight); %d live organizations, %d deleted, %d retained\n",
-			len(kinds), time.Since(start).Round(time.Second), killsMidMove, len(drv.Model.Names()), len(drv.Model.Deleted()), len(drv.Model.RetainedData()))
+		GinkgoWriter.Printf("%d rounds in %s (%d kills or restarts with a move in flight); %d live organizations, %d deleted, %d retained; %d accesses, %d deleted\n",
+			len(kinds), time.Since(start).Round(time.Second), killsMidMove, len(drv.Model.Names()), len(drv.Model.Deleted()), len(drv.Model.RetainedData()),
+			len(drv.Model.Accesses()), len(drv.Model.DeletedAccesses()))
 	})
 })
 
@@ -288,6 +317,7 @@ func (r *round) act() {
 	if len(live) > 0 {
 		Expect(drv.Session(ctx, live[r.rng.IntN(len(live))])).To(Succeed())
 	}
+	r.accessActions(live)
 	// Last, so that the kill lands while it runs: a large tenant switched,
 	// and half the time switched back while the first move is copying.
 	if r.moved != "" {
@@ -300,6 +330,35 @@ func (r *round) act() {
 			Expect(err).NotTo(HaveOccurred())
 			GinkgoWriter.Printf("  move %s reversed -> %s\n", r.moved, to)
 		}
+	}
+}
+
+// accessActions creates, rotates and deletes applications' accesses: most
+// rounds grant one, half rotate one, some delete one (accesses of deleted
+// organizations too).
+func (r *round) accessActions(live []string) {
+	GinkgoHelper()
+	if len(live) > 0 && r.rng.IntN(10) < 7 {
+		key, err := drv.GrantAccess(ctx, live[r.rng.IntN(len(live))])
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("  access %s granted\n", key)
+	}
+	var bound []workload.Access
+	accesses := drv.Model.Accesses()
+	for _, a := range accesses {
+		if !a.Orphaned && a.Organization != r.pruneFirst[0] {
+			bound = append(bound, a)
+		}
+	}
+	if len(bound) > 0 && r.rng.IntN(2) == 0 {
+		a := bound[r.rng.IntN(len(bound))]
+		Expect(drv.RotateAccess(ctx, a.Key())).To(Succeed())
+		GinkgoWriter.Printf("  access %s rotated\n", a.Key())
+	}
+	if len(accesses) > 0 && r.rng.IntN(4) == 0 {
+		a := accesses[r.rng.IntN(len(accesses))]
+		Expect(drv.RevokeAccess(ctx, a.Key())).To(Succeed())
+		GinkgoWriter.Printf("  access %s deleted\n", a.Key())
 	}
 }
 

@@ -133,6 +133,11 @@ func (m *Mongo) CreateUser(ctx context.Context, name, password string) error {
 		{Key: "roles", Value: bson.A{}}, {Key: "mechanisms", Value: bson.A{"SCRAM-SHA-256"}}}).Err()
 }
 
+// DropUser drops a MongoDB user of the seed's database.
+func (m *Mongo) DropUser(ctx context.Context, name string) error {
+	return m.db.RunCommand(ctx, bson.D{{Key: "dropUser", Value: name}}).Err()
+}
+
 // Upsert writes doc as the document of coll with its _id (replacing one).
 func (m *Mongo) Upsert(ctx context.Context, coll string, id, doc any) error {
 	_, err := m.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: idField, Value: id}}, doc, options.Replace().SetUpsert(true))

@@ -31,6 +31,9 @@ type Checker struct {
 	// operator keeps credentials Secrets.
 	Shared               string
 	CredentialsNamespace string
+	// AppNamespace is where the applications' accesses live ("" when the
+	// workload grants none).
+	AppNamespace string
 }
 
 // tenantField marks a document of the shared collection with its
@@ -64,9 +67,10 @@ func (c *Checker) WaitConverged(ctx context.Context, m *Model, timeout time.Dura
 // documents not exactly once at its location (none lost, none duplicated,
 // none in two places), retained data changed, admin records not exactly
 // one per live organization, orphan collections, leftovers of deleted
-// organizations. A read error is reported as a violation too.
+// organizations, and for applications' accesses what access_checker.go
+// lists. A read error is reported as a violation too.
 func (c *Checker) Converged(ctx context.Context, m *Model) []string {
-	return slices.Concat(c.organizations(ctx, m), c.documents(ctx, m), c.admins(ctx, m), c.secrets(ctx, m))
+	return slices.Concat(c.organizations(ctx, m), c.documents(ctx, m), c.admins(ctx, m), c.secrets(ctx, m), c.accesses(ctx, m))
 }
 
 func (c *Checker) organizations(ctx context.Context, m *Model) []string {

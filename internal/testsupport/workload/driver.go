@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,27 +38,37 @@ type Driver struct {
 	// operator keeps credentials Secrets.
 	Shared               string
 	CredentialsNamespace string
-	Model                *Model
+	// AppNamespace, when set, is where the workload's applications live:
+	// every organization allows it (spec.access) and GrantAccess creates
+	// OrganizationAccess objects there.
+	AppNamespace string
+	Model        *Model
+	accessSeq    atomic.Int64
 }
 
 // Checker returns a checker for the same system.
 func (d *Driver) Checker() *Checker {
-	return &Checker{K8s: d.K8s, DB: d.DB, APIURL: d.APIURL, Shared: d.Shared, CredentialsNamespace: d.CredentialsNamespace}
+	return &Checker{K8s: d.K8s, DB: d.DB, APIURL: d.APIURL, Shared: d.Shared, CredentialsNamespace: d.CredentialsNamespace,
+		AppNamespace: d.AppNamespace}
 }
 
-func newOrganization(name, email string, tenancy tenancyv1alpha1.Tenancy, policy tenancyv1alpha1.DeletionPolicy) *tenancyv1alpha1.Organization {
-	return &tenancyv1alpha1.Organization{
+func (d *Driver) newOrganization(name, email string, tenancy tenancyv1alpha1.Tenancy, policy tenancyv1alpha1.DeletionPolicy) *tenancyv1alpha1.Organization {
+	o := &tenancyv1alpha1.Organization{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: tenancyv1alpha1.OrganizationSpec{DisplayName: "Tenant " + name, Admin: tenancyv1alpha1.AdminSpec{Email: email},
 			Tenancy: tenancy, DeletionPolicy: policy},
 	}
+	if d.AppNamespace != "" {
+		o.Spec.Access = &tenancyv1alpha1.AccessPolicy{Namespaces: []string{d.AppNamespace}}
+	}
+	return o
 }
 
 // Create declares a new organization. Its password is read by Seed, once
 // it is Ready.
 func (d *Driver) Create(ctx context.Context, name string, tenancy tenancyv1alpha1.Tenancy, policy tenancyv1alpha1.DeletionPolicy) error {
 	email := "admin@" + name + ".example"
-	if err := d.K8s.Create(ctx, newOrganization(name, email, tenancy, policy), client.FieldOwner(FieldManager)); err != nil {
+	if err := d.K8s.Create(ctx, d.newOrganization(name, email, tenancy, policy), client.FieldOwner(FieldManager)); err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	d.Model.Add(&Tenant{Name: name, Tenancy: tenancy, Policy: policy, Email: email, Docs: map[string]int{}})
@@ -143,7 +154,7 @@ func (d *Driver) Rename(ctx context.Context, from, to string, pruneFirst bool) e
 	if t == nil {
 		return fmt.Errorf("rename: %s is not live", from)
 	}
-	n := newOrganization(to, t.Email, t.Tenancy, t.Policy)
+	n := d.newOrganization(to, t.Email, t.Tenancy, t.Policy)
 	n.Spec.RenamedFrom = from
 	create := func() error { return d.K8s.Create(ctx, n, client.FieldOwner(FieldManager)) }
 	remove := func() error {

@@ -63,11 +63,16 @@ type Model struct {
 	retained []Retained
 	// Revoked access tokens by organization: they must be refused.
 	revoked map[string][]string
+	// Applications' accesses by namespace/name, live and deleted
+	// (access_model.go).
+	accesses        map[string]*Access
+	deletedAccesses map[string]Access
 }
 
 // NewModel is an empty model.
 func NewModel() *Model {
-	return &Model{live: map[string]*Tenant{}, deleted: map[string]bool{}, revoked: map[string][]string{}}
+	return &Model{live: map[string]*Tenant{}, deleted: map[string]bool{}, revoked: map[string][]string{},
+		accesses: map[string]*Access{}, deletedAccesses: map[string]Access{}}
 }
 
 // Add records a new live tenant.
@@ -131,6 +136,7 @@ func (m *Model) Delete(name, shared string) {
 	delete(m.live, name)
 	delete(m.revoked, name)
 	m.deleted[name] = true
+	m.orphanAccesses(name)
 	if t.Policy == tenancyv1alpha1.DeletionPolicyRetain && len(t.Docs) > 0 {
 		coll, filtered := t.Location(shared)
 		m.retained = append(m.retained, Retained{Name: name, Collection: coll, Filtered: filtered, Docs: maps.Clone(t.Docs)})
@@ -151,6 +157,7 @@ func (m *Model) Rename(from, to string, tenancy tenancyv1alpha1.Tenancy) error {
 	n := *t
 	n.Name, n.Tenancy = to, tenancy
 	m.live[to] = &n
+	m.moveAccesses(from, to)
 	return nil
 }
 
