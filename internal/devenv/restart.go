@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,16 +47,49 @@ func (e *Env) RestartControlPlane(ctx context.Context, component string) (time.D
 		return 0, fmt.Errorf("%s (pid %d) did not exit after SIGKILL: %w", component, pid, err)
 	}
 	logPath := filepath.Join(e.opts.StateDir, component+".log")
-	p, err := proc.Start(bin, args, os.Environ(), logPath, nil)
-	if err != nil {
-		return 0, err
-	}
 	if e.restarted == nil {
 		e.restarted = map[string]*proc.Process{}
 	}
-	e.restarted[component] = p
-	e.logf("restarted %s (pid %d, log %s)", component, p.Pid(), logPath)
-	return time.Since(start), e.waitAPIServerReady(ctx, p)
+	for attempt := 1; ; attempt++ {
+		logged := logSize(logPath)
+		p, err := proc.Start(bin, args, os.Environ(), logPath, nil)
+		if err != nil {
+			return 0, err
+		}
+		e.restarted[component] = p
+		e.logf("restarted %s (pid %d, log %s)", component, p.Pid(), logPath)
+		err = e.waitAPIServerReady(ctx, p)
+		// The killed process's port can be taken for a moment by another
+		// process's outgoing connection (ephemeral ports share the range
+		// envtest picks from): start again, as a supervisor would.
+		if err == nil || attempt == maxPortAttempts || !portTaken(logPath, logged) {
+			return time.Since(start), err
+		}
+		e.logf("%s could not listen (address already in use); starting it again", component)
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// maxPortAttempts bounds the starts of a restarted component whose port is taken.
+const maxPortAttempts = 20
+
+// logSize is the size of the log at path (0 when absent).
+func logSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// portTaken reports whether the log, past offset, says the listen failed
+// because the address is in use.
+func portTaken(path string, offset int64) bool {
+	data, err := os.ReadFile(path)
+	if err != nil || int64(len(data)) < offset {
+		return false
+	}
+	return strings.Contains(string(data[offset:]), "address already in use")
 }
 
 // controlPlanePID is the live pid of component: the restarted process, or
