@@ -247,7 +247,8 @@ var _ = Describe("Roles follow the tenant's documents", Ordered, func() {
 		Expect(recorder.granted(a.Status.Username)).To(ConsistOf(access.RoleName(org.Name, tenancyv1alpha1.AccessRead)))
 		patchAccess(a, func(a *tenancyv1alpha1.OrganizationAccess) { a.Spec.Role = tenancyv1alpha1.AccessReadWrite })
 		a = accessReady(a)
-		Eventually(func() []string { return recorder.granted(a.Status.Username) }, timeout, interval).Should(ConsistOf(access.RoleName(org.Name, tenancyv1alpha1.AccessReadWrite)))
+		Eventually(func() []string { return recorder.granted(a.Status.Username) }, timeout, interval).
+			Should(ConsistOf(access.RoleName(org.Name, tenancyv1alpha1.AccessReadWrite)))
 	})
 
 	It("drops the organization's roles with it", func() {

@@ -69,7 +69,7 @@ var _ = Describe("GET /v1/organizations/{name}/access", func() {
 			ns, name, role, isolation, reason string
 			ready, rotated                    bool
 		}
-		var got []row
+		got := make([]row, 0, len(list.Items))
 		for _, b := range list.Items {
 			got = append(got, row{b.Namespace, b.Name, b.Role, b.Isolation, b.Reason, b.Ready, b.RotatedAt != nil})
 		}

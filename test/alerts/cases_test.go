@@ -35,8 +35,10 @@ var alertCases = map[string][]alertCase{
 		{"a Ready organization", `org_operator_organization_condition{organization="acme",type="Ready",status="True",reason="Succeeded"} 1x30`, false},
 	},
 	"OrganizationAccessStalled": {
-		{"a stalled access", `org_operator_access_condition{namespace="shop",name="web",organization="acme",type="Stalled",status="True",reason="AccessNotAllowed"} 1x30`, true},
-		{"a Ready access", `org_operator_access_condition{namespace="shop",name="web",organization="acme",type="Ready",status="True",reason="Succeeded"} 1x30`, false},
+		{"a stalled access",
+			`org_operator_access_condition{namespace="shop",name="web",organization="acme",type="Stalled",status="True",reason="AccessNotAllowed"} 1x30`, true},
+		{"a Ready access",
+			`org_operator_access_condition{namespace="shop",name="web",organization="acme",type="Ready",status="True",reason="Succeeded"} 1x30`, false},
 		{"an access waiting for its organization",
 			`org_operator_access_condition{namespace="shop",name="web",organization="acme",type="Reconciling",status="True",reason="OrganizationNotReady"} 1x30`, false},
 	},
