@@ -237,7 +237,7 @@ $(MONGOSH): hack/clients/package.json hack/clients/package-lock.json
 
 ##@ Test control plane
 #
-# envtest needs kube-apiserver and etcd binaries. Their usual download site is
+# envtest needs kube-apiserver and etcd binaries (and the tests kubectl). Their usual download site is
 # not reachable everywhere, so they are built from Go modules (hack/envtest/*,
 # each its own module so the main go.mod stays free of replace lines) into the
 # folder where setup-envtest keeps its assets. The build is skipped when the
@@ -247,6 +247,8 @@ ENVTEST_K8S_VERSION ?= 1.37.2
 ENVTEST_ETCD_VERSION ?= $(shell awk '{for (i = 1; i < NF; i++) if ($$i == "go.etcd.io/etcd/server/v3") {print $$(i+1); exit}}' hack/envtest/etcd/go.mod)
 ENVTEST_DATA_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/kubebuilder-envtest
 ENVTEST_ASSETS ?= $(ENVTEST_DATA_DIR)/k8s/$(ENVTEST_K8S_VERSION)-org-operator-etcd$(ENVTEST_ETCD_VERSION:v%=%)-$(shell go env GOOS)-$(shell go env GOARCH)
+# The tests, make dev and the tools they start find this kubectl first.
+export PATH := $(ENVTEST_ASSETS):$(PATH)
 K8S_VERSION_LDFLAGS = -s -w \
 	-X k8s.io/component-base/version.gitVersion=v$(ENVTEST_K8S_VERSION) \
 	-X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(ENVTEST_K8S_VERSION))) \
@@ -254,7 +256,7 @@ K8S_VERSION_LDFLAGS = -s -w \
 	-X k8s.io/client-go/pkg/version.gitVersion=v$(ENVTEST_K8S_VERSION)
 
 .PHONY: envtest-assets
-envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd ## Build kube-apiserver and etcd for envtest (cached outside the clone).
+envtest-assets: $(ENVTEST_ASSETS)/kube-apiserver $(ENVTEST_ASSETS)/etcd $(ENVTEST_ASSETS)/kubectl ## Build kube-apiserver, etcd and kubectl for envtest (cached outside the clone).
 	@echo "envtest assets: $(ENVTEST_ASSETS)"
 
 $(ENVTEST_ASSETS)/kube-apiserver:
@@ -262,6 +264,15 @@ $(ENVTEST_ASSETS)/kube-apiserver:
 	@echo "building kube-apiserver v$(ENVTEST_K8S_VERSION) from k8s.io/kubernetes (cold build: about 8 minutes on 2 cores)..."
 	@cd hack/envtest/kube-apiserver && ../../progress.sh kube-apiserver \
 		go build -trimpath -ldflags "$(K8S_VERSION_LDFLAGS)" -o "$@.tmp" . && mv "$@.tmp" "$@"
+
+# kubectl of the apiserver's own version (the machine's may be outside
+# kubectl's one-minor skew), from the same module; every target below runs
+# with it first on PATH.
+$(ENVTEST_ASSETS)/kubectl:
+	@mkdir -p "$(ENVTEST_ASSETS)"
+	@echo "building kubectl v$(ENVTEST_K8S_VERSION) from k8s.io/kubernetes..."
+	@cd hack/envtest/kube-apiserver && ../../progress.sh kubectl \
+		go build -trimpath -ldflags "$(K8S_VERSION_LDFLAGS)" -o "$@.tmp" ./kubectl && mv "$@.tmp" "$@"
 
 $(ENVTEST_ASSETS)/etcd:
 	@mkdir -p "$(ENVTEST_ASSETS)"

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 
@@ -163,5 +164,37 @@ var _ = Describe("An access to an organization without a collection yet", func()
 		patchOrg(name, func(o *tenancyv1alpha1.Organization) { delete(o.Annotations, tenancyv1alpha1.AnnotationReconcile) })
 		got := accessReady(a)
 		Expect(authenticates(connectionSecret(ns, got.Status.SecretName))).To(Succeed())
+	})
+})
+
+var _ = Describe("kubectl get organizationaccess", func() {
+	It("shows Ready, Organization, Role, Isolation and Age, and Reason and Secret with -o wide", func() {
+		ns := namespace("apps")
+		org := organization("columns", tenancyv1alpha1.TenancyDedicated, ns)
+		a := accessReady(newAccess(ns, org.Name, func(a *tenancyv1alpha1.OrganizationAccess) { a.Spec.SecretName = "db" }))
+		var table metav1.Table
+		gv := tenancyv1alpha1.GroupVersion
+		raw, err := kubernetes.NewForConfigOrDie(testEnv.Config).Discovery().RESTClient().Get().
+			AbsPath("/apis", gv.Group, gv.Version, "namespaces", ns, "organizationaccesses", a.Name).
+			SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(yaml.Unmarshal(raw, &table)).To(Succeed())
+		Expect(table.Rows).To(HaveLen(1))
+		cells := map[string]any{}
+		var wide []string
+		for i, c := range table.ColumnDefinitions {
+			cells[c.Name] = table.Rows[0].Cells[i]
+			if c.Priority > 0 {
+				wide = append(wide, c.Name)
+			}
+		}
+		Expect(cells).To(HaveKeyWithValue("Ready", "True"))
+		Expect(cells).To(HaveKeyWithValue("Organization", org.Name))
+		Expect(cells).To(HaveKeyWithValue("Role", "ReadWrite"), "the default role is shown")
+		Expect(cells).To(HaveKeyWithValue("Isolation", string(tenancyv1alpha1.IsolationNotEnforced)))
+		Expect(cells).To(HaveKey("Age"))
+		Expect(cells).To(HaveKeyWithValue("Reason", tenancyv1alpha1.ReasonSucceeded))
+		Expect(cells).To(HaveKeyWithValue("Secret", "db"))
+		Expect(wide).To(ConsistOf("Reason", "Secret"))
 	})
 })

@@ -191,9 +191,7 @@ var _ = Describe("The manager under its deployed RBAC", func() {
 		// Issue 20: tenant Secrets lived beside the MongoDB URI and the
 		// signing keys, so read access for handing out tenant passwords gave
 		// the database.
-		mongoSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: tenancyv1alpha1.MongoDBSecret},
-			StringData: map[string]string{"uri": "mongodb://operator:secret@db/"}}
-		Expect(testEnv.Client.Create(ctx, mongoSecret)).To(Succeed())
+		mongoSecret := mongoURISecret()
 		err := asSA.Get(ctx, client.ObjectKeyFromObject(mongoSecret), &corev1.Secret{})
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may read the MongoDB URI Secret: %v", err)
 		err = asSA.List(ctx, &corev1.SecretList{}, client.InNamespace(namespace))
@@ -354,7 +352,7 @@ var _ = Describe("Application access under the deployed RBAC and admission polic
 		got := &corev1.Secret{}
 		Expect(testEnv.Client.Get(ctx, client.ObjectKeyFromObject(theirs), got)).To(Succeed())
 		Expect(string(got.Data["key"])).To(Equal("the shop's own secret"))
-		mongoSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: tenancyv1alpha1.MongoDBSecret}}
+		mongoSecret := mongoURISecret()
 		err = asSA.Patch(ctx, mongoSecret, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`)))
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "the manager may patch (and so read) the MongoDB URI Secret: %v", err)
 
@@ -365,3 +363,15 @@ var _ = Describe("Application access under the deployed RBAC and admission polic
 		Expect(testEnv.Client.Get(ctx, client.ObjectKeyFromObject(theirs), got)).To(Succeed())
 	})
 })
+
+// mongoURISecret creates the operator's MongoDB URI Secret, as an install
+// does, unless a spec that ran earlier did.
+func mongoURISecret() *corev1.Secret {
+	GinkgoHelper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: tenancyv1alpha1.MongoDBSecret},
+		StringData: map[string]string{"uri": "mongodb://operator:secret@db/"}}
+	if err := testEnv.Client.Create(ctx, s); !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	return s
+}
