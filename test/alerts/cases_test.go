@@ -4,8 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/promqltest"
+
+	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
 
 // Every alert has a case where it must fire and one, just on the other side
@@ -30,6 +35,27 @@ type alertCase struct {
 }
 
 var alertCases = map[string][]alertCase{
+	"OrgOperatorDown": {
+		{"every replica's scrape fails", `up{job="org-operator-controller-manager-metrics-service",instance="a"} 0x30
+up{job="org-operator-controller-manager-metrics-service",instance="b"} 0x30`, true},
+		{"no target at all (the ServiceMonitor or the pods are gone)", `up{job="something-else"} 1x30`, true},
+		{"one replica answers", `up{job="org-operator-controller-manager-metrics-service",instance="a"} 0x30
+up{job="org-operator-controller-manager-metrics-service",instance="b"} 1x30`, false},
+	},
+	"OrgOperatorNoLeader": {
+		{"both replicas backups", `leader_election_master_status{name="org-operator.tenancy.org-operator.io",instance="a"} 0x30
+leader_election_master_status{name="org-operator.tenancy.org-operator.io",instance="b"} 0x30`, true},
+		{"one leader", `leader_election_master_status{name="org-operator.tenancy.org-operator.io",instance="a"} 0x30
+leader_election_master_status{name="org-operator.tenancy.org-operator.io",instance="b"} 1x30`, false},
+		{"another operator's lease without a leader", `leader_election_master_status{name="other"} 0x30
+leader_election_master_status{name="org-operator.tenancy.org-operator.io"} 1x30`, false},
+	},
+	"OrgOperatorWorkqueueBacklog": {
+		{"never empty and growing", `workqueue_depth{controller="organization",name="organization",priority="0"} 5+2x30`, true},
+		{"never empty, steady", `workqueue_depth{controller="organization",name="organization",priority="0"} 5x30`, false},
+		{"growing but emptied once", `workqueue_depth{controller="organization",name="organization",priority="0"} 5+2x20 0 50+2x9`, false},
+		{"another controller's queue", `workqueue_depth{controller="other",name="other",priority="0"} 5+2x30`, false},
+	},
 	"OrganizationStalled": {
 		{"a stalled organization", `org_operator_organization_condition{organization="acme",type="Stalled",status="True",reason="RenameConflict"} 1x30`, true},
 		{"a Ready organization", `org_operator_organization_condition{organization="acme",type="Ready",status="True",reason="Succeeded"} 1x30`, false},
@@ -128,4 +154,26 @@ func indent(load string) string {
 		}
 	}
 	return string(out)
+}
+
+// Every alert links its runbook: docs/runbooks/<alert>.md, which says what
+// the alert means, how to confirm it and what to do.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	const base = "https://github.com/org-operator/org-operator/blob/main/docs/runbooks/"
+	for _, r := range shippedAlerts(t) {
+		if got := r.Annotations["runbook_url"]; got != base+r.Alert+".md" {
+			t.Errorf("%s: runbook_url %q, want %s%s.md", r.Alert, got, base, r.Alert)
+			continue
+		}
+		text, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "docs", "runbooks", r.Alert+".md"))
+		if err != nil {
+			t.Errorf("%s: %v", r.Alert, err)
+			continue
+		}
+		for _, section := range []string{"# " + r.Alert + "\n", "## Meaning\n", "## Confirm\n", "## Act\n"} {
+			if !strings.Contains(string(text), section) {
+				t.Errorf("docs/runbooks/%s.md has no %q", r.Alert, strings.TrimSpace(section))
+			}
+		}
+	}
 }

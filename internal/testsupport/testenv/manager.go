@@ -58,6 +58,9 @@ type Options struct {
 	// WrapAccessStore wraps application access's store (recording role
 	// commands a server without roles would refuse).
 	WrapAccessStore func(access.Store) access.Store
+	// LeaderElection runs the manager with leader election (the Lease in
+	// the operator namespace), as the Deployment does.
+	LeaderElection bool
 }
 
 // InProcessManager is an operator running in the test process, and its counters.
@@ -111,6 +114,7 @@ func operatorOptions(o Options) (operator.Options, error) {
 	setIfNonZero(&opts.Access.RotationGrace, o.AccessRotationGrace)
 	opts.Controller.ClusterID = o.ClusterID
 	opts.AllowSeveralInProcess = true
+	opts.LeaderElection = o.LeaderElection
 	return opts, nil
 }
 
