@@ -75,7 +75,7 @@ fuzz: envtest-assets ## Run every Go fuzz target for FUZZTIME each (make fuzz FU
 	done
 
 .PHONY: helm-chart
-helm-chart: manifests ## Regenerate the Helm chart's copies of config/ (dist/chart: CRD, RBAC, Services, PDB, NetworkPolicy, alerts).
+helm-chart: manifests $(ENVTEST_ASSETS)/kubectl ## Regenerate the Helm chart's copies of config/ (dist/chart: CRD, RBAC, Services, PDB, NetworkPolicy, alerts).
 	go run ./hack/helmchart
 
 # Modules nested in the repository, linted with the same configuration.
@@ -225,6 +225,17 @@ openapi-tools: $(OPENAPI_TOOLS) ## Install the OpenAPI linters pinned in hack/op
 $(OPENAPI_TOOLS): hack/openapi/package.json hack/openapi/package-lock.json
 	cd hack/openapi && npm ci --no-audit --no-fund --ignore-scripts
 	@touch "$@"
+
+## The API reference page's assets (internal/restapi/docsassets), served by
+## the binary so that /docs works offline: @stoplight/elements, the version
+## huma pins (npm pack checks the registry's integrity hash; a unit test checks
+## the files against huma's subresource-integrity hashes).
+DOCS_ELEMENTS_VERSION = 9.0.15
+.PHONY: docs-assets
+docs-assets: ## Refresh internal/restapi/docsassets from @stoplight/elements $(DOCS_ELEMENTS_VERSION).
+	@tmp=$$(mktemp -d) && cd "$$tmp" && npm pack --silent @stoplight/elements@$(DOCS_ELEMENTS_VERSION) >/dev/null && \
+		tar xzf stoplight-elements-$(DOCS_ELEMENTS_VERSION).tgz && \
+		cp package/web-components.min.js package/styles.min.css "$(CURDIR)/internal/restapi/docsassets/" && rm -rf "$$tmp"
 
 ## Real MongoDB clients pinned in hack/clients/package.json (mongosh, which
 ## the access suite connects with an application's Secret).

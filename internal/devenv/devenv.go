@@ -260,6 +260,10 @@ func (e *Env) writeEnvFile() error {
 	e.EnvFile = filepath.Join(e.opts.StateDir, "env")
 	content := fmt.Sprintf("# Written by `make dev`; source it: . %s\nexport KUBECONFIG=%s\nexport MONGODB_URI=%s\nexport ORG_API_URL=%s\n",
 		e.EnvFile, shellQuote(e.Kubeconfig), shellQuote(e.MongoURI), shellQuote(e.APIURL))
+	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
+		// kubectl of the apiserver's version (make envtest-assets) first.
+		content += "export PATH=" + shellQuote(assets) + ":\"$PATH\"\n"
+	}
 	return os.WriteFile(e.EnvFile, []byte(content), 0o600)
 }
 

@@ -116,7 +116,9 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityBearer: {Type: "http", Scheme: "bearer", BearerFormat: "JWT (EdDSA, typ at+jwt)"},
 	}
+	hc.DocsPath = "" // served from the binary instead of a CDN (docs.go)
 	s.api = humago.New(mux, hc)
+	registerDocs(mux, hc.Info.Title)
 	s.api.UseMiddleware(s.observe, s.limitPerNetwork, validationAs400)
 	s.registerAuth()
 	s.registerOrganizations()
@@ -295,7 +297,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if r.URL.Path != "/docs" {
+		if !isDocs(r.URL.Path) { // the docs page sets its own (docs.go)
 			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 			h.Set("Cache-Control", "no-store")
 		}
