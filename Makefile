@@ -75,7 +75,7 @@ fuzz: envtest-assets ## Run every Go fuzz target for FUZZTIME each (make fuzz FU
 	done
 
 .PHONY: helm-chart
-helm-chart: manifests $(ENVTEST_ASSETS)/kubectl ## Regenerate the Helm chart's copies of config/ (dist/chart: CRD, RBAC, Services, PDB, NetworkPolicy, alerts).
+helm-chart: manifests kubectl ## Regenerate the Helm chart's copies of config/ (dist/chart: CRD, RBAC, Services, PDB, NetworkPolicy, alerts).
 	go run ./hack/helmchart
 
 # Modules nested in the repository, linted with the same configuration.
@@ -277,8 +277,10 @@ $(ENVTEST_ASSETS)/kube-apiserver:
 		go build -trimpath -ldflags "$(K8S_VERSION_LDFLAGS)" -o "$@.tmp" . && mv "$@.tmp" "$@"
 
 # kubectl of the apiserver's own version (the machine's may be outside
-# kubectl's one-minor skew), from the same module; every target below runs
-# with it first on PATH.
+# kubectl's one-minor skew), from the same module; every target runs with it
+# first on PATH.
+.PHONY: kubectl
+kubectl: $(ENVTEST_ASSETS)/kubectl ## Build kubectl v$(ENVTEST_K8S_VERSION) into the envtest folder (first on PATH for every target).
 $(ENVTEST_ASSETS)/kubectl:
 	@mkdir -p "$(ENVTEST_ASSETS)"
 	@echo "building kubectl v$(ENVTEST_K8S_VERSION) from k8s.io/kubernetes..."

@@ -12,6 +12,7 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,6 +43,7 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore" //nolint:depguard // drives the system, asserts nothing
 	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/internal/testsupport/apiclient"
+	"github.com/org-operator/org-operator/internal/testsupport/faultstore"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
 
@@ -90,7 +92,15 @@ func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string
 	}
 	t.Cleanup(func() { _ = env.Stop() })
 	apiCfg := restapi.DefaultConfig()
-	mgr, err := env.StartInProcessManager(testenv.Options{API: &apiCfg, LeaderElection: true}) // leader_election_master_status
+	// Leader election for leader_election_master_status; every move fails
+	// after its first batch, so one stays in flight (the move gauges).
+	stuck := faultstore.Wrap(func(_ context.Context, p faultstore.Point, _ ...mongostore.Location) error {
+		if p == faultstore.AfterBatchCopied {
+			return errors.New("injected: the move stops after its first batch")
+		}
+		return nil
+	})
+	mgr, err := env.StartInProcessManager(testenv.Options{API: &apiCfg, LeaderElection: true, WrapStore: stuck, MigrationBatchSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +133,28 @@ func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string
 			t.Fatal("the organizations did not settle within 30 s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// A move in flight: 5 documents, Dedicated -> Shared, stuck after 2.
+	if err := env.Seed.Documents(ctx, "org_"+ready, "moving", "", 5); err != nil {
+		t.Fatal(err)
+	}
+	moving := &tenancyv1alpha1.Organization{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: ready}, moving); err != nil {
+		t.Fatal(err)
+	}
+	base := moving.DeepCopy()
+	moving.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+	if err := env.Client.Patch(ctx, moving, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	for moving.Status.Migration == nil || moving.Status.Migration.Copied == 0 {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("no move in flight: %+v", moving.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: ready}, moving); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// An access in a namespace the organization does not allow: Stalled.
 	access := &tenancyv1alpha1.OrganizationAccess{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: stalledAccess},
@@ -180,6 +212,17 @@ func load(families []*dto.MetricFamily) string {
 				fmt.Fprintf(&b, "  %s %gx20\n", series, m.GetGauge().GetValue())
 			case dto.MetricType_COUNTER:
 				fmt.Fprintf(&b, "  %s 0+%gx20\n", series, m.GetCounter().GetValue())
+			case dto.MetricType_HISTOGRAM: // buckets, sum and count, each growing by the scraped value
+				h := m.GetHistogram()
+				with := func(le string) string {
+					return f.GetName() + "_bucket{" + strings.Join(append(slices.Clone(lbls), fmt.Sprintf("le=%q", le)), ",") + "}"
+				}
+				for _, bk := range h.GetBucket() {
+					fmt.Fprintf(&b, "  %s 0+%dx20\n", with(fmt.Sprintf("%g", bk.GetUpperBound())), bk.GetCumulativeCount())
+				}
+				fmt.Fprintf(&b, "  %s 0+%dx20\n", with("+Inf"), h.GetSampleCount())
+				fmt.Fprintf(&b, "  %s_sum{%s} 0+%gx20\n", f.GetName(), strings.Join(lbls, ","), h.GetSampleSum())
+				fmt.Fprintf(&b, "  %s_count{%s} 0+%dx20\n", f.GetName(), strings.Join(lbls, ","), h.GetSampleCount())
 			}
 		}
 	}
@@ -202,6 +245,7 @@ func TestAlertRules(t *testing.T) {
 	}
 
 	families, stalled, ready := exported(t)
+	t.Run("the Grafana dashboard", func(t *testing.T) { checkDashboard(t, families) })
 	// up is Prometheus's own series for every scrape, not the manager's.
 	known := map[string]bool{"up": true}
 	for _, f := range families {
