@@ -65,6 +65,13 @@ func run(chart string) error {
 	if err := writeAlerts(filepath.Join(chart, "files", "alerts.yaml")); err != nil {
 		return err
 	}
+	dashboard, err := os.ReadFile("config/grafana/org-operator-dashboard.json")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(chart, "files", "grafana-dashboard.json"), dashboard, 0o644); err != nil {
+		return err
+	}
 	_ = os.Remove(filepath.Join(chart, "files", "health.lua")) // before both kinds had one
 	for _, kind := range healthKinds {
 		lua, err := os.ReadFile(filepath.Join("config/argocd/resource_customizations/tenancy.org-operator.io", kind, "health.lua"))

@@ -25,11 +25,13 @@ func headlessChromium(args ...string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu",
-		"--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=" + GinkgoT().TempDir(),
+	all := make([]string, 0, 10+len(args))
+	all = append(all, "--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu",
+		"--disable-dev-shm-usage", "--no-first-run", "--user-data-dir="+GinkgoT().TempDir(),
 		"--proxy-server=http://127.0.0.1:9", // loopback bypasses a proxy by default
-		"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--virtual-time-budget=20000"}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+		"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--virtual-time-budget=20000")
+	all = append(all, args...)
+	cmd := exec.CommandContext(ctx, bin, all...)
 	cmd.Env = append(os.Environ(), "HOME="+GinkgoT().TempDir())
 	out, err := cmd.Output()
 	return string(out), err

@@ -86,7 +86,7 @@ func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run make test")
 	}
-	env, err := testenv.StartEnvironment(testenv.EnvironmentOptions{})
+	env, err := testenv.StartEnvironment(testenv.EnvironmentOptions{Authentication: true}) // users: an access rotates
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,65 +112,56 @@ func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string
 			Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"}}}
 		if name == stalled {
 			org.Spec.Admin.PasswordSecretRef = &tenancyv1alpha1.SecretKeyRef{Name: "missing"}
+		} else {
+			org.Spec.Access = &tenancyv1alpha1.AccessPolicy{Namespaces: []string{"kube-public"}}
 		}
 		if err := env.Client.Create(ctx, org); err != nil {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s, r := &tenancyv1alpha1.Organization{}, &tenancyv1alpha1.Organization{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Name: stalled}, s); err != nil {
+	org := func(name string) *tenancyv1alpha1.Organization {
+		o := &tenancyv1alpha1.Organization{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, o); err != nil {
 			t.Fatal(err)
 		}
-		if err := env.Client.Get(ctx, client.ObjectKey{Name: ready}, r); err != nil {
-			t.Fatal(err)
-		}
-		if s.Status.ObservedGeneration == s.Generation && r.Status.ObservedGeneration == r.Generation {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the organizations did not settle within 30 s")
-		}
-		time.Sleep(100 * time.Millisecond)
+		return o
 	}
+	poll(t, "the organizations settle", func() bool {
+		s, r := org(stalled), org(ready)
+		return s.Status.ObservedGeneration == s.Generation && r.Status.ObservedGeneration == r.Generation
+	})
 	// A move in flight: 5 documents, Dedicated -> Shared, stuck after 2.
 	if err := env.Seed.Documents(ctx, "org_"+ready, "moving", "", 5); err != nil {
 		t.Fatal(err)
 	}
-	moving := &tenancyv1alpha1.Organization{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: ready}, moving); err != nil {
-		t.Fatal(err)
-	}
+	moving := org(ready)
 	base := moving.DeepCopy()
 	moving.Spec.Tenancy = tenancyv1alpha1.TenancyShared
 	if err := env.Client.Patch(ctx, moving, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
-	for moving.Status.Migration == nil || moving.Status.Migration.Copied == 0 {
-		if time.Now().After(deadline.Add(30 * time.Second)) {
-			t.Fatalf("no move in flight: %+v", moving.Status)
+	poll(t, "a move in flight", func() bool { m := org(ready).Status.Migration; return m != nil && m.Copied > 0 })
+	// An access that gets its user (a rotation), and one in a namespace the
+	// organization does not allow: Stalled.
+	accessState := func(namespace, name string) *tenancyv1alpha1.OrganizationAccess {
+		a := &tenancyv1alpha1.OrganizationAccess{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, a); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond)
-		if err := env.Client.Get(ctx, client.ObjectKey{Name: ready}, moving); err != nil {
+		return a
+	}
+	for _, a := range []*tenancyv1alpha1.OrganizationAccess{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-public", Name: "alert-app"}, Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: ready}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: stalledAccess}, Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: ready}},
+	} {
+		if err := env.Client.Create(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// An access in a namespace the organization does not allow: Stalled.
-	access := &tenancyv1alpha1.OrganizationAccess{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: stalledAccess},
-		Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: ready}}
-	if err := env.Client.Create(ctx, access); err != nil {
-		t.Fatal(err)
-	}
-	for !meta.IsStatusConditionTrue(access.Status.Conditions, tenancyv1alpha1.ConditionStalled) {
-		if time.Now().After(deadline.Add(30 * time.Second)) {
-			t.Fatalf("the access did not stall: %v", access.Status.Conditions)
-		}
-		time.Sleep(100 * time.Millisecond)
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(access), access); err != nil {
-			t.Fatal(err)
-		}
-	}
+	poll(t, "the allowed access gets its user", func() bool { return accessState("kube-public", "alert-app").Status.Username != "" })
+	poll(t, "the other access stalls", func() bool {
+		return meta.IsStatusConditionTrue(accessState("default", stalledAccess).Status.Conditions, tenancyv1alpha1.ConditionStalled)
+	})
 	// Things that make the alerts' other metrics emit a sample: a failed
 	// login, and a command MongoDB refuses (creating an existing collection).
 	r, err := apiclient.Do(ctx, mgr.APIURL, "POST", "/v1/auth/login", "",
@@ -193,6 +184,18 @@ func exported(t *testing.T) (families []*dto.MetricFamily, stalled, ready string
 		families = append(families, fs...)
 	}
 	return families, stalled, ready
+}
+
+// poll waits up to 30 s for done, failing the test with what it waited for.
+func poll(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s in vain: %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // load turns families into promqltest's load command over 20 minutes:

@@ -164,6 +164,7 @@ var custom = map[string]any{
 	"metrics":              map[string]any{"serviceMonitor": map[string]any{"enabled": true}, "tls": map[string]any{"secretName": "metrics-tls"}},
 	"prometheusRule":       map[string]any{"enabled": true},
 	"argocd":               map[string]any{"healthCheck": map[string]any{"enabled": true}},
+	"grafana":              map[string]any{"dashboard": map[string]any{"enabled": true, "namespace": "monitoring"}},
 	"credentialsNamespace": map[string]any{"name": "tenant-secrets", "create": true},
 	"networkPolicy": map[string]any{"apiFrom": []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/8"}}},
 		"mongodb": map[string]any{"ports": []any{27018}, "to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.10/32"}}}}},
@@ -234,6 +235,18 @@ func TestValuesMonitoringAndArgoCD(t *testing.T) {
 	want := find(t, kustomize(t, "config/prometheus"), "PrometheusRule", "")
 	if !equality.Semantic.DeepEqual(rule.Object["spec"], want.Object["spec"]) {
 		t.Error("the chart's alerts differ from config/prometheus/alerts.yaml (run make helm-chart)")
+	}
+	dashboard := find(t, objs, "ConfigMap", "org-operator-grafana-dashboard")
+	wantJSON, err := os.ReadFile(filepath.Join(controlplane.RepoRoot(), "config", "grafana", "org-operator-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := unstructured.NestedString(dashboard.Object, "data", "org-operator-dashboard.json")
+	if strings.TrimSpace(got) != strings.TrimSpace(string(wantJSON)) {
+		t.Error("the chart's Grafana dashboard differs from config/grafana's (run make helm-chart)")
+	}
+	if dashboard.GetNamespace() != "monitoring" || dashboard.GetLabels()["grafana_dashboard"] != "1" {
+		t.Errorf("the dashboard ConfigMap is %s with labels %v, not in monitoring for the sidecar", dashboard.GetNamespace(), dashboard.GetLabels())
 	}
 	health := find(t, objs, "ConfigMap", "org-operator-argocd-health")
 	for _, kind := range []string{"Organization", "OrganizationAccess"} {
@@ -314,6 +327,11 @@ func TestRendersPassADryRun(t *testing.T) {
 			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
 		if err := c.Create(ctx, ns); err != nil {
 			t.Fatal(err)
+		}
+		if tc.values != nil { // where the custom values put the Grafana dashboard
+			if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "monitoring"}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		objs := render(t, ch, tc.namespace, tc.values)
 		for _, o := range objs { // the credentials namespace, for real: objects in it are dry-run below
