@@ -104,6 +104,10 @@ func write(path string, o *unstructured.Unstructured, template bool) error {
 		text = strings.ReplaceAll(text, "- "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", "- {{ .Values.credentialsNamespace.name }}\n")
 		text = strings.ReplaceAll(text, "app.kubernetes.io/managed-by: kustomize", "app.kubernetes.io/managed-by: {{ .Release.Service }}")
 	}
+	if template && o.GetKind() == "PodDisruptionBudget" {
+		// With one replica a minAvailable: 1 budget blocks every node drain.
+		text = "{{- if gt (int .Values.replicaCount) 1 }}\n" + text + "{{- end }}\n"
+	}
 	return os.WriteFile(path, []byte(header+text), 0o644)
 }
 

@@ -389,3 +389,79 @@ func TestNetworkPolicyToggle(t *testing.T) {
 		}
 	}
 }
+
+// renderErr is render's error, for values the chart must refuse.
+func renderErr(ch *chart.Chart, values map[string]any) error {
+	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: "org-operator", Namespace: "ns",
+		Revision: 1, IsInstall: true}, nil)
+	if err != nil {
+		return err
+	}
+	_, err = engine.Render(ch, vals)
+	return err
+}
+
+// values.schema.json refuses a misspelled key at any level, and a value of
+// the wrong shape, instead of ignoring it.
+func TestValuesSchemaRefusesTypos(t *testing.T) {
+	ch := loadChart(t)
+	for name, values := range map[string]map[string]any{
+		"top-level typo":      {"replicaCont": 3},
+		"nested typo":         {"image": map[string]any{"tagg": "v1"}},
+		"deep typo":           {"networkPolicy": map[string]any{"mongodb": map[string]any{"port": []any{27017}}}},
+		"wrong type":          {"replicaCount": "two"},
+		"bad digest":          {"image": map[string]any{"digest": "latest"}},
+		"unknown sign-up":     {"api": map[string]any{"signup": "yes"}},
+		"flag without --":     {"extraArgs": []any{"cluster-id=x"}},
+		"zero replicas":       {"replicaCount": 0},
+		"pull secret no name": {"imagePullSecrets": []any{map[string]any{}}},
+	} {
+		if err := renderErr(ch, values); err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") {
+			t.Errorf("%s: %v accepted (%v)", name, values, err)
+		}
+	}
+	if err := renderErr(ch, custom); err != nil {
+		t.Errorf("the custom values are refused: %v", err)
+	}
+}
+
+// With one replica there is no PodDisruptionBudget (minAvailable: 1 would
+// block every node drain); with more there is.
+func TestPodDisruptionBudgetOnlyWithSeveralReplicas(t *testing.T) {
+	ch := loadChart(t)
+	for replicas, want := range map[int]bool{1: false, 2: true, 3: true} {
+		found := false
+		for _, o := range render(t, ch, "ns", map[string]any{"replicaCount": replicas}) {
+			found = found || o.GetKind() == "PodDisruptionBudget"
+		}
+		if found != want {
+			t.Errorf("replicaCount %d: PodDisruptionBudget rendered %v", replicas, found)
+		}
+	}
+}
+
+// The image defaults to the chart's appVersion, can be pinned by digest,
+// and pull secrets reach the pod.
+func TestImageValues(t *testing.T) {
+	ch := loadChart(t)
+	image := func(values map[string]any) (string, []corev1.LocalObjectReference) {
+		d := &appsv1.Deployment{}
+		o := find(t, render(t, ch, "ns", values), "Deployment", "")
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Spec.Containers[0].Image, d.Spec.Template.Spec.ImagePullSecrets
+	}
+	if got, _ := image(nil); got != "ghcr.io/org-operator/org-operator:"+ch.Metadata.AppVersion {
+		t.Errorf("default image %s, want the appVersion %s", got, ch.Metadata.AppVersion)
+	}
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	got, secrets := image(map[string]any{"image": map[string]any{"digest": digest, "tag": "v9"},
+		"imagePullSecrets": []any{map[string]any{"name": "regcred"}}})
+	if got != "ghcr.io/org-operator/org-operator@"+digest {
+		t.Errorf("image pinned by digest: %s", got)
+	}
+	if len(secrets) != 1 || secrets[0].Name != "regcred" {
+		t.Errorf("imagePullSecrets %v", secrets)
+	}
+}
