@@ -1,10 +1,12 @@
 // Command helmchart regenerates the parts of the Helm chart in dist/chart
-// that are copies of the kustomize manifests: the CRD (crds/), every object
-// of `kustomize build config/default` except the Namespace (Helm installs
-// into the release's namespace) and the Deployment (a hand-written,
-// parameterised template), and the alert rules of config/prometheus
-// (files/alerts.yaml), and the Argo CD health check (files/health.lua). Run it with `make helm-chart`; test/helm fails when
-// the chart and config/ disagree.
+// that are copies of the kustomize manifests: the CRDs (templates/crds, so
+// that helm upgrade updates them), every object of `kustomize build
+// config/default` except the Namespace (Helm installs into the release's
+// namespace), the Deployment and the NetworkPolicy (hand-written,
+// parameterised templates), the alert rules of config/prometheus
+// (files/alerts.yaml), the Argo CD health checks (files/health-<Kind>.lua)
+// and the Grafana dashboard (files/grafana-dashboard.json). Run it with
+// `make helm-chart`; test/helm fails when the chart and config/ disagree.
 package main
 
 import (
@@ -39,7 +41,13 @@ func run(chart string) error {
 		return err
 	}
 	generated := filepath.Join(chart, "templates", "generated")
-	for _, dir := range []string{generated, filepath.Join(chart, "crds"), filepath.Join(chart, "files")} {
+	crds := filepath.Join(chart, "templates", "crds")
+	// crds/ is what Helm installs once and never upgrades: the CRDs are
+	// templates instead (crds.enabled, crds.keep).
+	if err := os.RemoveAll(filepath.Join(chart, "crds")); err != nil {
+		return err
+	}
+	for _, dir := range []string{generated, crds, filepath.Join(chart, "files")} {
 		if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -52,7 +60,7 @@ func run(chart string) error {
 		case "Namespace", "Deployment", "NetworkPolicy": // hand-written, parameterised templates
 			continue
 		case "CustomResourceDefinition":
-			if err := write(filepath.Join(chart, "crds", o.GetName()+".yaml"), o, false); err != nil {
+			if err := writeCRD(filepath.Join(crds, o.GetName()+".yaml"), o); err != nil {
 				return err
 			}
 		default:
@@ -108,6 +116,26 @@ func write(path string, o *unstructured.Unstructured, template bool) error {
 		// With one replica a minAvailable: 1 budget blocks every node drain.
 		text = "{{- if gt (int .Values.replicaCount) 1 }}\n" + text + "{{- end }}\n"
 	}
+	return os.WriteFile(path, []byte(header+text), 0o644)
+}
+
+// writeCRD writes a CRD as a template: rendered while crds.enabled (so helm
+// upgrade updates it), kept by helm uninstall while crds.keep (deleting a
+// CRD deletes every object of its kind: the tenants). Template actions in
+// its text (field docs quoting Go templates) are escaped.
+func writeCRD(path string, o *unstructured.Unstructured) error {
+	data, err := yaml.Marshal(o.Object)
+	if err != nil {
+		return err
+	}
+	text := strings.ReplaceAll(string(data), "{{", `{{ "{{" }}`)
+	const annotations = "  annotations:\n"
+	if !strings.Contains(text, annotations) {
+		return fmt.Errorf("%s: no metadata.annotations to add the keep policy to", o.GetName())
+	}
+	text = strings.Replace(text, annotations, annotations+
+		"    {{- if .Values.crds.keep }}\n    helm.sh/resource-policy: keep\n    {{- end }}\n", 1)
+	text = "{{- if .Values.crds.enabled }}\n" + text + "{{- end }}\n"
 	return os.WriteFile(path, []byte(header+text), 0o644)
 }
 

@@ -78,7 +78,7 @@ func loadChart(t *testing.T) *chart.Chart {
 }
 
 // render is `helm template` of the chart into namespace with values, the
-// CRDs of crds/ included.
+// CRDs of crds/ included (there are none: they are templates).
 func render(t *testing.T, ch *chart.Chart, namespace string, values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
 	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: "org-operator", Namespace: namespace,
@@ -141,6 +141,14 @@ func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
 			labels := g.GetLabels()
 			labels[managedBy] = w.GetLabels()[managedBy]
 			g.SetLabels(labels)
+		}
+		if g.GetKind() == "CustomResourceDefinition" { // a template, kept by helm uninstall
+			annotations := g.GetAnnotations()
+			if annotations["helm.sh/resource-policy"] != "keep" {
+				t.Errorf("%s: no helm.sh/resource-policy: keep", k)
+			}
+			delete(annotations, "helm.sh/resource-policy")
+			g.SetAnnotations(annotations)
 		}
 		if !equality.Semantic.DeepEqual(w.Object, g.Object) {
 			t.Errorf("%s differs between config/default and the chart (run make helm-chart, or change its hand-written templates):"+
@@ -463,5 +471,35 @@ func TestImageValues(t *testing.T) {
 	}
 	if len(secrets) != 1 || secrets[0].Name != "regcred" {
 		t.Errorf("imagePullSecrets %v", secrets)
+	}
+}
+
+// The CRDs are templates, so helm upgrade updates them (Helm installs
+// crds/ once and never again): crds.enabled renders them, crds.keep keeps
+// them on uninstall. The chart has no crds/ folder.
+func TestCRDsAreTemplates(t *testing.T) {
+	ch := loadChart(t)
+	if n := len(ch.CRDObjects()); n != 0 {
+		t.Fatalf("%d CRDs in crds/: helm upgrade would never update them", n)
+	}
+	count := func(values map[string]any) (crds, kept int) {
+		for _, o := range render(t, ch, "ns", values) {
+			if o.GetKind() == "CustomResourceDefinition" {
+				crds++
+				if o.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
+					kept++
+				}
+			}
+		}
+		return crds, kept
+	}
+	if crds, kept := count(nil); crds != 2 || kept != 2 {
+		t.Errorf("default: %d CRDs, %d kept; want 2 and 2", crds, kept)
+	}
+	if crds, _ := count(map[string]any{"crds": map[string]any{"enabled": false}}); crds != 0 {
+		t.Errorf("crds.enabled=false renders %d CRDs", crds)
+	}
+	if crds, kept := count(map[string]any{"crds": map[string]any{"keep": false}}); crds != 2 || kept != 0 {
+		t.Errorf("crds.keep=false: %d CRDs, %d kept", crds, kept)
 	}
 }
