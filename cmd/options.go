@@ -70,6 +70,11 @@ func newFlagSet(name string, getenv func(string) string) (*options, *flag.FlagSe
 	fs.StringVar(&op.PprofBindAddress, "pprof-bind-address", "0", "Address serving Go's pprof profiles (for diagnosis; 0 disables).")
 	fs.BoolVar(&op.LeaderElection, "leader-elect", false,
 		"Enable leader election, so only one replica runs the controller (the deployed manager turns it on).")
+	fs.DurationVar(&op.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"How long a leader's Lease lasts without renewal; a standby takes over after it (a SIGTERMed leader gives it up at once).")
+	fs.DurationVar(&op.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew before it gives up leading (below the lease duration).")
+	fs.DurationVar(&op.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "How often replicas try to take or renew the Lease.")
 
 	fs.StringVar(&op.Mongo.URI, "mongodb-uri", getenv("MONGODB_URI"),
 		"MongoDB connection string (env MONGODB_URI). Required.")
@@ -145,6 +150,10 @@ func (o *options) validate() error {
 		if _, err := access.ParseEndpoint(op.Access.URI); err != nil {
 			return fmt.Errorf("--access-uri: %w", err)
 		}
+	}
+	if op.RetryPeriod <= 0 || op.RenewDeadline <= op.RetryPeriod || op.LeaseDuration <= op.RenewDeadline {
+		return fmt.Errorf("leader election needs --leader-elect-lease-duration > --leader-elect-renew-deadline > "+
+			"--leader-elect-retry-period > 0, got %s, %s, %s", op.LeaseDuration, op.RenewDeadline, op.RetryPeriod)
 	}
 	if op.Access.RotationGrace < time.Second {
 		return fmt.Errorf("--access-rotation-grace must be at least 1s, got %s", op.Access.RotationGrace)

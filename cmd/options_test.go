@@ -64,6 +64,18 @@ func TestParseOptions(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "leader election timings",
+			args: []string{"--mongodb-uri", "mongodb://x/", "--leader-elect-lease-duration", "60s", "--leader-elect-renew-deadline", "40s",
+				"--leader-elect-retry-period", "5s"},
+			check: func(t *testing.T, o *options) {
+				if o.operator.LeaseDuration != time.Minute || o.operator.RenewDeadline != 40*time.Second || o.operator.RetryPeriod != 5*time.Second {
+					t.Errorf("lease %s, renew %s, retry %s", o.operator.LeaseDuration, o.operator.RenewDeadline, o.operator.RetryPeriod)
+				}
+			},
+		},
+		{name: "renew deadline beyond the lease", args: []string{"--mongodb-uri", "mongodb://x/", "--leader-elect-renew-deadline", "20s"},
+			wantErr: "--leader-elect-lease-duration > --leader-elect-renew-deadline"},
 		{name: "missing URI", wantErr: "MongoDB URI is required"},
 		{name: "unparsable URI", args: []string{"--mongodb-uri", "postgres://x"}, wantErr: "MongoDB URI is not valid"},
 		{name: "zero workers", args: []string{"--mongodb-uri", "mongodb://x/", "--max-concurrent-reconciles", "0"}, wantErr: "at least 1"},

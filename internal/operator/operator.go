@@ -66,6 +66,9 @@ type Options struct {
 	Namespace string
 
 	LeaderElection bool
+	// LeaseDuration, RenewDeadline and RetryPeriod time leader election
+	// (zero: controller-runtime's 15s, 10s and 2s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// MetricsBindAddress ("0" disables), SecureMetrics (HTTPS with
 	// authentication and authorization) and EnableHTTP2 configure the metrics endpoint.
 	MetricsBindAddress string
@@ -312,9 +315,20 @@ func managerOptions(o Options) ctrl.Options {
 		// over in a retry period instead of a lease duration. Safe: the
 		// process exits once the manager has stopped.
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 durationOrNil(o.LeaseDuration),
+		RenewDeadline:                 durationOrNil(o.RenewDeadline),
+		RetryPeriod:                   durationOrNil(o.RetryPeriod),
 		Cache:                         cacheOptions(o),
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.AllowSeveralInProcess)},
 		Client:                        client.Options{FieldOwner: tenancyv1alpha1.FieldManagerController},
 		Logger:                        o.Logger,
 	}
+}
+
+// durationOrNil is d, or nil (controller-runtime's default) when zero.
+func durationOrNil(d time.Duration) *time.Duration {
+	if d == 0 {
+		return nil
+	}
+	return &d
 }

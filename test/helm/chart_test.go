@@ -173,6 +173,15 @@ var custom = map[string]any{
 	"prometheusRule":       map[string]any{"enabled": true},
 	"argocd":               map[string]any{"healthCheck": map[string]any{"enabled": true}},
 	"grafana":              map[string]any{"dashboard": map[string]any{"enabled": true, "namespace": "monitoring"}},
+	"extraEnv":             []any{map[string]any{"name": "GODEBUG", "value": "madvdontneed=1"}},
+	"extraVolumes":         []any{map[string]any{"name": "ca", "configMap": map[string]any{"name": "company-ca"}}},
+	"extraVolumeMounts":    []any{map[string]any{"name": "ca", "mountPath": "/etc/ssl/company", "readOnly": true}},
+	"leaderElection":       map[string]any{"leaseDuration": "60s", "renewDeadline": "40s", "retryPeriod": "5s"},
+	"podAnnotations":       map[string]any{"example.com/team": "platform"},
+	"podLabels":            map[string]any{"team": "platform"},
+	"nodeSelector":         map[string]any{"kubernetes.io/os": "linux"},
+	"tolerations":          []any{map[string]any{"key": "dedicated", "operator": "Equal", "value": "operators", "effect": "NoSchedule"}},
+	"priorityClassName":    "system-cluster-critical",
 	"credentialsNamespace": map[string]any{"name": "tenant-secrets", "create": true},
 	"networkPolicy": map[string]any{"apiFrom": []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/8"}}},
 		"mongodb": map[string]any{"ports": []any{27018}, "to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.10/32"}}}}},
@@ -215,9 +224,10 @@ func TestValuesDeployment(t *testing.T) {
 			t.Errorf("args %v lack %s", c.Args, arg)
 		}
 	}
-	if len(d.Spec.Template.Spec.Volumes) != 2 || d.Spec.Template.Spec.Volumes[0].Secret.SecretName != "api-tls" ||
+	// The TLS Secrets, then the custom values' extra volume (TestValuesPod).
+	if len(d.Spec.Template.Spec.Volumes) != 3 || d.Spec.Template.Spec.Volumes[0].Secret.SecretName != "api-tls" ||
 		d.Spec.Template.Spec.Volumes[1].Secret.SecretName != "metrics-tls" ||
-		len(c.VolumeMounts) != 2 || c.VolumeMounts[0].MountPath != "/etc/org-operator/api-tls" ||
+		len(c.VolumeMounts) != 3 || c.VolumeMounts[0].MountPath != "/etc/org-operator/api-tls" ||
 		c.VolumeMounts[1].MountPath != "/etc/org-operator/metrics-tls" {
 		t.Errorf("TLS Secrets not mounted: %v %v", d.Spec.Template.Spec.Volumes, c.VolumeMounts)
 	}
@@ -501,5 +511,32 @@ func TestCRDsAreTemplates(t *testing.T) {
 	}
 	if crds, kept := count(map[string]any{"crds": map[string]any{"keep": false}}); crds != 2 || kept != 0 {
 		t.Errorf("crds.keep=false: %d CRDs, %d kept", crds, kept)
+	}
+}
+
+// The pod's scheduling, metadata, environment, volumes and leader election
+// values reach the Deployment.
+func TestValuesPod(t *testing.T) {
+	_, d, c := customRelease(t)
+	pod := d.Spec.Template
+	switch {
+	case pod.Annotations["example.com/team"] != "platform" || pod.Labels["team"] != "platform":
+		t.Errorf("pod metadata %v %v", pod.Annotations, pod.Labels)
+	case d.Spec.Selector.MatchLabels["team"] != "":
+		t.Error("podLabels reached the selector (immutable: an upgrade would fail)")
+	case pod.Spec.NodeSelector["kubernetes.io/os"] != "linux" || len(pod.Spec.Tolerations) != 1 || pod.Spec.PriorityClassName != "system-cluster-critical":
+		t.Errorf("scheduling %v %v %q", pod.Spec.NodeSelector, pod.Spec.Tolerations, pod.Spec.PriorityClassName)
+	case len(pod.Spec.TopologySpreadConstraints) != 1:
+		t.Errorf("the default spread constraint is gone: %v", pod.Spec.TopologySpreadConstraints)
+	case !slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "ca" }) ||
+		!slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/etc/ssl/company" }):
+		t.Errorf("extra volume or mount missing: %v %v", pod.Spec.Volumes, c.VolumeMounts)
+	case !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GODEBUG" }):
+		t.Errorf("extraEnv missing: %v", c.Env)
+	}
+	for _, want := range []string{"--leader-elect-lease-duration=60s", "--leader-elect-renew-deadline=40s", "--leader-elect-retry-period=5s"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %v lack %s", c.Args, want)
+		}
 	}
 }
