@@ -45,7 +45,7 @@ vet: ## Run go vet against code (every build tag: integration, e2e, chaos).
 	go vet -tags integration,e2e,chaos ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets openapi-tools clients ferretdb ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
+test: manifests generate fmt vet envtest-assets openapi-tools clients ferretdb helm ## Run unit and integration tests (real kube-apiserver, etcd and FerretDB).
 	# Unit tests: every package's tests that need nothing but Go, all under the race detector.
 	go test -race -count=1 -timeout 10m ./...
 	# Integration tests (build tag integration): a real kube-apiserver, etcd and FerretDB.
@@ -179,16 +179,24 @@ KUBECTL ?= kubectl
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
+HELM ?= $(LOCALBIN)/helm
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.7.1
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# The helm CLI test/helm drives (the same version as its Go SDK there).
+HELM_VERSION ?= v3.22.0
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
 $(KUSTOMIZE): $(LOCALBIN)
 	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Build the helm CLI into bin/ from helm.sh/helm/v3 if necessary.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Download controller-gen locally if necessary.

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -100,6 +101,12 @@ func TestBudget(t *testing.T) {
 		r := newUnitReconciler(t, store, 1)
 		if _, ok := asWaiting(r.checkBudget(unitOrg("early"), dedicated("early"))); !ok {
 			t.Fatal("a budget that does not know the retained collections yet granted a slot")
+		}
+		// Found in CI: MongoDB down before the first observation was
+		// reported as Progressing, not as the outage it is.
+		r.observed.fail(fmt.Errorf("observe: %w", mongostore.ErrUnavailable))
+		if err := r.checkBudget(unitOrg("early"), dedicated("early")); reasonOf(err) != tenancyv1alpha1.ReasonMongoUnavailable {
+			t.Fatalf("before the first observation, with MongoDB down: %v; want MongoUnavailable", err)
 		}
 		r.budget.setRetained(&mongostore.Observation{}, unitCluster) // the first observation: nothing retained
 		r.budget.observe(holding("full"))

@@ -151,6 +151,9 @@ func (r *OrganizationReconciler) checkBudget(org *tenancyv1alpha1.Organization, 
 		return nil
 	}
 	if !r.budget.counting() {
+		if err := r.observed.storeUnavailable(); err != nil {
+			return classifyMongo(err) // the first observation waits for MongoDB
+		}
 		return &waitingError{Reason: tenancyv1alpha1.ReasonProgressing,
 			Err: errors.New("waiting for the first observation of MongoDB: the dedicated-collection budget counts retained collections")}
 	}

@@ -124,7 +124,7 @@ func TestDefaultRenderIsTheKustomizeBuild(t *testing.T) {
 	}
 	got := map[string]*unstructured.Unstructured{}
 	for _, o := range render(t, loadChart(t), "org-operator-system", nil) {
-		if o.GetKind() != "Namespace" {
+		if o.GetKind() != "Namespace" && o.GetAnnotations()["helm.sh/hook"] == "" { // hooks are not installed objects
 			got[key(o)] = o
 		}
 	}
@@ -538,5 +538,29 @@ func TestValuesPod(t *testing.T) {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("args %v lack %s", c.Args, want)
 		}
+	}
+}
+
+// helm test's pod asks the REST API Service for /healthz and /readyz; it
+// runs under Pod Security restricted (the dry run above admits it), and a
+// hook NetworkPolicy lets it through the manager's.
+func TestHelmTestHook(t *testing.T) {
+	objs := render(t, loadChart(t), "ns", nil)
+	pod := find(t, objs, "Pod", "org-operator-helm-test")
+	policy := find(t, objs, "NetworkPolicy", "org-operator-helm-test")
+	for _, o := range []*unstructured.Unstructured{pod, policy} {
+		if o.GetAnnotations()["helm.sh/hook"] != "test" {
+			t.Errorf("%s is not a test hook: %v", key(o), o.GetAnnotations())
+		}
+	}
+	script := fmt.Sprint(pod.Object["spec"])
+	for _, want := range []string{"http://org-operator-api.ns.svc:8082", "/healthz", "/readyz"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the test pod does not ask %s: %s", want, script)
+		}
+	}
+	if strings.Contains(fmt.Sprint(find(t, render(t, loadChart(t), "ns", map[string]any{"api": map[string]any{"tls": map[string]any{"secretName": "api-tls"}}}),
+		"Pod", "org-operator-helm-test").Object["spec"]), "http://") {
+		t.Error("with API TLS the test pod still speaks plain HTTP")
 	}
 }

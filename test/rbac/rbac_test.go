@@ -131,10 +131,15 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred(), "the manager under its deployed RBAC (log: %s)", filepath.Join(dir, "manager.log"))
 })
 
+// anyFailed is set by a failing spec: AfterSuite then prints the manager's log.
+var anyFailed bool
+
+var _ = ReportAfterEach(func(r SpecReport) { anyFailed = anyFailed || r.Failed() })
+
 var _ = AfterSuite(func() {
 	if mgr != nil {
 		Expect(mgr.Stop(syscall.SIGTERM, 30*time.Second)).To(Succeed())
-		if CurrentSpecReport().Failed() {
+		if anyFailed {
 			log, _ := os.ReadFile(filepath.Join(dir, "manager.log"))
 			GinkgoWriter.Printf("manager log:\n%s\n", log)
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,6 +97,14 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 	}
 	if err := proc.WaitHTTP(ctx, p.ProbeURL+"/readyz", p.Process, timeout); err != nil {
 		return nil, fmt.Errorf("the manager: %w", errors.Join(err, p.Stop(syscall.SIGKILL, 5*time.Second)))
+	}
+	if p.MetricsURL != "" {
+		// Readiness can come before the metrics server listens (a
+		// self-signed certificate is made first).
+		addr := strings.TrimPrefix(strings.TrimPrefix(p.MetricsURL, "https://"), "http://")
+		if err := proc.WaitTCP(ctx, addr, p.Process, timeout); err != nil {
+			return nil, fmt.Errorf("the manager's metrics: %w", errors.Join(err, p.Stop(syscall.SIGKILL, 5*time.Second)))
+		}
 	}
 	return p, nil
 }
