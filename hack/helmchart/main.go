@@ -112,6 +112,11 @@ func write(path string, o *unstructured.Unstructured, template bool) error {
 		text = strings.ReplaceAll(text, "- "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", "- {{ .Values.credentialsNamespace.name }}\n")
 		text = strings.ReplaceAll(text, "app.kubernetes.io/managed-by: kustomize", "app.kubernetes.io/managed-by: {{ .Release.Service }}")
 	}
+	if template && o.GetKind() == "ServiceAccount" {
+		// Annotations for workload identity (IRSA, GKE, Azure).
+		text = strings.Replace(text, "metadata:\n", "metadata:\n  {{- with .Values.serviceAccount.annotations }}\n  annotations:\n"+
+			"    {{- toYaml . | nindent 4 }}\n  {{- end }}\n", 1)
+	}
 	if template && o.GetKind() == "PodDisruptionBudget" {
 		// With one replica a minAvailable: 1 budget blocks every node drain.
 		text = "{{- if gt (int .Values.replicaCount) 1 }}\n" + text + "{{- end }}\n"

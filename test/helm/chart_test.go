@@ -182,6 +182,7 @@ var custom = map[string]any{
 	"nodeSelector":         map[string]any{"kubernetes.io/os": "linux"},
 	"tolerations":          []any{map[string]any{"key": "dedicated", "operator": "Equal", "value": "operators", "effect": "NoSchedule"}},
 	"priorityClassName":    "system-cluster-critical",
+	"serviceAccount":       map[string]any{"annotations": map[string]any{"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/org-operator"}},
 	"credentialsNamespace": map[string]any{"name": "tenant-secrets", "create": true},
 	"networkPolicy": map[string]any{"apiFrom": []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/8"}}},
 		"mongodb": map[string]any{"ports": []any{27018}, "to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.10/32"}}}}},
@@ -533,6 +534,10 @@ func TestValuesPod(t *testing.T) {
 		t.Errorf("extra volume or mount missing: %v %v", pod.Spec.Volumes, c.VolumeMounts)
 	case !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GODEBUG" }):
 		t.Errorf("extraEnv missing: %v", c.Env)
+	}
+	objs, _, _ := customRelease(t)
+	if sa := find(t, objs, "ServiceAccount", "org-operator-controller-manager"); sa.GetAnnotations()["eks.amazonaws.com/role-arn"] == "" {
+		t.Errorf("serviceAccount.annotations missing: %v", sa.GetAnnotations())
 	}
 	for _, want := range []string{"--leader-elect-lease-duration=60s", "--leader-elect-renew-deadline=40s", "--leader-elect-retry-period=5s"} {
 		if !slices.Contains(c.Args, want) {
