@@ -167,3 +167,33 @@ func TestAReplacedUserRetiresWhenStatusWasLost(t *testing.T) {
 		t.Fatalf("after retirement: status %+v", a.Status)
 	}
 }
+
+// Found by the chaos suite: an access bound to acme followed the rename
+// acme -> b, but lost its organization at the next rename b -> c (the
+// access names acme, and b, the link between them, is gone). The lineage
+// is followed from the organization the access is bound to, over any
+// number of renames.
+func TestRenamesAreFollowedFromTheBoundOrganization(t *testing.T) {
+	c := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: "c"},
+		Spec:   tenancyv1alpha1.OrganizationSpec{RenamedFrom: "b"},
+		Status: tenancyv1alpha1.OrganizationStatus{RenamedFrom: "b"}}
+	d := &tenancyv1alpha1.Organization{ObjectMeta: metav1.ObjectMeta{Name: "d"},
+		Spec: tenancyv1alpha1.OrganizationSpec{RenamedFrom: "c"}} // a rename of c under way: c still exists
+	s := runtime.NewScheme()
+	if err := errors.Join(clientgoscheme.AddToScheme(s), tenancyv1alpha1.AddToScheme(s)); err != nil {
+		t.Fatal(err)
+	}
+	cl := fake.NewClientBuilder().WithScheme(s).WithObjects(c, d).
+		WithIndex(&tenancyv1alpha1.Organization{}, RenamedFromIndex, IndexRenamedFrom).Build()
+	r := &Reconciler{Client: cl}
+	a := &tenancyv1alpha1.OrganizationAccess{Spec: tenancyv1alpha1.OrganizationAccessSpec{Organization: "acme"},
+		Status: tenancyv1alpha1.OrganizationAccessStatus{Organization: "b"}}
+	org, err := r.organizationOf(context.Background(), a)
+	if err != nil || org == nil || org.Name != "c" {
+		t.Fatalf("bound to b, renamed to c (d still taking over): got %v, %v; want c", org, err)
+	}
+	a.Status.Organization = ""
+	if org, err := r.organizationOf(context.Background(), a); err != nil || org != nil {
+		t.Fatalf("never bound, naming acme (gone, and b too): got %v, %v; want none", org, err)
+	}
+}

@@ -114,13 +114,13 @@ func (r *Reconciler) bind(ctx context.Context, b *binding) error {
 		return conditions.Stalled(tenancyv1alpha1.ReasonAccessDisabled,
 			"application access is turned off (--access-roles=disabled): nothing is written to MongoDB")
 	}
-	org, err := r.organization(ctx, a.Spec.Organization)
+	org, err := r.organizationOf(ctx, a)
 	if err != nil {
 		return err
 	}
 	if org == nil {
 		return conditions.Stalled(tenancyv1alpha1.ReasonOrganizationNotFound,
-			"organization %s does not exist (nor one renamed from it), or is being deleted", a.Spec.Organization)
+			"organization %s does not exist (nor one renamed from it), or is being deleted", lineageStart(a))
 	}
 	b.org = org
 	a.Status.Organization = org.Name
@@ -189,6 +189,45 @@ func (r *Reconciler) isolate(ctx context.Context, b *binding) error {
 // rename: one renamed from the named organization that has taken its data
 // over; else the named one, unless it is being deleted; else one being
 // renamed from it (its data on the way); nil when there is none.
+// maxRenameHops bounds the renames organizationOf follows.
+const maxRenameHops = 32
+
+// lineageStart is the organization an access's lineage starts from: the one
+// it is bound to (status.organization: it followed every rename so far), or
+// the one it names before it was ever bound.
+func lineageStart(a *tenancyv1alpha1.OrganizationAccess) string {
+	if a.Status.Organization != "" {
+		return a.Status.Organization
+	}
+	return a.Spec.Organization
+}
+
+// organizationOf is the organization an access reaches: from lineageStart,
+// through any number of renames (each rename's old organization is deleted
+// once the new one took over, so the chain is followed from the last
+// organization the access was bound to); nil when there is none.
+func (r *Reconciler) organizationOf(ctx context.Context, a *tenancyv1alpha1.OrganizationAccess) (*tenancyv1alpha1.Organization, error) {
+	current, seen := lineageStart(a), map[string]bool{}
+	var found *tenancyv1alpha1.Organization
+	for range maxRenameHops {
+		if seen[current] {
+			break // renamed back to a name already visited
+		}
+		seen[current] = true
+		org, err := r.organization(ctx, current)
+		if err != nil || org == nil {
+			return found, err
+		}
+		if found = org; org.Name == current {
+			return org, nil // the organization itself, not an heir
+		}
+		current = org.Name
+	}
+	return found, nil
+}
+
+// organization resolves one step: the organization renamed from name (once
+// it took over, or while name is gone), else name itself.
 func (r *Reconciler) organization(ctx context.Context, name string) (*tenancyv1alpha1.Organization, error) {
 	var heirs tenancyv1alpha1.OrganizationList
 	if err := r.List(ctx, &heirs, client.MatchingFields{RenamedFromIndex: name}); err != nil {
