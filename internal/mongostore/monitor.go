@@ -1,6 +1,7 @@
 package mongostore
 
 import (
+	"maps"
 	"context"
 	"sync"
 
@@ -85,6 +86,13 @@ func (c *CommandCounter) Count(names ...string) int64 {
 		n += c.counts[name]
 	}
 	return n
+}
+
+// Snapshot returns the counts by command name.
+func (c *CommandCounter) Snapshot() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.counts)
 }
 
 // Writes is the number of write commands sent.
