@@ -1,8 +1,8 @@
 package mongostore
 
 import (
-	"maps"
 	"context"
+	"maps"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
