@@ -4,10 +4,7 @@ package access_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,10 +45,8 @@ var accessHealthStates = []string{
 	"stalled-" + tenancyv1alpha1.ReasonAccessDisabled,
 }
 
-var (
-	seenMu sync.Mutex
-	seen   = map[string]bool{}
-)
+// reachedStates records the states the suite's OrganizationAccesses reached.
+var reachedStates = &argocdhealth.States{Kind: "OrganizationAccess"}
 
 // accessHealthState names the state an access is in, from the object alone.
 func accessHealthState(a *tenancyv1alpha1.OrganizationAccess) string {
@@ -101,28 +96,7 @@ func expectToolsAgree(a *tenancyv1alpha1.OrganizationAccess) {
 	want := map[status.Status]string{status.CurrentStatus: "Healthy", status.InProgressStatus: "Progressing",
 		status.TerminatingStatus: "Progressing", status.FailedStatus: "Degraded"}
 	Expect(want).To(HaveKeyWithValue(k.Status, argo.Status), describe)
-	recordAccessHealthState(state, u)
-}
-
-// recordAccessHealthState notes state as seen and, with
-// ARGOCD_TESTDATA=update, dumps the first object seen in it (without
-// managedFields).
-func recordAccessHealthState(state string, u *unstructured.Unstructured) {
-	seenMu.Lock()
-	defer seenMu.Unlock()
-	if seen[state] {
-		return
-	}
-	seen[state] = true
-	if os.Getenv("ARGOCD_TESTDATA") != "update" {
-		return
-	}
-	dump := u.DeepCopy()
-	dump.SetManagedFields(nil)
-	data, err := yaml.Marshal(dump.Object)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(argocdhealth.Dir("OrganizationAccess"), "testdata", strings.ToLower(state)+".yaml")
-	Expect(os.WriteFile(path, data, 0o600)).To(Succeed())
+	Expect(reachedStates.Record(state, u)).To(Succeed())
 }
 
 // expectAllAccessHealthStatesSeen fails when the full suite ran and some
@@ -132,15 +106,7 @@ func expectAllAccessHealthStatesSeen() {
 	if len(suite.FocusStrings) > 0 || len(suite.FocusFiles) > 0 || len(suite.SkipStrings) > 0 || suite.LabelFilter != "" {
 		return
 	}
-	seenMu.Lock()
-	defer seenMu.Unlock()
-	var missing []string
-	for _, s := range accessHealthStates {
-		if !seen[s] {
-			missing = append(missing, s)
-		}
-	}
-	Expect(missing).To(BeEmpty(), "states the differential Argo CD / kstatus check never saw")
+	Expect(reachedStates.Missing(accessHealthStates)).To(BeEmpty(), "states the differential Argo CD / kstatus check never saw")
 }
 
 var _ = Describe("An access to an organization without a collection yet", func() {

@@ -4,11 +4,8 @@ package controller_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -64,10 +61,8 @@ var healthStates = []string{
 	"stalled-" + tenancyv1alpha1.ReasonInvalidPasswordHash,
 }
 
-var (
-	seenStatesMu sync.Mutex
-	seenStates   = map[string]bool{}
-)
+// reachedStates records the states the suite's Organizations reached.
+var reachedStates = &argocdhealth.States{Kind: "Organization"}
 
 // healthState names the state an Organization is in, from the object alone.
 func healthState(u *unstructured.Unstructured) string {
@@ -149,28 +144,8 @@ func expectToolsAgree(u *unstructured.Unstructured) argocdhealth.Status {
 	if state != "paused" {
 		Expect(want).To(HaveKeyWithValue(k.Status, argo.Status), describe)
 	}
-	recordHealthState(state, u)
+	Expect(reachedStates.Record(state, u)).To(Succeed())
 	return argo
-}
-
-// recordHealthState notes state as seen and, with ARGOCD_TESTDATA=update,
-// dumps the first object seen in it (without managedFields).
-func recordHealthState(state string, u *unstructured.Unstructured) {
-	seenStatesMu.Lock()
-	defer seenStatesMu.Unlock()
-	if seenStates[state] {
-		return
-	}
-	seenStates[state] = true
-	if os.Getenv("ARGOCD_TESTDATA") != "update" {
-		return
-	}
-	dump := u.DeepCopy()
-	dump.SetManagedFields(nil)
-	data, err := yaml.Marshal(dump.Object)
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(argocdhealth.Dir("Organization"), "testdata", strings.ToLower(state)+".yaml")
-	Expect(os.WriteFile(path, data, 0o600)).To(Succeed())
 }
 
 // expectAllHealthStatesSeen fails when the full suite ran and some state of
@@ -180,15 +155,7 @@ func expectAllHealthStatesSeen() {
 	if len(suite.FocusStrings) > 0 || len(suite.FocusFiles) > 0 || len(suite.SkipStrings) > 0 || suite.LabelFilter != "" {
 		return
 	}
-	seenStatesMu.Lock()
-	defer seenStatesMu.Unlock()
-	var missing []string
-	for _, s := range healthStates {
-		if !seenStates[s] {
-			missing = append(missing, s)
-		}
-	}
-	Expect(missing).To(BeEmpty(), "states the differential Argo CD / kstatus check never saw")
+	Expect(reachedStates.Missing(healthStates)).To(BeEmpty(), "states the differential Argo CD / kstatus check never saw")
 }
 
 func annotate(name, key, value string) {
