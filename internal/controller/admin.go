@@ -53,9 +53,11 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 		return classifyAdminError(err, org.Spec.Admin.Email)
 	}
 	switch {
-	case event == EventAdminCreated && t.wasReady:
+	case event == stepAdminCreated && t.wasReady:
 		r.event(org, corev1.EventTypeWarning, EventAdminRecreated, actionCreate,
 			"Admin record was missing and has been recreated from the credentials Secret; earlier sessions end")
+	case event == stepAdminCreated:
+		t.provisioned = append(t.provisioned, "created the admin account")
 	case event != "":
 		r.event(org, corev1.EventTypeNormal, event, actionUpdate, adminEventNotes[event])
 	}
@@ -72,7 +74,6 @@ func (r *OrganizationReconciler) currentAdmin(ctx context.Context, organization 
 }
 
 var adminEventNotes = map[string]string{
-	EventAdminCreated:         "Created the admin account",
 	EventAdminPasswordChanged: "The admin password changed: credentialsVersion increased, earlier tokens are refused",
 }
 
@@ -94,7 +95,7 @@ func (r *OrganizationReconciler) nextAdmin(ctx context.Context, existing *mongos
 		hash, err := r.hash(ctx, c)
 		return mongostore.Admin{
 			ID: uuid.NewString(), Organization: organization, Email: email, PasswordHash: hash, CredentialsVersion: 1, CredentialsFingerprint: c.fingerprint,
-		}, EventAdminCreated, err
+		}, stepAdminCreated, err
 	}
 	next := *existing
 	next.Email, next.CredentialsFingerprint = email, c.fingerprint

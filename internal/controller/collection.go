@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -123,6 +124,8 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 	case created && !isNew && !l.Shared():
 		r.event(t.org, corev1.EventTypeWarning, EventCollectionRecreated, actionCreate,
 			"Collection %s.%s was missing and has been recreated empty", r.Store.Database(), l.Collection)
+	case created && !t.wasReady:
+		t.provisioned = append(t.provisioned, fmt.Sprintf("created collection %s.%s", r.Store.Database(), l.Collection))
 	case created:
 		r.event(t.org, corev1.EventTypeNormal, EventCollectionCreated, actionCreate,
 			"Created collection %s.%s", r.Store.Database(), l.Collection)

@@ -160,14 +160,13 @@ func (r *OrganizationReconciler) createOwnedSecret(ctx context.Context, t *tenan
 		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
 			"Generated the admin password in Secret %s (the sign-up's credentials were voided)", key)
 	case t.org.Spec.RenamedFrom != "" && !t.wasReady:
-		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
-			"Wrote the admin credentials to Secret %s (password kept from organization %s when it had one)", key, t.org.Spec.RenamedFrom)
+		t.provisioned = append(t.provisioned, fmt.Sprintf(
+			"wrote the admin credentials to Secret %s (password kept from organization %s when it had one)", key, t.org.Spec.RenamedFrom))
 	case t.wasReady:
 		r.event(t.org, corev1.EventTypeWarning, EventCredentialsRegenerated, actionCreate,
 			"Credentials Secret %s was missing: generated a new admin password; earlier sessions end", key)
 	default:
-		r.event(t.org, corev1.EventTypeNormal, EventCredentialsGenerated, actionCreate,
-			"Generated the admin password in Secret %s", key)
+		t.provisioned = append(t.provisioned, fmt.Sprintf("generated the admin password in Secret %s", key))
 	}
 	return r.credentialsFrom(t, secret, tenancyv1alpha1.SecretKeyPassword, generated)
 }

@@ -76,7 +76,7 @@ var _ = Describe("2. Collection", func() {
 		Expect(exists).To(BeTrue())
 		Expect(reader.Count(ctx, "org_"+name, nil)).To(BeZero())
 		Eventually(func() []string { return eventReasons(name) }, timeout, interval).Should(
-			ContainElements(controller.EventCollectionCreated, controller.EventCredentialsGenerated, controller.EventAdminCreated))
+			ContainElement(controller.EventProvisioned))
 	})
 
 })

@@ -102,6 +102,10 @@ type tenant struct {
 	// takenOver is set when this reconcile voided a sign-up the platform
 	// now declares (reconcileSignupTakeover).
 	takenOver bool
+	// provisioned lists what this reconcile created for an organization
+	// that was not Ready yet ("created collection app.org_acme"); one
+	// Provisioned event reports them all (reportProvisioned).
+	provisioned []string
 }
 
 // Reconcile fetches the Organization, runs the deletion path or the ordered
@@ -144,8 +148,16 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return res, err
 }
 
-// reconcileLive runs the steps for an Organization that is not being deleted.
+// reconcileLive runs the steps for an Organization that is not being
+// deleted, then reports what they provisioned in one event.
 func (r *OrganizationReconciler) reconcileLive(ctx context.Context, t *tenant) outcome {
+	o := r.runLiveSteps(ctx, t)
+	r.reportProvisioned(t)
+	return o
+}
+
+// runLiveSteps runs the ordered steps and stops at the first error.
+func (r *OrganizationReconciler) runLiveSteps(ctx context.Context, t *tenant) outcome {
 	if err := r.reconcileSignupTakeover(ctx, t); err != nil {
 		return outcome{err: err}
 	}

@@ -46,6 +46,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/devenv/convergence"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
@@ -158,17 +159,17 @@ var _ = Describe("The manager under its deployed RBAC", func() {
 		_, err := convergence.Wait(ctx, testEnv.Client, org.Name, 30*time.Second)
 		Expect(err).NotTo(HaveOccurred())
 
-		Eventually(func() int {
+		Eventually(func() []string {
 			var list eventsv1.EventList
 			Expect(testEnv.Client.List(ctx, &list, client.InNamespace("default"))).To(Succeed())
-			n := 0
+			var reasons []string
 			for _, e := range list.Items {
 				if e.Regarding.Name == "rbac" {
-					n++
+					reasons = append(reasons, e.Reason)
 				}
 			}
-			return n
-		}, 10*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 3), "events could not be recorded")
+			return reasons
+		}, 10*time.Second, 100*time.Millisecond).Should(ContainElement(controller.EventProvisioned), "events could not be recorded")
 
 		s := &corev1.Secret{}
 		Expect(testEnv.Client.Get(ctx, client.ObjectKey{Namespace: credentials, Name: "rbac-admin"}, s)).To(Succeed())

@@ -8,8 +8,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,17 +167,38 @@ func (m *InProcessManager) Stop() error {
 	return <-m.done
 }
 
-// WriteCounter counts the requests that change something in the kube-apiserver.
-type WriteCounter struct{ n atomic.Int64 }
+// WriteCounter counts the requests that change something in the kube-apiserver
+// and remembers each one ("PATCH /api/v1/namespaces/x/secrets/y"), so that a
+// failing count can say what was written.
+type WriteCounter struct {
+	mu     sync.Mutex
+	writes []string
+}
 
 // Count is the number of POST, PUT, PATCH and DELETE requests sent.
-func (w *WriteCounter) Count() int64 { return w.n.Load() }
+func (w *WriteCounter) Count() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return int64(len(w.writes))
+}
+
+// Since lists the writes sent after the first n (a Count taken earlier).
+func (w *WriteCounter) Since(n int64) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n >= int64(len(w.writes)) {
+		return nil
+	}
+	return slices.Clone(w.writes[n:])
+}
 
 func (w *WriteCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		switch req.Method {
 		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-			w.n.Add(1)
+			w.mu.Lock()
+			w.writes = append(w.writes, req.Method+" "+req.URL.Path)
+			w.mu.Unlock()
 		}
 		return rt.RoundTrip(req)
 	})
