@@ -73,7 +73,7 @@ var _ = Describe("9b. Writes per new organization", func() {
 		createOrg(newOrg(name))
 		waitReady(name)
 		Eventually(func() []string { return eventNotes(name) }, timeout, interval).Should(ConsistOf(
-			"Created collection "+database+".org_"+name+", generated the admin password in Secret "+credNS+"/"+
-				tenancyv1alpha1.CredentialsSecretName(name)+" and created the admin account"))
+			"Created collection " + database + ".org_" + name + ", generated the admin password in Secret " + credNS + "/" +
+				tenancyv1alpha1.CredentialsSecretName(name) + " and created the admin account"))
 	})
 })
