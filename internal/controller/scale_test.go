@@ -158,7 +158,14 @@ var _ = Describe("14. Resync at scale", func() {
 // written to MongoDB or the Kubernetes API.
 func expectQuietPasses() {
 	GinkgoHelper()
-	time.Sleep(2 * resyncPeriod) // let creation's events and the first passes settle
+	time.Sleep(2 * resyncPeriod) // let the first passes settle
+	// Creation's events go out one by one behind the reconciles: wait
+	// until a whole resync period passes without an API write.
+	Eventually(func() []string {
+		n := mgr.KubeWrites.Count()
+		time.Sleep(resyncPeriod)
+		return mgr.KubeWrites.Since(n)
+	}, time.Minute, 10*time.Millisecond).Should(BeEmpty(), "the operator kept writing to the Kubernetes API after creation")
 
 	commands, writes, kubeWrites := mgr.Commands.Count(), mgr.Commands.Writes(), mgr.KubeWrites.Count()
 	passes := mgr.Commands.Count("listCollections") // one per bulk observation
