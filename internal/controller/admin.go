@@ -28,6 +28,13 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 	if r.observed.adminMatches(org.Name, email, t.creds.fingerprint) {
 		return nil
 	}
+	if !t.creds.known() {
+		// The credentials step trusted an observation that has changed
+		// since (a new bulk observation): read the Secret's data now.
+		if err := r.readCredentials(ctx, t); err != nil {
+			return err
+		}
+	}
 	existing, err := r.currentAdmin(ctx, org.Name)
 	if err != nil {
 		return classifyMongo(err)

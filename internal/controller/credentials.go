@@ -32,18 +32,36 @@ type credentials struct {
 	fingerprint string
 }
 
-func fingerprint(s *corev1.Secret, key string) string {
-	return fmt.Sprintf("%s/%s/%s", s.UID, s.ResourceVersion, key)
+// known reports whether the credentials themselves were read; false when
+// only the fingerprint is known (the Secret's metadata showed the version
+// the admin record was derived from, and its data was not read).
+func (c credentials) known() bool { return c.password != "" || c.hash != "" }
+
+func fingerprint(s metav1.Object, key string) string {
+	return fmt.Sprintf("%s/%s/%s", s.GetUID(), s.GetResourceVersion(), key)
 }
 
 // reconcileCredentials resolves the admin's password, from the Secret named by
 // spec.admin.passwordSecretRef or from the operator-owned Secret, and records
-// the Secret in status.credentialsSecretRef.
+// the Secret in status.credentialsSecretRef. The cache holds Secrets as
+// metadata only: when the metadata shows the Secret at the version the
+// admin record was derived from (and, for the owned Secret, labelled and
+// owned as it should be), nothing more is read; otherwise the Secret is read
+// from the apiserver.
 func (r *OrganizationReconciler) reconcileCredentials(ctx context.Context, t *tenant) error {
 	if t.org.Spec.Admin.PasswordSecretRef != nil {
-		return r.readReferencedSecret(ctx, t)
+		return r.readReferencedSecret(ctx, t, false)
 	}
-	return r.reconcileOwnedSecret(ctx, t)
+	return r.reconcileOwnedSecret(ctx, t, false)
+}
+
+// readCredentials is reconcileCredentials reading the Secret's data
+// whatever its metadata says (the admin step needs the password).
+func (r *OrganizationReconciler) readCredentials(ctx context.Context, t *tenant) error {
+	if t.org.Spec.Admin.PasswordSecretRef != nil {
+		return r.readReferencedSecret(ctx, t, true)
+	}
+	return r.reconcileOwnedSecret(ctx, t, true)
 }
 
 // readReferencedSecret reads (never copies) the Secret the spec references.
@@ -52,15 +70,25 @@ func (r *OrganizationReconciler) reconcileCredentials(ctx context.Context, t *te
 // Secret serves one organization only. A missing Secret or key stalls the
 // Organization with PasswordSecretNotFound; the Secret watch wakes it up as
 // soon as the Secret appears.
-func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *tenant) error {
+func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *tenant, full bool) error {
 	name, key := t.org.PasswordSource()
 	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: r.CredentialsNamespace, Name: name}
 	if slices.Contains(r.ProtectedSecrets, name) {
 		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotAllowed,
 			"Secret %s/%s is one of the operator's own Secrets; name a Secret holding this organization's password", r.CredentialsNamespace, name)
 	}
+	nn := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}
+	m, err := r.secretMetadata(ctx, nn)
+	if err == nil && !full && referenceAllowed(m, t.org.Name) == nil {
+		if fp := r.verifiedFingerprint(t.org, m, key); fp != "" {
+			t.creds = credentials{fingerprint: fp}
+			return nil
+		}
+	}
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}, secret)
+	if err == nil {
+		err = r.APIReader.Get(ctx, nn, secret)
+	}
 	if apierrors.IsNotFound(err) {
 		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotFound,
 			"Secret %s/%s named by spec.admin.passwordSecretRef does not exist", r.CredentialsNamespace, name)
@@ -68,17 +96,26 @@ func (r *OrganizationReconciler) readReferencedSecret(ctx context.Context, t *te
 	if err != nil {
 		return err
 	}
-	switch owner := secret.Labels[tenancyv1alpha1.LabelOrganization]; {
+	if err := referenceAllowed(secret, t.org.Name); err != nil {
+		return err
+	}
+	return r.credentialsFrom(t, secret, key, false)
+}
+
+// referenceAllowed stalls with PasswordSecretNotAllowed unless the Secret
+// is labelled for the organization (a Secret serves one organization).
+func referenceAllowed(secret metav1.Object, organization string) error {
+	switch owner := secret.GetLabels()[tenancyv1alpha1.LabelOrganization]; {
 	case owner == "":
 		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotAllowed,
 			"Secret %s/%s is not labelled %s=%s; label it for this organization (a Secret serves one organization)",
-			r.CredentialsNamespace, name, tenancyv1alpha1.LabelOrganization, t.org.Name)
-	case owner != t.org.Name:
+			secret.GetNamespace(), secret.GetName(), tenancyv1alpha1.LabelOrganization, organization)
+	case owner != organization:
 		return stalled(tenancyv1alpha1.ReasonPasswordSecretNotAllowed,
 			"Secret %s/%s belongs to organization %s (label %s); a Secret serves one organization",
-			r.CredentialsNamespace, name, owner, tenancyv1alpha1.LabelOrganization)
+			secret.GetNamespace(), secret.GetName(), owner, tenancyv1alpha1.LabelOrganization)
 	}
-	return r.credentialsFrom(t, secret, key, false)
+	return nil
 }
 
 // credentialsFrom takes the credentials from secret: its argon2id hash when
@@ -105,11 +142,20 @@ func (r *OrganizationReconciler) credentialsFrom(t *tenant, secret *corev1.Secre
 // organization, email and password keys. The password is generated once and
 // never regenerated while the Secret holds one; a deleted Secret (or a deleted
 // password key) gets a new password and a Warning event.
-func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *tenant) error {
+func (r *OrganizationReconciler) reconcileOwnedSecret(ctx context.Context, t *tenant, full bool) error {
 	key := types.NamespacedName{Namespace: r.CredentialsNamespace, Name: tenancyv1alpha1.CredentialsSecretName(t.org.Name)}
 	t.org.Status.CredentialsSecretRef = &tenancyv1alpha1.SecretReference{Namespace: key.Namespace, Name: key.Name}
+	m, err := r.secretMetadata(ctx, key)
+	if err == nil && !full && ownedMetadataCurrent(m, t.org) {
+		if fp := r.verifiedFingerprint(t.org, m, tenancyv1alpha1.SecretKeyPassword); fp != "" {
+			t.creds = credentials{fingerprint: fp}
+			return nil
+		}
+	}
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, key, secret)
+	if err == nil {
+		err = r.APIReader.Get(ctx, key, secret)
+	}
 	if apierrors.IsNotFound(err) {
 		// Create only if absent: the cache may lag behind a Secret created
 		// moments ago, and an existing Secret's password is never replaced.
@@ -252,6 +298,7 @@ func (r *OrganizationReconciler) setOwnedSecretContent(org *tenancyv1alpha1.Orga
 	return nil
 }
 
-func labelledFor(s *corev1.Secret, organization string) bool {
-	return s.Labels[tenancyv1alpha1.LabelManagedBy] == tenancyv1alpha1.ManagedBy && s.Labels[tenancyv1alpha1.LabelOrganization] == organization
+func labelledFor(s metav1.Object, organization string) bool {
+	return s.GetLabels()[tenancyv1alpha1.LabelManagedBy] == tenancyv1alpha1.ManagedBy &&
+		s.GetLabels()[tenancyv1alpha1.LabelOrganization] == organization
 }

@@ -67,6 +67,29 @@ var _ = Describe("7. Drift repair", func() {
 		waitReady(name)
 	})
 
+	It("repairs a credentials Secret edited behind its back, though the cache holds Secrets as metadata only", func() {
+		name := uniqueName("edited")
+		createOrg(newOrg(name))
+		waitReady(name)
+		before, record := ownedSecret(name), admin(name)
+		edited := before.DeepCopy()
+		edited.Data[tenancyv1alpha1.SecretKeyEmail] = []byte("mallory@evil.example")
+		edited.Data[tenancyv1alpha1.SecretKeyOrganization] = []byte("someone-else")
+		delete(edited.Labels, tenancyv1alpha1.LabelManagedBy)
+		Expect(k8s.Update(ctx, edited)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			s := ownedSecret(name)
+			g.Expect(s.ResourceVersion).NotTo(Equal(edited.ResourceVersion), "not repaired yet")
+			g.Expect(string(s.Data[tenancyv1alpha1.SecretKeyEmail])).To(Equal("admin@" + name + ".example"))
+			g.Expect(string(s.Data[tenancyv1alpha1.SecretKeyOrganization])).To(Equal(name))
+			g.Expect(s.Labels).To(HaveKeyWithValue(tenancyv1alpha1.LabelManagedBy, tenancyv1alpha1.ManagedBy))
+			g.Expect(s.Data[tenancyv1alpha1.SecretKeyPassword]).To(Equal(before.Data[tenancyv1alpha1.SecretKeyPassword]))
+		}, timeout, interval).Should(Succeed())
+		Expect(admin(name).CredentialsVersion).To(Equal(record.CredentialsVersion), "the password did not change: no new credentialsVersion")
+		waitReady(name)
+	})
+
 	It("recreates a deleted admin record from the Secret", func() {
 		name := uniqueName("lostadmin")
 		createOrg(newOrg(name))

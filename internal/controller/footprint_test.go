@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,16 +19,59 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
+	"github.com/org-operator/org-operator/internal/testsupport/testenv"
 )
+
+// secretMetadata is an empty Secret's metadata, to read from the cache.
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
 
 var _ = Describe("9. Footprint", func() {
 	It("caches Secrets only in the credentials namespace", func() {
 		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "elsewhere"}})).To(Succeed())
-		cached := mgr.Manager.GetClient()
-		err := cached.Get(ctx, client.ObjectKey{Namespace: "default", Name: "elsewhere"}, &corev1.Secret{})
+		cached := mgr.Manager.GetCache()
+		err := cached.Get(ctx, client.ObjectKey{Namespace: "default", Name: "elsewhere"}, secretMetadata())
 		Expect(err).To(HaveOccurred(), "a Secret outside the credentials namespace is readable from the cache")
-		var list corev1.SecretList
-		Expect(cached.List(ctx, &list, client.InNamespace(credNS))).To(Succeed())
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+		Expect(cached.List(ctx, list, client.InNamespace(credNS))).To(Succeed())
+	})
+
+	It("caches Secrets as metadata only: every list and watch of Secrets asks for metadata, and nothing else reads them in bulk", func() {
+		name := uniqueName("metaonly")
+		createOrg(newOrg(name))
+		waitReady(name)
+		var lists []testenv.Read
+		for _, r := range mgr.KubeReads.All() {
+			if strings.HasSuffix(r.Path, "/secrets") {
+				lists = append(lists, r)
+			}
+		}
+		Expect(lists).NotTo(BeEmpty(), "the cache never listed Secrets")
+		for _, r := range lists {
+			Expect(r.Accept).To(ContainSubstring("as=PartialObjectMetadata"), "a list or watch of whole Secrets: %+v", r)
+		}
+	})
+
+	It("keeps no Secret's data, and not kubectl's last-applied configuration, in the cache", func() {
+		name := uniqueName("lastapplied")
+		org := newOrg(name)
+		org.Spec.Admin.PasswordSecretRef = &tenancyv1alpha1.SecretKeyRef{Name: name + "-pw"}
+		pw := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: credNS, Name: name + "-pw",
+			Labels:      map[string]string{tenancyv1alpha1.LabelOrganization: name},
+			Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: `{"stringData":{"password":"in-clear-here"}}`}},
+			StringData: map[string]string{"password": "correct horse battery staple 42"}}
+		Expect(k8s.Create(ctx, pw)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8s.Delete(ctx, pw))).To(Succeed()) })
+		createOrg(org)
+		waitReady(name)
+		m := secretMetadata()
+		Expect(mgr.Manager.GetCache().Get(ctx, client.ObjectKeyFromObject(pw), m)).To(Succeed())
+		Expect(m.Annotations).NotTo(HaveKey(corev1.LastAppliedConfigAnnotation))
+		Expect(m.Labels).To(HaveKeyWithValue(tenancyv1alpha1.LabelOrganization, name))
 	})
 
 	It("strips managedFields from cached objects", func() {

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -187,9 +186,9 @@ func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alph
 		return true
 	}
 	name, key := org.PasswordSource()
-	secret := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name}, secret); err != nil {
+	m, err := r.secretMetadata(ctx, types.NamespacedName{Namespace: r.CredentialsNamespace, Name: name})
+	if err != nil {
 		return true
 	}
-	return !r.observed.adminMatches(org.Name, mongostore.NormalizeEmail(org.Spec.Admin.Email), fingerprint(secret, key))
+	return r.verifiedFingerprint(org, m, key) == ""
 }

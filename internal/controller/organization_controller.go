@@ -49,8 +49,11 @@ type OrganizationReconciler struct {
 	client.Client
 	// APIReader reads from the apiserver, bypassing the cache.
 	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  events.EventRecorder
+	// SecretCache reads Secrets' metadata from the cache (which holds
+	// Secrets as metadata only); their data comes from APIReader.
+	SecretCache client.Reader
+	Scheme      *runtime.Scheme
+	Recorder    events.EventRecorder
 	// Store is the MongoDB side of every tenant.
 	Store TenantStore
 	// CredentialsNamespace holds credentials Secrets (owned and referenced).
@@ -273,8 +276,8 @@ func (r *OrganizationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		// A platform declaring a sign-up organization does too (signupDeclared).
 		For(&tenancyv1alpha1.Organization{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, signupDeclared()))).
-		Owns(&corev1.Secret{}, notOurs).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret), notOurs).
+		Owns(&corev1.Secret{}, builder.OnlyMetadata, notOurs).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.organizationsForSecret), notOurs).
 		Watches(&tenancyv1alpha1.Organization{}, handler.EnqueueRequestsFromMapFunc(r.renameRelatives)).
 		WatchesRawSource(source.Channel(observed, lowPriority())).
 		WithOptions(opts).

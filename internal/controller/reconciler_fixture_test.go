@@ -56,7 +56,7 @@ func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ..
 	}
 	return &OrganizationReconciler{
 		metrics: m,
-		Client:  c, APIReader: c, Scheme: unitScheme,
+		Client:  c, APIReader: c, SecretCache: c, Scheme: unitScheme,
 		Store:                &writeThrough{TenantStore: store, observed: observed, budget: budget},
 		CredentialsNamespace: "creds",
 		ClusterID:            unitCluster,

@@ -3,9 +3,11 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -67,7 +69,11 @@ type Config struct {
 // other namespaces, those selected by others: the operator's own signing
 // keys), and strips managedFields from every cached object but sign-up
 // Organizations (a few, capped by --signup-max-total), whose field managers
-// tell when the platform declares them (reconcileSignupTakeover).
+// tell when the platform declares them (reconcileSignupTakeover). Secrets
+// are watched as metadata only (the controllers' watches say so, and the
+// manager's client reads whole Secrets from the apiserver), without
+// kubectl's last-applied-configuration annotation, which holds a Secret
+// applied with kubectl in clear.
 func CacheOptions(credentialsNamespace string, others map[string]cache.Config) cache.Options {
 	namespaces := map[string]cache.Config{}
 	for ns, c := range others {
@@ -77,7 +83,7 @@ func CacheOptions(credentialsNamespace string, others map[string]cache.Config) c
 	return cache.Options{
 		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Namespaces: namespaces},
+			&corev1.Secret{}: {Namespaces: namespaces, Transform: stripSecretMetadata},
 		},
 	}
 }
@@ -87,6 +93,19 @@ func CacheOptions(credentialsNamespace string, others map[string]cache.Config) c
 func stripManagedFields(obj any) (any, error) {
 	if org, ok := obj.(*tenancyv1alpha1.Organization); ok && org.SignedUp() {
 		return obj, nil
+	}
+	return cache.TransformStripManagedFields()(obj)
+}
+
+// stripSecretMetadata drops managedFields and the last-applied
+// configuration from a cached Secret (or its metadata).
+func stripSecretMetadata(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil {
+		if _, ok := m.GetAnnotations()[corev1.LastAppliedConfigAnnotation]; ok {
+			a := maps.Clone(m.GetAnnotations())
+			delete(a, corev1.LastAppliedConfigAnnotation)
+			m.SetAnnotations(a)
+		}
 	}
 	return cache.TransformStripManagedFields()(obj)
 }
@@ -139,6 +158,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 	return &OrganizationReconciler{
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
+		SecretCache:          mgr.GetCache(),
 		Scheme:               mgr.GetScheme(),
 		Recorder:             mgr.GetEventRecorder("org-operator"),
 		Store:                &writeThrough{TenantStore: cfg.Store, observed: observed, budget: budget},

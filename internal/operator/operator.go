@@ -230,7 +230,7 @@ func (op *Operator) register(o Options) error {
 		apiCfg := o.API
 		apiCfg.CredentialsNamespace, apiCfg.SigningKeysNamespace = o.Controller.CredentialsNamespace, o.Namespace
 		server, err := restapi.New(apiCfg, restapi.Dependencies{Client: op.Manager.GetClient(),
-			Reader: op.Manager.GetAPIReader(), Store: op.Store,
+			Reader: op.Manager.GetAPIReader(), Metadata: op.Manager.GetCache(), Store: op.Store,
 			Registry: o.Registry, Log: o.Logger.WithName("api"), HashSlots: hashSlots})
 		if err != nil {
 			return fmt.Errorf("set up REST API: %w", err)
@@ -320,8 +320,20 @@ func managerOptions(o Options) ctrl.Options {
 		RetryPeriod:                   durationOrNil(o.RetryPeriod),
 		Cache:                         cacheOptions(o),
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.AllowSeveralInProcess)},
-		Client:                        client.Options{FieldOwner: tenancyv1alpha1.FieldManagerController},
+		Client:                        clientOptions(),
 		Logger:                        o.Logger,
+	}
+}
+
+// clientOptions make the manager's client read Secrets from the apiserver:
+// the cache holds Secrets as metadata only (controller.CacheOptions), and a
+// whole Secret read through the cache would start an informer holding every
+// Secret's data. The few paths that need a Secret's data read it this way;
+// metadata reads go to the cache (mgr.GetCache()).
+func clientOptions() client.Options {
+	return client.Options{
+		FieldOwner: tenancyv1alpha1.FieldManagerController,
+		Cache:      &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}},
 	}
 }
 

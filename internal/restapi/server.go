@@ -68,7 +68,11 @@ type Dependencies struct {
 	// an Organization's managedFields (which the cache strips) before it
 	// writes. Default: Client, which must then keep managedFields.
 	Reader client.Reader
-	Store  Store
+	// Metadata reads Secrets' metadata from the cache (the manager's
+	// cache, which holds Secrets as metadata only); nil: every signing-key
+	// lookup reads the Secret through Client.
+	Metadata client.Reader
+	Store    Store
 	// Registry receives the API's metrics (nil: none are registered).
 	Registry prometheus.Registerer
 	Log      logr.Logger
@@ -99,7 +103,7 @@ func New(cfg Config, d Dependencies) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, client: c, reader: d.Reader, store: store, metrics: m, log: log, dummyHash: dummy, now: time.Now,
-		keys: &tokens.SecretKeyStore{Client: c, Live: d.Reader, Namespace: cfg.SigningKeysNamespace, Name: cfg.SigningKeysSecret,
+		keys: &tokens.SecretKeyStore{Client: c, Live: d.Reader, Metadata: d.Metadata, Namespace: cfg.SigningKeysNamespace, Name: cfg.SigningKeysSecret,
 			Rotation: cfg.KeyRotation, TokenLifetime: cfg.AccessTokenTTL},
 		issuer:  &tokens.Issuer{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTokenTTL, Leeway: cfg.ClockSkew},
 		limiter: newLimiter(cfg.LoginRate, cfg.LoginBurst, cfg.MaxClients),

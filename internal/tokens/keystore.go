@@ -19,8 +19,12 @@ import (
 // whichever replica notices first, with optimistic locking so concurrent
 // replicas never overwrite each other's keys.
 type SecretKeyStore struct {
-	// Client reads (from the cache) and writes the Secret.
-	Client    client.Client
+	// Client writes the Secret and reads it whole (the manager's client
+	// reads Secrets from the apiserver: the cache holds their metadata only).
+	Client client.Client
+	// Metadata, when set, reads the Secret's metadata from the cache: Keys
+	// then reads the Secret whole only when its resourceVersion changed.
+	Metadata  client.Reader
 	Namespace string
 	Name      string
 	// Rotation is how long a key signs before a new one replaces it.
@@ -42,8 +46,11 @@ type SecretKeyStore struct {
 // ids cannot turn into a stream of apiserver requests.
 const MinReread = time.Second
 
-// Keys returns the current key set, parsed once per Secret version.
+// Keys returns the current key set, read and parsed once per Secret version.
 func (s *SecretKeyStore) Keys(ctx context.Context) (*KeySet, error) {
+	if ks := s.unchanged(ctx); ks != nil {
+		return ks, nil
+	}
 	secret := &corev1.Secret{}
 	err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, secret)
 	s.mu.Lock()
@@ -66,6 +73,26 @@ func (s *SecretKeyStore) Keys(ctx context.Context) (*KeySet, error) {
 	}
 	s.keys, s.resVersion = ks, secret.ResourceVersion
 	return ks, nil
+}
+
+// unchanged returns the parsed key set when the cached metadata shows the
+// Secret at the version it was parsed from; nil otherwise (no Metadata
+// reader, nothing parsed yet, a new version, or the Secret not in the cache).
+func (s *SecretKeyStore) unchanged(ctx context.Context) *KeySet {
+	if s.Metadata == nil {
+		return nil
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := s.Metadata.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, m); err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys != nil && m.ResourceVersion == s.resVersion {
+		return s.keys
+	}
+	return nil
 }
 
 // Reread returns the key set as the apiserver holds it now, bypassing the

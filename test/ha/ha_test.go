@@ -260,9 +260,13 @@ var _ = Describe("Two replicas", Ordered, func() {
 				client.MatchingLabels{tenancyv1alpha1.LabelOrganization: n})).To(Succeed())
 			Expect(list.Items).To(HaveLen(1), "credentials Secrets of %s", n)
 		}
-		// A lease outlives its holder by its duration (15 s) at most, plus a
-		// retry period (2 s).
-		Expect(takeover).To(BeNumerically("<", 20*time.Second))
+		// A lease outlives its holder by its duration (15 s), counted from
+		// when the survivor last saw it renewed; the survivor looks every
+		// retry period (2 s) with client-go's jitter (up to x2.2): it may see
+		// the last renewal up to 4.4 s late and try again up to 4.4 s after
+		// the lease expired: 23.8 s at most (20 s was short of that: a
+		// loaded machine measured 20.05 s).
+		Expect(takeover).To(BeNumerically("<", 24*time.Second))
 		if lead == a {
 			a = nil
 		} else {

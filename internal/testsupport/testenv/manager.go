@@ -71,6 +71,8 @@ type InProcessManager struct {
 	Commands *mongostore.CommandCounter
 	// KubeWrites counts the writes the operator sends to the kube-apiserver.
 	KubeWrites *WriteCounter
+	// KubeReads records the reads (GET: get, list, watch) it sends.
+	KubeReads *ReadLog
 	// APIURL is the REST API's base URL, when Options.API was set.
 	APIURL string
 	// Metrics is the registry holding every metric of this operator.
@@ -133,9 +135,9 @@ func StartInProcessManager(cfg *rest.Config, o Options) (*InProcessManager, erro
 	if err != nil {
 		return nil, err
 	}
-	writes := &WriteCounter{}
+	writes, reads := &WriteCounter{}, &ReadLog{}
 	mcfg := rest.CopyConfig(cfg)
-	mcfg.Wrap(writes.wrap)
+	mcfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return reads.wrap(writes.wrap(rt)) })
 	reg := prometheus.NewRegistry()
 	opts.Registry = reg
 	op, err := operator.New(mcfg, opts)
@@ -143,7 +145,7 @@ func StartInProcessManager(cfg *rest.Config, o Options) (*InProcessManager, erro
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &InProcessManager{Manager: op.Manager, Store: op.Store, Commands: op.Commands, KubeWrites: writes, Metrics: reg,
+	m := &InProcessManager{Manager: op.Manager, Store: op.Store, Commands: op.Commands, KubeWrites: writes, KubeReads: reads, Metrics: reg,
 		cancel: cancel, done: make(chan error, 1)}
 	if op.API != nil {
 		m.APIURL = "http://" + opts.API.BindAddress
@@ -199,6 +201,36 @@ func (w *WriteCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 			w.mu.Lock()
 			w.writes = append(w.writes, req.Method+" "+req.URL.Path)
 			w.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+// Read is one GET request: its path, query and Accept header (which says
+// whether a list or watch asked for whole objects or metadata only).
+type Read struct {
+	Path, Query, Accept string
+}
+
+// ReadLog remembers every GET request sent to the kube-apiserver.
+type ReadLog struct {
+	mu    sync.Mutex
+	reads []Read
+}
+
+// All lists the reads sent so far.
+func (l *ReadLog) All() []Read {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.reads)
+}
+
+func (l *ReadLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method == http.MethodGet {
+			l.mu.Lock()
+			l.reads = append(l.reads, Read{Path: req.URL.Path, Query: req.URL.RawQuery, Accept: req.Header.Get("Accept")})
+			l.mu.Unlock()
 		}
 		return rt.RoundTrip(req)
 	})
