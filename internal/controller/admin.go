@@ -52,12 +52,8 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 	if err != nil {
 		return err
 	}
-	write := r.Store.UpdateAdmin
-	if existing == nil {
-		write = r.Store.CreateAdmin
-	}
-	if err := write(ctx, next); err != nil {
-		return classifyAdminError(err, org.Spec.Admin.Email)
+	if err := r.writeAdmin(ctx, t, existing, next); err != nil {
+		return err
 	}
 	switch {
 	case event == stepAdminCreated && t.wasReady:
@@ -67,6 +63,35 @@ func (r *OrganizationReconciler) reconcileAdmin(ctx context.Context, t *tenant) 
 		t.provisioned = append(t.provisioned, "created the admin account")
 	case event != "":
 		r.event(org, corev1.EventTypeNormal, event, actionUpdate, adminEventNotes[event])
+	}
+	return nil
+}
+
+// writeAdmin creates or rewrites the admin record. When the write ends
+// earlier tokens (a new credentialsVersion, or a record recreated for an
+// organization that had one) it ends the organization's REST API sessions
+// before and after it: authentication reads only the session, so none may
+// outlive the credentials it was opened with. The second pass catches a
+// login that read the old record while the write was under way (a login
+// re-checks the record after opening its session). A brand-new
+// organization (no verdict yet) has no session: nothing to end.
+func (r *OrganizationReconciler) writeAdmin(ctx context.Context, t *tenant, existing *mongostore.Admin, next mongostore.Admin) error {
+	write := r.Store.UpdateAdmin
+	if existing == nil {
+		write = r.Store.CreateAdmin
+	}
+	endsSessions := (existing == nil && (t.wasReady || t.org.Status.ObservedGeneration > 0)) ||
+		(existing != nil && existing.CredentialsVersion != next.CredentialsVersion)
+	if endsSessions {
+		if err := r.Store.RevokeOrganizationSessions(ctx, t.org.Name); err != nil {
+			return classifyMongo(err)
+		}
+	}
+	if err := write(ctx, next); err != nil {
+		return classifyAdminError(err, t.org.Spec.Admin.Email)
+	}
+	if endsSessions {
+		return classifyMongo(r.Store.RevokeOrganizationSessions(ctx, t.org.Name))
 	}
 	return nil
 }

@@ -188,9 +188,23 @@ func (s *Store) updateAdmin(ctx context.Context, a Admin) error {
 	return nil
 }
 
-// DeleteAdmin removes the admin record of an organization. It reports whether
-// a record existed; deleting a missing record is not an error.
+// DeleteAdmin removes an organization's admin record when present and
+// ends the organization's REST API sessions, before and after (a login that
+// raced the deletion re-checks the record and is refused, or its session is
+// deleted by the second pass); it reports whether a record was removed.
+// Safe to retry: the sessions are deleted whether or not a record was.
 func (s *Store) DeleteAdmin(ctx context.Context, organization string) (bool, error) {
+	if err := s.RevokeOrganizationSessions(ctx, organization); err != nil {
+		return false, err
+	}
+	removed, err := s.deleteAdminRecord(ctx, organization)
+	if err != nil {
+		return false, err
+	}
+	return removed, s.RevokeOrganizationSessions(ctx, organization)
+}
+
+func (s *Store) deleteAdminRecord(ctx context.Context, organization string) (bool, error) {
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
 	res, err := s.db.Collection(AdminsCollection).DeleteOne(ctx, bson.D{{Key: fieldOrganization, Value: organization}})

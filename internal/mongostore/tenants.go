@@ -257,12 +257,16 @@ func (s *Store) CountCollectionsWithPrefix(ctx context.Context, prefix string) (
 
 // RehomeAdmin moves the admin record of organization from to organization
 // to, keeping the password hash and increasing credentialsVersion so that
-// tokens issued for the old organization end. It reports whether a record
-// was moved; it does nothing when to already has a record.
+// tokens issued for the old organization end, and ends the old
+// organization's sessions. It reports whether a record was moved; it moves
+// nothing when to already has a record.
 func (s *Store) RehomeAdmin(ctx context.Context, from, to string) (bool, error) {
 	existing, err := s.GetAdmin(ctx, to)
-	if err != nil || existing != nil {
+	if err != nil {
 		return false, err
+	}
+	if existing != nil {
+		return false, s.RevokeOrganizationSessions(ctx, from)
 	}
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
@@ -271,5 +275,8 @@ func (s *Store) RehomeAdmin(ctx context.Context, from, to string) (bool, error) 
 	if err != nil {
 		return false, wrap("re-home admin of "+from, err)
 	}
-	return res.ModifiedCount > 0, nil
+	// The old organization's sessions end (authentication reads only the
+	// session); retried until the rename completes, so a crash right after
+	// the move still ends them.
+	return res.ModifiedCount > 0, s.RevokeOrganizationSessions(ctx, from)
 }

@@ -130,8 +130,31 @@ func (s *Server) login(ctx context.Context, in *LoginInput) (*TokenOutput, error
 	if err != nil {
 		return nil, s.storeError(err)
 	}
+	if err := s.recheckAdmin(ctx, admin, sid); err != nil {
+		return nil, err
+	}
 	s.metrics.logins.WithLabelValues(loginSuccess).Inc()
 	return s.tokenPair(ctx, admin, sid, refresh)
+}
+
+// recheckAdmin reads the admin record again once a login's session exists:
+// if the credentials changed meanwhile (the controller ends sessions before
+// and after such a change, and this session may have been opened between
+// the two), the session is deleted and the login refused. Authentication
+// reads only the session, so no session may outlive its credentials.
+func (s *Server) recheckAdmin(ctx context.Context, admin *mongostore.Admin, sid string) error {
+	now, err := s.store.GetAdmin(ctx, admin.Organization)
+	if err != nil {
+		return s.storeError(err)
+	}
+	if now != nil && now.ID == admin.ID && now.CredentialsVersion == admin.CredentialsVersion {
+		return nil
+	}
+	if err := s.store.RevokeSession(ctx, sid); err != nil {
+		return s.storeError(err)
+	}
+	s.log.V(1).Info("login refused: the credentials changed while it was checked", "organization", admin.Organization)
+	return errUnauthenticated()
 }
 
 func (s *Server) refresh(ctx context.Context, in *RefreshInput) (*TokenOutput, error) {

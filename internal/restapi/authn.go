@@ -17,15 +17,18 @@ import (
 type principal struct {
 	claims *tokens.Claims
 	org    *tenancyv1alpha1.Organization
-	admin  *mongostore.Admin
 }
 
 // authenticate checks a Bearer access token: signature, algorithm, key,
 // issuer, audience, type and times (tokens.Issuer.Verify), then that its
-// organization exists and is not being deleted, that its session was not
-// revoked, and that its subject and credentials version are the admin's
-// current ones (a password change or a recreated admin ends old tokens).
-// Every failure is the same 401; the reason is logged at debug level.
+// organization exists and is not being deleted (from the cache), and that
+// its session exists and was opened for the token's subject and credentials
+// version: one store read. The admin record is not read: whatever ends an
+// admin's credentials ends the organization's sessions (a password change,
+// a recreated or deleted admin record, a rename: the controller and
+// mongostore delete them before and after the write), and a login re-checks
+// the record after opening its session. Every failure is the same 401; the
+// reason is logged at debug level.
 func (s *Server) authenticate(ctx context.Context, header string) (*principal, error) {
 	raw, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok || raw == "" {
@@ -65,14 +68,24 @@ func (s *Server) authenticate(ctx context.Context, header string) (*principal, e
 	if s.tooOld(sess) {
 		return nil, s.refuse("session older than --api-session-max-age", claims)
 	}
-	admin, err := s.store.GetAdmin(ctx, claims.Organization)
+	if sess.AdminID != claims.Subject || sess.CredentialsVersion != claims.CredentialsVersion {
+		return nil, s.refuse("token not issued for this session's credentials", claims)
+	}
+	return &principal{claims: claims, org: org}, nil
+}
+
+// currentAdmin reads the principal's admin record, for the changes that
+// check the current password: 401 when the record no longer carries the
+// token's subject and credentials version.
+func (s *Server) currentAdmin(ctx context.Context, p *principal) (*mongostore.Admin, error) {
+	admin, err := s.store.GetAdmin(ctx, p.claims.Organization)
 	if err != nil {
 		return nil, s.storeError(err)
 	}
-	if admin == nil || admin.ID != claims.Subject || admin.CredentialsVersion != claims.CredentialsVersion {
-		return nil, s.refuse("credentials changed", claims)
+	if admin == nil || admin.ID != p.claims.Subject || admin.CredentialsVersion != p.claims.CredentialsVersion {
+		return nil, s.refuse("credentials changed", p.claims)
 	}
-	return &principal{claims: claims, org: org, admin: admin}, nil
+	return admin, nil
 }
 
 func (s *Server) refuse(reason string, c *tokens.Claims) error {

@@ -15,7 +15,11 @@ import (
 // towards the account's lockout like failed logins; verifying holds one of
 // the process's hashing slots (429 when none is free).
 func (s *Server) checkCurrentPassword(ctx context.Context, p *principal, current string) error {
-	email := p.admin.Email
+	admin, err := s.currentAdmin(ctx, p)
+	if err != nil {
+		return err
+	}
+	email := admin.Email
 	if _, err := s.checkLockout(ctx, email); err != nil {
 		return err
 	}
@@ -23,7 +27,7 @@ func (s *Server) checkCurrentPassword(ctx context.Context, p *principal, current
 	if !ok {
 		return errBusyHashing()
 	}
-	match, _ := password.Verify(current, p.admin.PasswordHash)
+	match, _ := password.Verify(current, admin.PasswordHash)
 	release()
 	if !match {
 		if err := s.recordFailure(ctx, email); err != nil {

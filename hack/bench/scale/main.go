@@ -147,7 +147,8 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 		return err
 	}
 	tenants := n + 2*probes
-	fmt.Printf("manager memory with %d Organizations and %d Secrets cached (metadata only): RSS %.1f MiB (peak %.1f MiB; %.1f MiB with none), %.1f KiB per tenant; Go heap %.1f MiB allocated, %.1f MiB in use\n",
+	fmt.Printf("manager memory with %d Organizations and %d Secrets cached (metadata only): "+
+		"RSS %.1f MiB (peak %.1f MiB; %.1f MiB with none), %.1f KiB per tenant; Go heap %.1f MiB allocated, %.1f MiB in use\n",
 		tenants, tenants, float64(rss)/(1<<20), float64(peak)/(1<<20), float64(base)/(1<<20), float64(rss-base)/1024/float64(tenants), alloc/(1<<20), inuse/(1<<20))
 	return nil
 }
