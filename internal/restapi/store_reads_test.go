@@ -4,6 +4,11 @@ package restapi_test
 
 import (
 	"net/http"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -32,5 +37,20 @@ var _ = Describe("Store reads per request", func() {
 		// listCollections once and two finds (admin records, ledger).
 		passes := sent["listCollections"]
 		Expect(sent["find"]-2*passes).To(Equal(int64(n)), "finds per authenticated request; sent: %v", sent)
+	})
+
+	It("ends earlier tokens as soon as a password the platform changed is in the admin record, though it reads only the session", func() {
+		t := newTenant("rotated")
+		pair := tokensFor(t)
+		version := adminRecords(t.name)[0]["credentialsVersion"]
+		s := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credNS, Name: t.name + "-admin"}, s)).To(Succeed())
+		s.Data["password"] = []byte("the platform rotated this one 2026")
+		Expect(k8s.Update(ctx, s)).To(Succeed())
+		Eventually(func() any { return adminRecords(t.name)[0]["credentialsVersion"] }, timeout, 10*time.Millisecond).ShouldNot(Equal(version))
+		// At once: the controller ended the sessions before it wrote the record.
+		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, pair.AccessToken, nil), http.StatusUnauthorized)
+		expectProblem(call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}), http.StatusUnauthorized)
+		Expect(reader.Count(ctx, "sessions", bson.D{{Key: "organization", Value: t.name}})).To(BeZero())
 	})
 })

@@ -2,7 +2,9 @@
 // plane, FerretDB and the controller, over real HTTP on loopback. It prints,
 // in one run: login requests/s beside the hashing limit (cores / the time of
 // one argon2id hash, measured here), and authenticated
-// GET /v1/organizations/{name} requests/s beside a bare net/http handler.
+// GET /v1/organizations/{name} requests/s beside a bare net/http handler
+// and beside the store's raw point reads by _id (of a session document, the
+// read an authenticated request costs) with the same concurrency.
 //
 //	make bench-api
 package main
@@ -23,6 +25,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -93,6 +98,11 @@ func run(d time.Duration, clients int) error {
 		return get(c, mgr.APIURL+"/v1/organizations/bench", token)
 	})
 
+	readRate, err := pointReads(ctx, env.Mongo.URI(), env.Database, d, clients)
+	if err != nil {
+		return err
+	}
+
 	body := []byte(`{"name":"bench","ready":true}`)
 	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -110,7 +120,40 @@ func run(d time.Duration, clients int) error {
 	fmt.Printf("  authenticated GET organization:     %8.1f req/s  (statuses %v)\n", getRate, getCodes)
 	fmt.Printf("  bare net/http handler:              %8.1f req/s\n", bareRate)
 	fmt.Printf("  ratio GET / bare handler:           %8.3f\n", getRate/bareRate)
+	fmt.Printf("  store raw point reads (_id):        %8.1f reads/s\n", readRate)
+	fmt.Printf("  ratio GET / store point reads:      %8.3f  (1.0 would be one store read per request and nothing else)\n", getRate/readRate)
 	return nil
+}
+
+// pointReads finds one session document by _id from clients goroutines
+// for d, through its own MongoDB client, and returns reads/s.
+func pointReads(ctx context.Context, uri, database string, d time.Duration, clients int) (float64, error) {
+	c, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = c.Disconnect(ctx) }()
+	sessions := c.Database(database).Collection("sessions")
+	var doc bson.M
+	if err := sessions.FindOne(ctx, bson.D{}).Decode(&doc); err != nil {
+		return 0, fmt.Errorf("a session to read: %w", err)
+	}
+	byID := bson.D{{Key: "_id", Value: doc["_id"]}}
+	var reads atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if sessions.FindOne(ctx, byID).Err() == nil {
+					reads.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(reads.Load()) / time.Since(start).Seconds(), nil
 }
 
 func medianHashTime(n int) time.Duration {

@@ -146,6 +146,12 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 	if err != nil {
 		return err
 	}
+	if url := os.Getenv("BENCH_PPROF_URL"); url != "" {
+		// Diagnosis: what the live heap holds with N tenants (after a GC).
+		if err := saveProfile(url+"/debug/pprof/heap?gc=1", "manager-heap.pprof"); err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+		}
+	}
 	tenants := n + 2*probes
 	fmt.Printf("manager memory with %d Organizations and %d Secrets cached (metadata only): "+
 		"RSS %.1f MiB (peak %.1f MiB; %.1f MiB with none), %.1f KiB per tenant; Go heap %.1f MiB allocated, %.1f MiB in use\n",
