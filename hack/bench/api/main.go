@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -94,9 +96,14 @@ func run(d time.Duration, clients int) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := profile(os.Getenv("BENCH_CPUPROFILE")) // diagnosis: the GET phase's CPU profile
+	if err != nil {
+		return err
+	}
 	getRate, getCodes := load(d, clients, func(c *http.Client) int {
 		return get(c, mgr.APIURL+"/v1/organizations/bench", token)
 	})
+	stopProfile()
 
 	readRate, err := pointReads(ctx, env.Mongo.URI(), env.Database, d, clients)
 	if err != nil {
@@ -125,7 +132,7 @@ func run(d time.Duration, clients int) error {
 	return nil
 }
 
-// pointReads finds one session document by _id from clients goroutines
+// pointReads finds the newest session document by _id from clients goroutines
 // for d, through its own MongoDB client, and returns reads/s.
 func pointReads(ctx context.Context, uri, database string, d time.Duration, clients int) (float64, error) {
 	c, err := mongo.Connect(options.Client().ApplyURI(uri))
@@ -134,8 +141,11 @@ func pointReads(ctx context.Context, uri, database string, d time.Duration, clie
 	}
 	defer func() { _ = c.Disconnect(ctx) }()
 	sessions := c.Database(database).Collection("sessions")
+	// The newest session is the GET phase's own (logged in last): the same
+	// document, at the same place in the collection, as the API reads.
 	var doc bson.M
-	if err := sessions.FindOne(ctx, bson.D{}).Decode(&doc); err != nil {
+	newest := options.FindOne().SetSort(bson.D{{Key: "createdAt", Value: -1}})
+	if err := sessions.FindOne(ctx, bson.D{}, newest).Decode(&doc); err != nil {
 		return 0, fmt.Errorf("a session to read: %w", err)
 	}
 	byID := bson.D{{Key: "_id", Value: doc["_id"]}}
@@ -233,4 +243,23 @@ func loginToken(base string, body []byte) (string, error) {
 		return "", err
 	}
 	return p.AccessToken, nil
+}
+
+// profile starts a CPU profile into file (nothing when file is "") and
+// returns what stops it.
+func profile(file string) (func(), error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close() // the profile is diagnosis only
+	}, nil
 }
