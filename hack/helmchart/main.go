@@ -97,25 +97,68 @@ func run(chart string) error {
 // templates/argocd-health.yaml names the same.
 var healthKinds = []string{"Organization", "OrganizationAccess"}
 
+// serviceAccount is the manager's ServiceAccount in config/; the chart
+// names it serviceAccount.name when set (org-operator.serviceAccountName).
+const serviceAccount = "org-operator-controller-manager"
+
+// kindServiceAccount is the kind of the manager's identity.
+const kindServiceAccount = "ServiceAccount"
+
+// saPlaceholder stands for the ServiceAccount's name until the YAML is
+// written, then becomes the template that names it.
+const saPlaceholder = "ORG_OPERATOR_SERVICE_ACCOUNT"
+
+// nameServiceAccount replaces the manager's ServiceAccount's name by the
+// placeholder: its own name and the subjects of the bindings granting it.
+func nameServiceAccount(o *unstructured.Unstructured) {
+	switch o.GetKind() {
+	case kindServiceAccount:
+		if o.GetName() == serviceAccount {
+			o.SetName(saPlaceholder)
+		}
+	case "RoleBinding", "ClusterRoleBinding":
+		subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+		for _, s := range subjects {
+			if m, ok := s.(map[string]any); ok && m["kind"] == kindServiceAccount && m["name"] == serviceAccount {
+				m["name"] = saPlaceholder
+			}
+		}
+		_ = unstructured.SetNestedSlice(o.Object, subjects, "subjects")
+	}
+}
+
 // write writes o; as a template, the operator's namespace becomes the
-// release's, the credentials namespace the value credentialsNamespace.name
-// and the managed-by label Helm's.
+// release's, the credentials namespace the value credentialsNamespace.name,
+// the managed-by label Helm's and the manager's ServiceAccount the one
+// serviceAccount.name names (created unless serviceAccount.create is false).
 func write(path string, o *unstructured.Unstructured, template bool) error {
+	if template {
+		nameServiceAccount(o)
+	}
 	data, err := yaml.Marshal(o.Object)
 	if err != nil {
 		return err
 	}
 	text := string(data)
 	if template {
+		include := `{{ include "org-operator.serviceAccountName" . }}`
+		text = strings.ReplaceAll(text, saPlaceholder, include)
+		// The access-Secrets admission policy recognises the manager by its
+		// username, system:serviceaccount:<namespace>:<name>.
+		text = strings.ReplaceAll(text, ":"+serviceAccount+"'", ":"+include+"'")
 		text = strings.ReplaceAll(text, ": "+tenancyv1alpha1.DefaultOperatorNamespace+"\n", ": {{ .Release.Namespace }}\n")
 		text = strings.ReplaceAll(text, ": "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", ": {{ .Values.credentialsNamespace.name }}\n")
 		text = strings.ReplaceAll(text, "- "+tenancyv1alpha1.DefaultCredentialsNamespace+"\n", "- {{ .Values.credentialsNamespace.name }}\n")
 		text = strings.ReplaceAll(text, "app.kubernetes.io/managed-by: kustomize", "app.kubernetes.io/managed-by: {{ .Release.Service }}")
 	}
-	if template && o.GetKind() == "ServiceAccount" {
+	if template && o.GetKind() == kindServiceAccount {
 		// Annotations for workload identity (IRSA, GKE, Azure).
 		text = strings.Replace(text, "metadata:\n", "metadata:\n  {{- with .Values.serviceAccount.annotations }}\n  annotations:\n"+
 			"    {{- toYaml . | nindent 4 }}\n  {{- end }}\n", 1)
+	}
+	if template && o.GetKind() == kindServiceAccount {
+		// A ServiceAccount the platform made (workload identity, shared).
+		text = "{{- if .Values.serviceAccount.create }}\n" + text + "{{- end }}\n"
 	}
 	if template && o.GetKind() == "PodDisruptionBudget" {
 		// With one replica a minAvailable: 1 budget blocks every node drain.

@@ -569,3 +569,46 @@ func TestHelmTestHook(t *testing.T) {
 		t.Error("with API TLS the test pod still speaks plain HTTP")
 	}
 }
+
+// serviceAccount.create: false with a name: no ServiceAccount object, and
+// everything that names the manager's ServiceAccount names that one.
+func TestExistingServiceAccount(t *testing.T) {
+	objs := render(t, loadChart(t), "ops", map[string]any{"serviceAccount": map[string]any{"create": false, "name": "platform-made"}})
+	bindings := 0
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "ServiceAccount":
+			t.Errorf("ServiceAccount %s rendered with serviceAccount.create false", o.GetName())
+		case "RoleBinding", "ClusterRoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			for _, s := range subjects {
+				m := s.(map[string]any)
+				if m["kind"] == "ServiceAccount" {
+					bindings++
+					if m["name"] != "platform-made" || m["namespace"] != "ops" {
+						t.Errorf("%s %s grants ServiceAccount %s/%s", o.GetKind(), o.GetName(), m["namespace"], m["name"])
+					}
+				}
+			}
+		case "ValidatingAdmissionPolicy":
+			data := fmt.Sprint(o.Object)
+			if !strings.Contains(data, ":platform-made'") || strings.Contains(data, "org-operator-controller-manager") {
+				t.Errorf("admission policy %s does not recognise the ServiceAccount platform-made: %s", o.GetName(), data)
+			}
+		}
+	}
+	if bindings < 5 {
+		t.Errorf("%d bindings grant a ServiceAccount; want the manager's five", bindings)
+	}
+	dep := find(t, objs, "Deployment", "")
+	if sa, _, _ := unstructured.NestedString(dep.Object, "spec", "template", "spec", "serviceAccountName"); sa != "platform-made" {
+		t.Errorf("Deployment runs as %q", sa)
+	}
+	named := render(t, loadChart(t), "ops", map[string]any{"serviceAccount": map[string]any{"name": "ours"}})
+	if sa := find(t, named, "ServiceAccount", ""); sa.GetName() != "ours" {
+		t.Errorf("created ServiceAccount named %s, want ours", sa.GetName())
+	}
+	if err := renderErr(loadChart(t), map[string]any{"serviceAccount": map[string]any{"name": "Not_A_Name"}}); err == nil {
+		t.Error("serviceAccount.name Not_A_Name was accepted")
+	}
+}

@@ -226,6 +226,8 @@ func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, 
 	fmt.Printf("  a reconcile took %.1f ms on average and waited %.1f ms in the queue\n",
 		1000*d.reconcileSeconds/d.reconciles, 1000*d.queueSeconds/max(d.queued, 1))
 	fmt.Printf("  CPU while creating: %s\n", shares(cpu0, cpu1, elapsed))
+	fmt.Printf("  CPU time per created organization: %s\n", perOrganization(cpu0, cpu1, n))
+	fmt.Printf("  orgs/s / apiserver raw writes/s = %.4f\n", orgRate/c.kubeWritesPerSec)
 	fmt.Printf("  ceilings in orgs/s, an organization's writes replayed without the operator: apiserver %.1f, store %.1f, "+
 		"both together %.1f, hashing %.0f\n", apiCeiling, storeCeiling, c.machinePerSec, hashCeiling)
 	fmt.Printf("    (from the raw rates instead: apiserver %.1f if each write cost a ConfigMap create, store %.1f if each cost a point write)\n",

@@ -294,6 +294,24 @@ func shares(before, after cpuSample, window time.Duration) string {
 	return strings.TrimSuffix(out, ", ") + fmt.Sprintf(" (of one core; %d cores)", runtime.NumCPU())
 }
 
+// perOrganization prints the CPU time each process spent per created
+// organization between two samples (read from /proc), so that the next
+// bottleneck shows.
+func perOrganization(before, after cpuSample, n int) string {
+	names := make([]string, 0, len(after))
+	for name := range after {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int { return int(after[b] - before[b] - (after[a] - before[a])) })
+	out := ""
+	for _, name := range names {
+		if d := after[name] - before[name]; d > 10*time.Millisecond {
+			out += fmt.Sprintf("%s %.2f ms, ", name, 1000*d.Seconds()/float64(n))
+		}
+	}
+	return strings.TrimSuffix(out, ", ")
+}
+
 // replay performs, with w workers and no operator running, the external
 // work that creating one organization takes, for n organizations: the
 // platform's create, then what the operator writes to the apiserver (the
