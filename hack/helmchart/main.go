@@ -108,6 +108,26 @@ const kindServiceAccount = "ServiceAccount"
 // written, then becomes the template that names it.
 const saPlaceholder = "ORG_OPERATOR_SERVICE_ACCOUNT"
 
+// prefix starts the name of every object in config/; the chart replaces it
+// with org-operator.fullname (fullnameOverride, nameOverride).
+const prefix = "org-operator-"
+
+// fullnamePlaceholder stands for org-operator.fullname until the YAML is written.
+const fullnamePlaceholder = "ORG_OPERATOR_FULLNAME-"
+
+// nameByRelease gives o's name, and the names it refers to (a binding's
+// role, a policy binding's policy), the chart's prefix.
+func nameByRelease(o *unstructured.Unstructured) {
+	if strings.HasPrefix(o.GetName(), prefix) {
+		o.SetName(fullnamePlaceholder + strings.TrimPrefix(o.GetName(), prefix))
+	}
+	for _, path := range [][]string{{"roleRef", "name"}, {"spec", "policyName"}} {
+		if ref, ok, _ := unstructured.NestedString(o.Object, path...); ok && strings.HasPrefix(ref, prefix) {
+			_ = unstructured.SetNestedField(o.Object, fullnamePlaceholder+strings.TrimPrefix(ref, prefix), path...)
+		}
+	}
+}
+
 // nameServiceAccount replaces the manager's ServiceAccount's name by the
 // placeholder: its own name and the subjects of the bindings granting it.
 func nameServiceAccount(o *unstructured.Unstructured) {
@@ -134,6 +154,7 @@ func nameServiceAccount(o *unstructured.Unstructured) {
 func write(path string, o *unstructured.Unstructured, template bool) error {
 	if template {
 		nameServiceAccount(o)
+		nameByRelease(o)
 	}
 	data, err := yaml.Marshal(o.Object)
 	if err != nil {
@@ -143,6 +164,7 @@ func write(path string, o *unstructured.Unstructured, template bool) error {
 	if template {
 		include := `{{ include "org-operator.serviceAccountName" . }}`
 		text = strings.ReplaceAll(text, saPlaceholder, include)
+		text = strings.ReplaceAll(text, fullnamePlaceholder, `{{ include "org-operator.fullname" . }}-`)
 		// The access-Secrets admission policy recognises the manager by its
 		// username, system:serviceaccount:<namespace>:<name>.
 		text = strings.ReplaceAll(text, ":"+serviceAccount+"'", ":"+include+"'")

@@ -612,3 +612,41 @@ func TestExistingServiceAccount(t *testing.T) {
 		t.Error("serviceAccount.name Not_A_Name was accepted")
 	}
 }
+
+// fullnameOverride renames every object the chart gives a name, and every
+// reference to one (bindings' roles, the policy binding's policy, the
+// ServiceAccount, the API Service the helm test asks), and nothing else:
+// the Secrets the manager itself names keep their names.
+func TestFullnameOverride(t *testing.T) {
+	values := map[string]any{"fullnameOverride": "tenants", "replicaCount": 2,
+		"prometheusRule": map[string]any{"enabled": true}, "grafana": map[string]any{"dashboard": map[string]any{"enabled": true}},
+		"argocd": map[string]any{"healthCheck": map[string]any{"enabled": true}}}
+	objs := render(t, loadChart(t), "ops", values)
+	names := map[string]bool{}
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" || o.GetKind() == "Namespace" {
+			continue
+		}
+		names[o.GetKind()+"/"+o.GetName()] = true
+		if !strings.HasPrefix(o.GetName(), "tenants-") {
+			t.Errorf("%s %s is not named by fullnameOverride", o.GetKind(), o.GetName())
+		}
+		for _, path := range [][]string{{"roleRef", "name"}, {"spec", "policyName"}, {"spec", "template", "spec", "serviceAccountName"}} {
+			if ref, ok, _ := unstructured.NestedString(o.Object, path...); ok && !strings.HasPrefix(ref, "tenants-") {
+				t.Errorf("%s %s refers to %s by its old name", o.GetKind(), o.GetName(), ref)
+			}
+		}
+		if s := fmt.Sprint(o.Object); strings.Contains(s, "org-operator-controller-manager") || strings.Contains(s, "org-operator-api.") {
+			t.Errorf("%s %s still names an org-operator- object: %s", o.GetKind(), o.GetName(), s)
+		}
+	}
+	for _, want := range []string{"Deployment/tenants-controller-manager", "ServiceAccount/tenants-controller-manager",
+		"Service/tenants-api", "ClusterRole/tenants-manager-role", "ValidatingAdmissionPolicy/tenants-access-secrets"} {
+		if !names[want] {
+			t.Errorf("%s not rendered; rendered: %v", want, names)
+		}
+	}
+	if err := renderErr(loadChart(t), map[string]any{"fullnameOverride": "Tenants!"}); err == nil {
+		t.Error("fullnameOverride Tenants! was accepted")
+	}
+}

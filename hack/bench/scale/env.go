@@ -103,8 +103,16 @@ func (e *benchEnv) startStore(backend string) error {
 // startManager starts the real manager binary, with plain-HTTP metrics for
 // the benchmark to scrape, and waits until it is ready.
 func (e *benchEnv) startManager() error {
+	// The Go runtime's memory settings reach the manager, as a container's
+	// limit does through the Deployment (MEMORY_LIMIT, in bytes).
+	var env []string
+	for _, name := range []string{"MEMORY_LIMIT", "GOMEMLIMIT", "GOGC"} {
+		if v := os.Getenv(name); v != "" {
+			env = append(env, name+"="+v)
+		}
+	}
 	p, err := managerproc.Start(context.Background(), managerproc.Options{Binary: e.managerBin, Kubeconfig: e.kubeconfig,
-		MongoURI: e.storeURI, LogPath: filepath.Join(e.dir, "manager.log"), Metrics: true, ReadyTimeout: 2 * time.Minute,
+		MongoURI: e.storeURI, LogPath: filepath.Join(e.dir, "manager.log"), Metrics: true, ReadyTimeout: 2 * time.Minute, Env: env,
 		Args: append([]string{"--leader-elect=false", "--credentials-namespace=" + credentialsNamespace,
 			"--resync-period=" + e.resync.String()}, e.managerArgs...)})
 	if err != nil {
