@@ -278,18 +278,29 @@ func sampleCPU() cpuSample {
 	return s
 }
 
+// spent lists each process's CPU time between two samples, largest first,
+// leaving out those under 10 ms.
+func spent(before, after cpuSample) []processTime {
+	var out []processTime
+	for name := range after {
+		if d := after[name] - before[name]; d > 10*time.Millisecond {
+			out = append(out, processTime{name, d})
+		}
+	}
+	slices.SortFunc(out, func(a, b processTime) int { return int(b.cpu - a.cpu) })
+	return out
+}
+
+type processTime struct {
+	name string
+	cpu  time.Duration
+}
+
 // shares prints each process's share of the machine between two samples.
 func shares(before, after cpuSample, window time.Duration) string {
-	names := make([]string, 0, len(after))
-	for n := range after {
-		names = append(names, n)
-	}
-	slices.SortFunc(names, func(a, b string) int { return int(after[b] - before[b] - (after[a] - before[a])) })
 	out := ""
-	for _, n := range names {
-		if d := after[n] - before[n]; d > 10*time.Millisecond {
-			out += fmt.Sprintf("%s %.0f%%, ", n, 100*d.Seconds()/window.Seconds())
-		}
+	for _, p := range spent(before, after) {
+		out += fmt.Sprintf("%s %.0f%%, ", p.name, 100*p.cpu.Seconds()/window.Seconds())
 	}
 	return strings.TrimSuffix(out, ", ") + fmt.Sprintf(" (of one core; %d cores)", runtime.NumCPU())
 }
@@ -298,16 +309,9 @@ func shares(before, after cpuSample, window time.Duration) string {
 // organization between two samples (read from /proc), so that the next
 // bottleneck shows.
 func perOrganization(before, after cpuSample, n int) string {
-	names := make([]string, 0, len(after))
-	for name := range after {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, func(a, b string) int { return int(after[b] - before[b] - (after[a] - before[a])) })
 	out := ""
-	for _, name := range names {
-		if d := after[name] - before[name]; d > 10*time.Millisecond {
-			out += fmt.Sprintf("%s %.2f ms, ", name, 1000*d.Seconds()/float64(n))
-		}
+	for _, p := range spent(before, after) {
+		out += fmt.Sprintf("%s %.2f ms, ", p.name, 1000*p.cpu.Seconds()/float64(n))
 	}
 	return strings.TrimSuffix(out, ", ")
 }
