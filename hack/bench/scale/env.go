@@ -148,3 +148,24 @@ func (e *benchEnv) stop() error {
 	}
 	return errors.Join(errs...)
 }
+
+// etcdDBSize is the size of etcd's database file: what counts against
+// etcd's quota (2 GiB by default) until a defragmentation.
+func (e *benchEnv) etcdDBSize() (int64, error) {
+	fi, err := os.Stat(filepath.Join(e.cp.ControlPlane.Etcd.DataDir, "member", "snap", "db"))
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// apiserverRSS is the kube-apiserver's resident memory.
+func (e *benchEnv) apiserverRSS() (int64, error) {
+	for _, pid := range proc.Descendants(os.Getpid()) {
+		if proc.Name(pid) == "kube-apiserver" {
+			rss, _, err := proc.RSS(pid)
+			return rss, err
+		}
+	}
+	return 0, errors.New("no kube-apiserver among the benchmark's processes")
+}

@@ -53,20 +53,24 @@ func main() {
 	writers := flag.Int("writers", 8, "concurrent creators (and concurrent raw writers for the ceilings)")
 	resync := flag.Duration("resync", time.Minute, "the manager's --resync-period")
 	probes := flag.Int("probes", 20, "single new organizations timed at N, per scenario")
+	dedicated := flag.Int("dedicated", -1, "how many of the N organizations are Dedicated, the rest alternately Shared and Auto (-1: all)")
 	managerArgs := flag.String("manager-args", "", "extra manager flags, space-separated (default: the manager's defaults)")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard()) // the benchmark prints its own report
-	if err := run(*n, *backend, *writers, *resync, *probes, strings.Fields(*managerArgs)); err != nil {
+	if *dedicated < 0 || *dedicated > *n {
+		*dedicated = *n
+	}
+	if err := run(*n, *dedicated, *backend, *writers, *resync, *probes, strings.Fields(*managerArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "scale-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, backend string, writers int, resync time.Duration, probes int, managerArgs []string) (err error) {
+func run(n, dedicated int, backend string, writers int, resync time.Duration, probes int, managerArgs []string) (err error) {
 	ctx := context.Background()
-	// Every organization here is Dedicated: the budget must hold them all
-	// (the default, 5000, would rightly stall the rest).
-	managerArgs = append([]string{fmt.Sprintf("--max-dedicated-collections=%d", n+2*probes+100)}, managerArgs...)
+	// The Dedicated organizations (and the probes) must fit the budget (the
+	// default, 5000, would rightly stall the rest).
+	managerArgs = append([]string{fmt.Sprintf("--max-dedicated-collections=%d", dedicated+2*probes+100)}, managerArgs...)
 	e, err := startEnv(backend, resync, managerArgs)
 	if err != nil {
 		return err
@@ -84,8 +88,8 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 		_ = e.stop()
 		os.Exit(130)
 	}()
-	fmt.Printf("scale-bench: N=%d, backend=%s, %d creators, manager --resync-period=%s %v, GOMAXPROCS=%d, %d CPUs\n",
-		n, backend, writers, resync, managerArgs, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Printf("scale-bench: N=%d (%d Dedicated, the rest Shared and Auto), backend=%s, %d creators, manager --resync-period=%s %v, GOMAXPROCS=%d, %d CPUs\n",
+		n, dedicated, backend, writers, resync, managerArgs, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	c, err := e.measureCeilings(ctx, writers)
 	if err != nil {
 		return err
@@ -123,13 +127,17 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 	if err != nil {
 		return err
 	}
+	etcdBase, err := e.etcdDBSize()
+	if err != nil {
+		return err
+	}
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r, err := e.watchReadiness(watchCtx)
 	if err != nil {
 		return err
 	}
-	if err := createPhase(ctx, e, r, c, n, writers); err != nil {
+	if err := createPhase(ctx, e, r, c, n, dedicated, writers); err != nil {
 		return err
 	}
 	if err := idlePhase(e, n); err != nil {
@@ -146,13 +154,16 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 	if err != nil {
 		return err
 	}
+	tenants := n + 2*probes
+	if err := controlPlaneFootprint(e, etcdBase, tenants); err != nil {
+		return err
+	}
 	if url := os.Getenv("BENCH_PPROF_URL"); url != "" {
 		// Diagnosis: what the live heap holds with N tenants (after a GC).
 		if err := saveProfile(url+"/debug/pprof/heap?gc=1", "manager-heap.pprof"); err != nil {
 			fmt.Fprintln(os.Stderr, "profile:", err)
 		}
 	}
-	tenants := n + 2*probes
 	fmt.Printf("manager memory with %d Organizations and %d Secrets cached (metadata only): "+
 		"RSS %.1f MiB (peak %.1f MiB; %.1f MiB with none), %.1f KiB per tenant; Go heap %.1f MiB allocated, %.1f MiB in use\n",
 		tenants, tenants, float64(rss)/(1<<20), float64(peak)/(1<<20), float64(base)/(1<<20), float64(rss-base)/1024/float64(tenants), alloc/(1<<20), inuse/(1<<20))
@@ -161,7 +172,7 @@ func run(n int, backend string, writers int, resync time.Duration, probes int, m
 
 // createPhase creates N organizations at once and reports the converge
 // rate against the binding ceiling, per-organization costs and latencies.
-func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, writers int) error {
+func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, dedicated, writers int) error {
 	names := make([]string, n)
 	created := make([]time.Time, n)
 	for i := range names {
@@ -183,7 +194,7 @@ func createPhase(ctx context.Context, e *benchEnv, r *readiness, c ceilings, n, 
 	start := time.Now()
 	if err := parallel(n, writers, func(i int) error {
 		created[i] = time.Now()
-		return e.k8s.Create(ctx, newOrg(names[i]))
+		return e.k8s.Create(ctx, mixedOrg(names[i], i, dedicated))
 	}); err != nil {
 		return err
 	}
@@ -367,4 +378,22 @@ func saveProfile(url, file string) error {
 	}
 	_, err = io.Copy(f, resp.Body)
 	return errors.Join(err, f.Close())
+}
+
+// controlPlaneFootprint prints the kube-apiserver's RSS and etcd's database
+// size with the tenants in place, and what the tenants added to the latter
+// per tenant (their Organizations, Secrets, events and the history etcd
+// keeps until the apiserver compacts it).
+func controlPlaneFootprint(e *benchEnv, etcdBase int64, tenants int) error {
+	rss, err := e.apiserverRSS()
+	if err != nil {
+		return err
+	}
+	db, err := e.etcdDBSize()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("control plane with %d tenants: kube-apiserver RSS %.1f MiB; etcd database %.1f MiB (quota 2 GiB by default), %.1f KiB per tenant added\n",
+		tenants, float64(rss)/(1<<20), float64(db)/(1<<20), float64(db-etcdBase)/1024/float64(tenants))
+	return nil
 }

@@ -181,6 +181,21 @@ func newOrg(name string) *tenancyv1alpha1.Organization {
 		Spec: tenancyv1alpha1.OrganizationSpec{Admin: tenancyv1alpha1.AdminSpec{Email: "admin@" + name + ".example"}}}
 }
 
+// mixedOrg is the i-th organization of the creation phase: Dedicated for
+// the first dedicated ones, then alternately Shared and Auto.
+func mixedOrg(name string, i, dedicated int) *tenancyv1alpha1.Organization {
+	org := newOrg(name)
+	switch {
+	case i < dedicated:
+		org.Spec.Tenancy = tenancyv1alpha1.TenancyDedicated
+	case i%2 == 0:
+		org.Spec.Tenancy = tenancyv1alpha1.TenancyShared
+	default:
+		org.Spec.Tenancy = tenancyv1alpha1.TenancyAuto
+	}
+	return org
+}
+
 // parallel runs f(i) for i in [0, n) with w workers and returns the first error.
 func parallel(n, w int, f func(i int) error) error {
 	var g errgroup.Group
