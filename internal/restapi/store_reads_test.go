@@ -3,7 +3,9 @@
 package restapi_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -12,6 +14,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/org-operator/org-operator/internal/mongostore"
+	"github.com/org-operator/org-operator/internal/restapi"
 )
 
 var _ = Describe("Store reads per request", func() {
@@ -52,5 +56,41 @@ var _ = Describe("Store reads per request", func() {
 		expectProblem(call(http.MethodGet, "/v1/organizations/"+t.name, pair.AccessToken, nil), http.StatusUnauthorized)
 		expectProblem(call(http.MethodPost, "/v1/auth/refresh", "", map[string]string{"refresh_token": pair.RefreshToken}), http.StatusUnauthorized)
 		Expect(reader.Count(ctx, "sessions", bson.D{{Key: "organization", Value: t.name}})).To(BeZero())
+	})
+})
+
+// changingStore changes the admin's credentials right after a login's
+// session is written, as a password change landing between a login's check
+// and its session would.
+type changingStore struct {
+	*mongostore.Store
+	change func(organization string)
+}
+
+func (s changingStore) CreateSession(ctx context.Context, sess mongostore.Session) error {
+	err := s.Store.CreateSession(ctx, sess)
+	s.change(sess.Organization)
+	return err
+}
+
+var _ = Describe("A login racing a credentials change", func() {
+	It("is refused and leaves no session when the admin record changed while it was checked", func() {
+		t := newTenant("racing")
+		store := changingStore{Store: connectStore(nil), change: func(organization string) {
+			records := adminRecords(organization)
+			Expect(records).To(HaveLen(1))
+			record := records[0]
+			record["credentialsVersion"] = record["credentialsVersion"].(int64) + 1
+			Expect(writer.Upsert(ctx, "admins", record["_id"], record)).To(Succeed())
+		}}
+		srv, err := restapi.New(apiCfg, restapi.Dependencies{Client: mgr.Manager.GetClient(), Reader: mgr.Manager.GetAPIReader(),
+			Store: store, Log: suiteLogger})
+		Expect(err).NotTo(HaveOccurred())
+		ts := httptest.NewServer(srv.Handler())
+		DeferCleanup(ts.Close)
+
+		r := callAt(ts.URL, http.MethodPost, "/v1/auth/login", "", map[string]string{"email": t.email, "password": t.password})
+		expectProblem(r, http.StatusUnauthorized)
+		Expect(reader.Count(ctx, "sessions", bson.D{{Key: "organization", Value: t.name}})).To(BeZero(), "the racing login's session survived")
 	})
 })
