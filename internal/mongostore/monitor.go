@@ -95,5 +95,17 @@ func (c *CommandCounter) Snapshot() map[string]int64 {
 	return maps.Clone(c.counts)
 }
 
+// Since returns, by command name, how many commands were sent after the
+// counts of before (a Snapshot taken earlier); names with none are left out.
+func (c *CommandCounter) Since(before map[string]int64) map[string]int64 {
+	sent := map[string]int64{}
+	for name, n := range c.Snapshot() {
+		if d := n - before[name]; d > 0 {
+			sent[name] = d
+		}
+	}
+	return sent
+}
+
 // Writes is the number of write commands sent.
 func (c *CommandCounter) Writes() int64 { return c.Count(WriteCommands...) }
