@@ -96,10 +96,12 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 // collection must fit the budget; an existing organization's collection
 // dropped out of band is recreated regardless (with a Warning event). A
 // location the observation shows in place (and, for a shared collection,
-// whose index this process made sure of) costs no MongoDB call.
+// whose index this process made sure of) costs no MongoDB call; so does, after
+// its ledger claim, a new tenant of such a shared collection.
 func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, l mongostore.Location, isNew bool) error {
 	exists, known := r.observed.collection(l.Collection)
-	if !isNew && exists && (!l.Shared() || r.sharedIndexed(l.Collection)) {
+	inPlace := exists && (!l.Shared() || r.sharedIndexed(l.Collection))
+	if !isNew && inPlace {
 		r.setLocation(t.org, l)
 		return nil
 	}
@@ -110,6 +112,10 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 		if err := r.claimLocation(ctx, t.org, l); err != nil {
 			r.budget.release(t.org.Name)
 			return err
+		}
+		if inPlace && l.Shared() {
+			r.setLocation(t.org, l)
+			return nil
 		}
 	}
 	ensure := r.Store.EnsureLocation
