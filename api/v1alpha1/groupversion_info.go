@@ -1,5 +1,7 @@
 // Package v1alpha1 contains the v1alpha1 API of the tenancy.org-operator.io group:
-// the cluster-scoped Organization resource that declares one tenant.
+// the cluster-scoped Organization resource that declares one tenant, the
+// OrganizationAccess that gives an application a MongoDB user of it, and the
+// cluster-scoped MongoBackend, a MongoDB deployment that holds tenants.
 // +kubebuilder:object:generate=true
 // +groupName=tenancy.org-operator.io
 package v1alpha1
@@ -22,7 +24,8 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Organization{}, &OrganizationList{}, &OrganizationAccess{}, &OrganizationAccessList{})
+	s.AddKnownTypes(GroupVersion, &Organization{}, &OrganizationList{}, &OrganizationAccess{}, &OrganizationAccessList{},
+		&MongoBackend{}, &MongoBackendList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

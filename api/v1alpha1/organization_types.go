@@ -133,6 +133,30 @@ type OrganizationSpec struct {
 	// namespace revokes the users bound there and deletes their Secrets.
 	// +optional
 	Access *AccessPolicy `json:"access,omitempty"`
+
+	// backend names the MongoDB deployment that holds the tenant's data: a
+	// MongoBackend, or "default" (the manager's --mongodb-uri). Without it
+	// the operator chooses once, at creation (see placement), and records
+	// the choice in status.backend.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="backend must name a MongoBackend (a DNS-1123 label) or be 'default'"
+	// +optional
+	Backend string `json:"backend,omitempty"`
+
+	// placement guides the operator's choice of backend when spec.backend
+	// is empty.
+	// +optional
+	Placement *PlacementSpec `json:"placement,omitempty"`
+}
+
+// PlacementSpec guides the choice of a backend for an organization that
+// names none.
+type PlacementSpec struct {
+	// backendSelector chooses among the MongoBackends whose labels match:
+	// the Ready one with the most dedicated-collection headroom, at
+	// creation. Without it the default backend is chosen.
+	// +optional
+	BackendSelector *metav1.LabelSelector `json:"backendSelector,omitempty"`
 }
 
 // DocumentLocation is where a tenant's documents live: a whole collection
@@ -222,6 +246,11 @@ type OrganizationStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// backend is the MongoDB deployment that holds the tenant's data
+	// (a MongoBackend's name, or "default"), chosen once at creation.
+	// +optional
+	Backend string `json:"backend,omitempty"`
 
 	// database is the MongoDB database that holds the tenant's collection.
 	// +optional

@@ -301,3 +301,40 @@ func (a *OrganizationAccess) AccessRoleOrDefault() AccessRole {
 // ReasonUsersUnsupported: the MongoDB server has no users (FerretDB v1
 // without authentication).
 const ReasonUsersUnsupported = "UsersUnsupported"
+
+// MongoBackendFinalizer is set on every MongoBackend: its deletion waits
+// until no Organization (live, or retained in its ledger) lives there.
+const MongoBackendFinalizer = "tenancy.org-operator.io/backend-finalizer"
+
+// Condition reasons of MongoBackends and of organizations' placement.
+const (
+	// ReasonBackendNotFound: spec.backend names no MongoBackend.
+	ReasonBackendNotFound = "BackendNotFound"
+	// ReasonBackendDeleting: the organization's MongoBackend is being deleted.
+	ReasonBackendDeleting = "BackendDeleting"
+	// ReasonNoBackendMatches: no Ready MongoBackend matches spec.placement.backendSelector.
+	ReasonNoBackendMatches = "NoBackendMatches"
+	// ReasonBackendMoveUnsupported: spec.backend differs from status.backend.
+	ReasonBackendMoveUnsupported = "BackendMoveUnsupported"
+	// ReasonSecretNotFound: a MongoBackend's connection Secret (or its key) is missing.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidURI: a MongoBackend's connection string is not a MongoDB URI.
+	ReasonInvalidURI = "InvalidURI"
+	// ReasonDefaultConflict: another MongoBackend already is the default.
+	ReasonDefaultConflict = "DefaultConflict"
+	// ReasonTenantsRemain: a MongoBackend being deleted still holds tenants.
+	ReasonTenantsRemain = "TenantsRemain"
+)
+
+// BackendOf is the deployment an organization's data lives on (or will):
+// status.backend once chosen, else spec.backend; "" when not chosen yet.
+// Organizations placed before backends existed live on DefaultBackend.
+func (o *Organization) BackendOf() string {
+	switch {
+	case o.Status.Backend != "":
+		return o.Status.Backend
+	case o.Status.Collection != "":
+		return DefaultBackend
+	}
+	return o.Spec.Backend
+}

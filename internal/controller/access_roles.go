@@ -18,6 +18,14 @@ func (r *OrganizationReconciler) reconcileAccessRoles(ctx context.Context, t *te
 	if r.Access == nil {
 		return nil
 	}
+	if b := t.org.BackendOf(); b != "" && b != tenancyv1alpha1.DefaultBackend {
+		if t.org.Spec.Access != nil {
+			return stalled(tenancyv1alpha1.ReasonRolesUnsupported,
+				"application access (spec.access) is not supported yet for organizations on MongoBackend %s; remove spec.access or use backend %q",
+				b, tenancyv1alpha1.DefaultBackend)
+		}
+		return nil
+	}
 	err := r.Access.SyncRoles(ctx, t.org)
 	if errors.Is(err, mongostore.ErrRolesUnsupported) {
 		return stalled(tenancyv1alpha1.ReasonRolesUnsupported, "%v", err)

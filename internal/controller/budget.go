@@ -23,9 +23,12 @@ import (
 // informer shows the Organization holding it (or the Organization goes), so
 // concurrent reconciles cannot overshoot the budget.
 type collectionBudget struct {
+	// backend is the site whose collections it counts ("": the default one).
+	backend string
+
+	mu  sync.Mutex
 	max int // 0: unlimited
 
-	mu       sync.Mutex
 	holders  map[string]bool
 	reserved map[string]bool
 	// retained holds the dedicated collections of retained ledger entries;
@@ -84,11 +87,28 @@ func isDedicatedCollection(collection, filter string) bool {
 	return filter == "" && strings.HasPrefix(collection, tenancyv1alpha1.DedicatedCollectionPrefix)
 }
 
+// setMax changes the cap (a MongoBackend's spec changed).
+func (b *collectionBudget) setMax(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.max = n
+}
+
+// counts reports whether org's collections are this budget's: it lives on
+// (or is placed on) the budget's site.
+func (b *collectionBudget) counts(org *tenancyv1alpha1.Organization) bool {
+	site := org.BackendOf()
+	if site == "" || site == tenancyv1alpha1.DefaultBackend {
+		return b.backend == "" || b.backend == tenancyv1alpha1.DefaultBackend
+	}
+	return site == b.backend
+}
+
 // observe records an Organization as the informer shows it.
 func (b *collectionBudget) observe(org *tenancyv1alpha1.Organization) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if holdsDedicated(org) {
+	if holdsDedicated(org) && b.counts(org) {
 		b.holders[org.Name] = true
 		delete(b.reserved, org.Name)
 	} else {

@@ -16,14 +16,15 @@ import (
 // Auto it is where they are (shared for a new organization): promotion is
 // placeAuto's decision.
 func (r *OrganizationReconciler) targetLocation(org *tenancyv1alpha1.Organization) mongostore.Location {
+	shared := r.siteOf(org).shared
 	switch org.Spec.Tenancy {
 	case tenancyv1alpha1.TenancyShared:
-		return mongostore.Location{Collection: r.SharedCollection, Organization: org.Name}
+		return mongostore.Location{Collection: shared, Organization: org.Name}
 	case tenancyv1alpha1.TenancyAuto:
 		if current, ok := currentLocation(org); ok {
 			return current
 		}
-		return mongostore.Location{Collection: r.SharedCollection, Organization: org.Name}
+		return mongostore.Location{Collection: shared, Organization: org.Name}
 	}
 	return mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(org.Name)}
 }
@@ -41,7 +42,7 @@ func currentLocation(org *tenancyv1alpha1.Organization) (mongostore.Location, bo
 }
 
 func (r *OrganizationReconciler) setLocation(org *tenancyv1alpha1.Organization, l mongostore.Location) {
-	org.Status.Database, org.Status.Collection, org.Status.DocumentFilter = r.Store.Database(), l.Collection, documentFilter(l)
+	org.Status.Database, org.Status.Collection, org.Status.DocumentFilter = r.siteOf(org).store.Database(), l.Collection, documentFilter(l)
 }
 
 // documentFilter is the query filter that scopes a location to its tenant.
@@ -99,8 +100,9 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 // whose index this process made sure of) costs no MongoDB call; so does, after
 // its ledger claim, a new tenant of such a shared collection.
 func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, l mongostore.Location, isNew bool) error {
-	exists, known := r.observed.collection(l.Collection)
-	inPlace := exists && (!l.Shared() || r.sharedIndexed(l.Collection))
+	s := r.siteOf(t.org)
+	exists, known := s.observed.collection(l.Collection)
+	inPlace := exists && (!l.Shared() || s.sharedIndexed(l.Collection))
 	if !isNew && inPlace {
 		r.setLocation(t.org, l)
 		return nil
@@ -110,7 +112,7 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 			return err
 		}
 		if err := r.claimLocation(ctx, t.org, l); err != nil {
-			r.budget.release(t.org.Name)
+			s.budget.release(t.org.Name)
 			return err
 		}
 		if inPlace && l.Shared() {
@@ -118,9 +120,9 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 			return nil
 		}
 	}
-	ensure := r.Store.EnsureLocation
+	ensure := s.store.EnsureLocation
 	if known && !exists {
-		ensure = r.Store.CreateLocation
+		ensure = s.store.CreateLocation
 	}
 	created, err := ensure(ctx, l)
 	if err != nil {
@@ -129,24 +131,25 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 	switch {
 	case created && !isNew && !l.Shared():
 		r.event(t.org, corev1.EventTypeWarning, EventCollectionRecreated, actionCreate,
-			"Collection %s.%s was missing and has been recreated empty", r.Store.Database(), l.Collection)
+			"Collection %s.%s was missing and has been recreated empty", s.store.Database(), l.Collection)
 	case created && !t.wasReady:
-		t.provisioned = append(t.provisioned, fmt.Sprintf("created collection %s.%s", r.Store.Database(), l.Collection))
+		t.provisioned = append(t.provisioned, fmt.Sprintf("created collection %s.%s", s.store.Database(), l.Collection))
 	case created:
 		r.event(t.org, corev1.EventTypeNormal, EventCollectionCreated, actionCreate,
-			"Created collection %s.%s", r.Store.Database(), l.Collection)
+			"Created collection %s.%s", s.store.Database(), l.Collection)
 	}
 	if l.Shared() {
-		r.sharedIndexes.Store(l.Collection, true)
+		s.sharedIndexes.Store(l.Collection, true)
 	}
 	r.setLocation(t.org, l)
 	return nil
 }
 
 // sharedIndexed reports whether this process made sure of the shared
-// collection's tenant index (EnsureLocation does, once per process).
-func (r *OrganizationReconciler) sharedIndexed(collection string) bool {
-	_, ok := r.sharedIndexes.Load(collection)
+// collection's tenant index on the site (EnsureLocation does, once per
+// process and connection).
+func (s *site) sharedIndexed(collection string) bool {
+	_, ok := s.sharedIndexes.Load(collection)
 	return ok
 }
 
@@ -155,23 +158,24 @@ func (r *OrganizationReconciler) sharedIndexed(collection string) bool {
 // no MongoDB call. A shared location gives back a reservation the
 // organization no longer needs.
 func (r *OrganizationReconciler) checkBudget(org *tenancyv1alpha1.Organization, l mongostore.Location) error {
+	s := r.siteOf(org)
 	if l.Shared() {
-		r.budget.release(org.Name)
+		s.budget.release(org.Name)
 		return nil
 	}
-	if !r.budget.counting() {
-		if err := r.observed.storeUnavailable(); err != nil {
+	if !s.budget.counting() {
+		if err := s.observed.storeUnavailable(); err != nil {
 			return classifyMongo(err) // the first observation waits for MongoDB
 		}
 		return &waitingError{Reason: tenancyv1alpha1.ReasonProgressing,
 			Err: errors.New("waiting for the first observation of MongoDB: the dedicated-collection budget counts retained collections")}
 	}
-	granted, used := r.budget.reserve(org.Name)
+	granted, used := s.budget.reserve(org.Name)
 	if granted {
 		return nil
 	}
 	return stalled(tenancyv1alpha1.ReasonCollectionBudgetExceeded,
 		"%d dedicated collections are in use (%d of them retained from deleted organizations), the budget of --max-dedicated-collections; "+
 			"use spec.tenancy: Shared for this organization, or raise the budget (or release retained data: see `manager audit`)",
-		used, r.budget.retainedCount())
+		used, s.budget.retainedCount())
 }

@@ -87,7 +87,7 @@ func (r *OrganizationReconciler) renameHandover(ctx context.Context, org *tenanc
 // belongs to someone else (another cluster, a retained tenant this
 // organization never adopted) is never touched.
 func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tenancyv1alpha1.Organization) error {
-	removed, err := r.Store.DeleteAdmin(ctx, org.Name)
+	removed, err := r.Store.DeleteAdmin(ctx, org.Name) // the admin records live on the default site
 	if err != nil {
 		return err
 	}
@@ -122,19 +122,19 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 
 // dropTenantData drops the tenant's documents at l and forgets the location.
 func (r *OrganizationReconciler) dropTenantData(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
-	n, err := r.Store.RemoveTenant(ctx, l)
+	n, err := r.siteOf(org).store.RemoveTenant(ctx, l)
 	if err != nil {
 		return err
 	}
 	switch {
 	case n < 0:
 		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-			"Dropped collection %s.%s (deletionPolicy Delete)", r.Store.Database(), l.Collection)
+			"Dropped collection %s.%s (deletionPolicy Delete)", r.siteOf(org).store.Database(), l.Collection)
 	case n > 0:
 		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-			"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, r.Store.Database(), l.Collection)
+			"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, r.siteOf(org).store.Database(), l.Collection)
 	}
-	return r.Store.ReleaseLocation(ctx, l, r.ClusterID)
+	return r.siteOf(org).store.ReleaseLocation(ctx, l, r.ClusterID)
 }
 
 // retainUnlessEmpty retains a sign-up organization's data at l, unless
@@ -146,22 +146,22 @@ func (r *OrganizationReconciler) dropTenantData(ctx context.Context, org *tenanc
 // deletion.)
 func (r *OrganizationReconciler) retainUnlessEmpty(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
 	entry *mongostore.LedgerEntry) error {
-	n, err := r.Store.CountTenant(ctx, l)
+	n, err := r.siteOf(org).store.CountTenant(ctx, l)
 	if err != nil || n > 0 {
 		if err != nil {
 			return err
 		}
 		return r.retainTenantData(ctx, org, l, entry)
 	}
-	dropped, err := r.Store.RemoveTenant(ctx, l)
+	dropped, err := r.siteOf(org).store.RemoveTenant(ctx, l)
 	if err != nil {
 		return err
 	}
 	if dropped < 0 {
 		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-			"Dropped the empty collection %s.%s: an organization created by sign-up leaves nothing to retain", r.Store.Database(), l.Collection)
+			"Dropped the empty collection %s.%s: an organization created by sign-up leaves nothing to retain", r.siteOf(org).store.Database(), l.Collection)
 	}
-	return r.Store.ReleaseLocation(ctx, l, r.ClusterID)
+	return r.siteOf(org).store.ReleaseLocation(ctx, l, r.ClusterID)
 }
 
 // retainTenantData marks the tenant's entry at l retained; an organization
@@ -173,11 +173,11 @@ func (r *OrganizationReconciler) retainTenantData(ctx context.Context, org *tena
 		if entry.State == mongostore.LedgerRetained {
 			return nil
 		}
-		return r.Store.RetainLocation(ctx, l, entry.UID, r.ClusterID, now)
+		return r.siteOf(org).store.RetainLocation(ctx, l, entry.UID, r.ClusterID, now)
 	}
 	e := mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, now)
 	e.State, e.RetainedAt = mongostore.LedgerRetained, &now
-	err := r.Store.ClaimLocation(ctx, e)
+	err := r.siteOf(org).store.ClaimLocation(ctx, e)
 	if errors.Is(err, mongostore.ErrLocationClaimed) {
 		return fmt.Errorf("the ownership ledger changed for %s; retried: %w", l, err)
 	}
@@ -185,8 +185,15 @@ func (r *OrganizationReconciler) retainTenantData(ctx context.Context, org *tena
 }
 
 // tenantLocations lists every place the tenant's documents may be: the
-// current location, both ends of a move, and the spec's target.
+// current location, both ends of a move, and the spec's target; none for an
+// organization that names a backend that is not connected and was never
+// placed (placement comes before any write).
 func (r *OrganizationReconciler) tenantLocations(org *tenancyv1alpha1.Organization) []mongostore.Location {
+	if org.Status.Backend == "" && org.Status.Collection == "" && org.Spec.Backend != "" {
+		if _, connected := r.sites.get(org.Spec.Backend); !connected {
+			return nil // never placed on a backend that is not there: nothing was written
+		}
+	}
 	var out []mongostore.Location
 	add := func(l mongostore.Location) {
 		for _, o := range out {

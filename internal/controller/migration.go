@@ -35,7 +35,7 @@ func (r *OrganizationReconciler) startMigration(ctx context.Context, t *tenant, 
 		return err
 	}
 	if err := r.claimLocation(ctx, t.org, to); err != nil {
-		r.budget.release(t.org.Name)
+		r.siteOf(t.org).budget.release(t.org.Name)
 		return err
 	}
 	now := metav1.Now()
@@ -94,11 +94,11 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 		return err
 	}
 	if m.Method == tenancyv1alpha1.MigrationCopy {
-		if _, err := r.Store.RemoveTenant(ctx, src); err != nil {
+		if _, err := r.siteOf(t.org).store.RemoveTenant(ctx, src); err != nil {
 			return classifyMongo(err)
 		}
 	}
-	if err := r.Store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
+	if err := r.siteOf(t.org).store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
 		return classifyMongo(err)
 	}
 	r.event(t.org, corev1.EventTypeNormal, EventMigrationCompleted, actionUpdate,
@@ -137,15 +137,15 @@ func sameSecond(a, b *metav1.Time) bool {
 
 func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, src, dst mongostore.Location) error {
 	m := t.org.Status.Migration
-	if _, err := r.Store.EnsureLocation(ctx, dst); err != nil {
+	if _, err := r.siteOf(t.org).store.EnsureLocation(ctx, dst); err != nil {
 		return classifyMongo(err)
 	}
-	total, err := r.Store.CountTenant(ctx, src)
+	total, err := r.siteOf(t.org).store.CountTenant(ctx, src)
 	if err != nil {
 		return classifyMongo(err)
 	}
 	m.Total = total
-	err = r.Store.CopyTenant(ctx, src, dst, r.batchSize(), func(read int64) error {
+	err = r.siteOf(t.org).store.CopyTenant(ctx, src, dst, r.batchSize(), func(read int64) error {
 		m.Copied = read
 		return r.persistStatus(ctx, t)
 	})
@@ -155,11 +155,11 @@ func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, s
 	if err != nil {
 		return classifyMongo(err)
 	}
-	srcN, err := r.Store.CountTenant(ctx, src)
+	srcN, err := r.siteOf(t.org).store.CountTenant(ctx, src)
 	if err != nil {
 		return classifyMongo(err)
 	}
-	dstN, err := r.Store.CountTenant(ctx, dst)
+	dstN, err := r.siteOf(t.org).store.CountTenant(ctx, dst)
 	if err != nil {
 		return classifyMongo(err)
 	}
@@ -175,16 +175,16 @@ func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, s
 // rename may already have happened: a missing source with an existing
 // target means done.
 func (r *OrganizationReconciler) renameCollection(ctx context.Context, t *tenant, src, dst mongostore.Location) error {
-	srcExists, err := r.Store.CollectionExists(ctx, src.Collection)
+	srcExists, err := r.siteOf(t.org).store.CollectionExists(ctx, src.Collection)
 	if err != nil {
 		return classifyMongo(err)
 	}
 	if srcExists {
-		if err := r.Store.RenameCollection(ctx, src.Collection, dst.Collection); err != nil {
+		if err := r.siteOf(t.org).store.RenameCollection(ctx, src.Collection, dst.Collection); err != nil {
 			return classifyMongo(err)
 		}
 	}
-	n, err := r.Store.CountTenant(ctx, dst)
+	n, err := r.siteOf(t.org).store.CountTenant(ctx, dst)
 	if err != nil {
 		return classifyMongo(err)
 	}
@@ -197,17 +197,17 @@ func (r *OrganizationReconciler) renameCollection(ctx context.Context, t *tenant
 // none is left under the old name. Repeating it after a crash rewrites the
 // rest; nothing is copied, so nothing is removed afterwards.
 func (r *OrganizationReconciler) relabel(ctx context.Context, t *tenant, src, dst mongostore.Location) error {
-	if _, err := r.Store.EnsureLocation(ctx, dst); err != nil {
+	if _, err := r.siteOf(t.org).store.EnsureLocation(ctx, dst); err != nil {
 		return classifyMongo(err)
 	}
-	if _, err := r.Store.RelabelTenant(ctx, src, dst); err != nil {
+	if _, err := r.siteOf(t.org).store.RelabelTenant(ctx, src, dst); err != nil {
 		return classifyMongo(err)
 	}
-	left, err := r.Store.CountTenant(ctx, src)
+	left, err := r.siteOf(t.org).store.CountTenant(ctx, src)
 	if err != nil {
 		return classifyMongo(err)
 	}
-	n, err := r.Store.CountTenant(ctx, dst)
+	n, err := r.siteOf(t.org).store.CountTenant(ctx, dst)
 	if err != nil {
 		return classifyMongo(err)
 	}

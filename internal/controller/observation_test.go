@@ -114,7 +114,7 @@ func TestObservationIsSafeUnderConcurrentUse(t *testing.T) {
 		}
 	})
 	for range 20 {
-		o.pass(ctx)
+		o.pass(ctx, r.siteOf(unitOrg("o00")))
 	}
 	cancel()
 	close(events)

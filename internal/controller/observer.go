@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -32,47 +33,121 @@ type observer struct {
 	r      *OrganizationReconciler
 	period time.Duration
 	events chan<- event.GenericEvent
+
+	mu sync.Mutex
+	// ctx is set once Start runs; loops holds each site's loop (a kick
+	// channel and its cancel function).
+	ctx   context.Context
+	loops map[string]*siteLoop
+}
+
+// siteLoop is the observer's loop over one site.
+type siteLoop struct {
+	kick   chan struct{}
+	cancel context.CancelFunc
 }
 
 // NeedLeaderElection is true: only the leader reconciles.
 func (o *observer) NeedLeaderElection() bool { return true }
 
-// Start runs passes until ctx is done.
+// Start runs one loop per site until ctx is done: each site is observed on
+// its own, so an unreachable deployment delays no other.
 func (o *observer) Start(ctx context.Context) error {
+	o.mu.Lock()
+	o.ctx, o.loops = ctx, map[string]*siteLoop{}
+	o.mu.Unlock()
+	for _, s := range o.r.sites.all() {
+		o.siteChanged(s.name)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// siteChanged starts the loop of a new site, makes a reconnected one look
+// again at once, and stops the loop of a removed one. Before Start it does
+// nothing (Start starts every site's loop).
+func (o *observer) siteChanged(name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ctx == nil {
+		return
+	}
+	l, running := o.loops[name]
+	_, exists := o.r.sites.get(name)
+	switch {
+	case running && !exists:
+		l.cancel()
+		delete(o.loops, name)
+	case running:
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	case exists:
+		ctx, cancel := context.WithCancel(o.ctx)
+		l = &siteLoop{kick: make(chan struct{}, 1), cancel: cancel}
+		o.loops[name] = l
+		go o.loop(ctx, name, l.kick)
+	}
+}
+
+// loop runs passes over one site until ctx is done or the site is gone.
+func (o *observer) loop(ctx context.Context, name string, kick <-chan struct{}) {
 	for {
-		next := o.pass(ctx)
+		s, ok := o.r.sites.get(name)
+		if !ok {
+			return
+		}
+		next := o.pass(ctx, s)
 		select {
 		case <-ctx.Done():
-			return nil
+			return
+		case <-kick:
 		case <-time.After(next):
 		}
 	}
 }
 
-// pass takes one observation and enqueues what it shows needs work; it
-// returns when the next pass is due.
-func (o *observer) pass(ctx context.Context) time.Duration {
-	log := logf.FromContext(ctx).WithName("observer")
-	obs, err := o.r.Store.Observe(ctx, o.r.SharedCollection)
+// onSite reports whether org's data lives on s.
+func onSite(org *tenancyv1alpha1.Organization, s *site) bool {
+	b := org.BackendOf()
+	return b == s.name || (b == "" && s.name == tenancyv1alpha1.DefaultBackend)
+}
+
+// pass takes one observation of a site and enqueues what it shows needs
+// work among the site's organizations; it returns when the next pass is due.
+// The default site's pass also feeds the audit gauges, records legacy
+// owners and refreshes application access (which lives there).
+func (o *observer) pass(ctx context.Context, s *site) time.Duration {
+	log := logf.FromContext(ctx).WithName("observer").WithValues("backend", s.name)
+	primary := s.name == tenancyv1alpha1.DefaultBackend
+	obs, err := s.store.Observe(ctx, s.shared)
 	if err != nil {
+		o.r.report(s, nil, err)
 		if !mongostore.IsUnavailable(err) {
 			log.Error(err, "observing MongoDB")
 			return observerRetry
 		}
-		o.r.observed.fail(err)
-		o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool { return settled(org) })
+		s.observed.fail(err)
+		o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool { return onSite(org, s) && settled(org) })
 		return observerRetry
 	}
-	o.audit(ctx, obs) // before set: afterwards reconciles amend obs
-	o.repairIndexes(ctx, obs)
-	o.r.observed.set(obs)
-	o.r.budget.setRetained(obs, o.r.ClusterID)
-	o.recordLegacyOwners(ctx)
-	if err := o.r.Access.Refresh(ctx); err != nil {
-		log.Error(err, "reading the application-access roles")
+	if primary {
+		o.audit(ctx, obs) // before set: afterwards reconciles amend obs
+	}
+	o.repairIndexes(ctx, s, obs)
+	s.observed.set(obs)
+	s.budget.setRetained(obs, o.r.ClusterID)
+	o.r.report(s, obs, nil)
+	if primary {
+		o.recordLegacyOwners(ctx)
+		if err := o.r.Access.Refresh(ctx); err != nil {
+			log.Error(err, "reading the application-access roles")
+		}
 	}
 	o.enqueue(ctx, func(org *tenancyv1alpha1.Organization) bool {
-		return waitingForMongo(org) || settled(org) && (o.r.drifted(ctx, org, obs.Taken) || o.r.needsPlacement(org) || o.r.Access.Drifted(org))
+		return onSite(org, s) && (waitingForMongo(org) ||
+			settled(org) && (o.r.drifted(ctx, org, obs.Taken) || o.r.needsPlacement(org) || primary && o.r.Access.Drifted(org)))
 	})
 	return jitter(o.period)
 }
@@ -81,9 +156,9 @@ func (o *observer) pass(ctx context.Context) time.Duration {
 // (dropped out of band: without the unique ones, two admin records could
 // take one email), logs each repair and counts it; a failure is logged and
 // retried on the next pass.
-func (o *observer) repairIndexes(ctx context.Context, obs *mongostore.Observation) {
-	log := logf.FromContext(ctx).WithName("observer")
-	repaired, err := o.r.Store.RepairIndexes(ctx, obs, o.r.SharedCollection)
+func (o *observer) repairIndexes(ctx context.Context, s *site, obs *mongostore.Observation) {
+	log := logf.FromContext(ctx).WithName("observer").WithValues("backend", s.name)
+	repaired, err := s.store.RepairIndexes(ctx, obs, s.shared)
 	for _, ix := range repaired {
 		log.Info("recreated an index that was dropped out of band", "index", ix.String(), "unique", ix.Unique)
 		o.r.metrics.indexRepairs.WithLabelValues(ix.Collection, ix.Name()).Inc()
@@ -135,7 +210,7 @@ func (o *observer) recordLegacyOwners(ctx context.Context) {
 	for i := range list.Items {
 		org := &list.Items[i]
 		l, placed := currentLocation(org)
-		if !placed || !settled(org) {
+		if !placed || !settled(org) || org.BackendOf() != tenancyv1alpha1.DefaultBackend {
 			continue
 		}
 		if entry, known := o.r.observed.ledgerEntry(l); !known || entry != nil {
@@ -182,7 +257,7 @@ func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alph
 	if ready != nil && !ready.LastTransitionTime.Time.Before(taken.Truncate(time.Second).Add(-time.Second)) {
 		return false
 	}
-	if exists, _ := r.observed.collection(org.Status.Collection); !exists {
+	if exists, _ := r.siteOf(org).observed.collection(org.Status.Collection); !exists {
 		return true
 	}
 	name, key := org.PasswordSource()

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -31,6 +32,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/access"
+	"github.com/org-operator/org-operator/internal/backend"
 	"github.com/org-operator/org-operator/internal/password"
 )
 
@@ -82,8 +84,17 @@ type OrganizationReconciler struct {
 	observed *observation
 	// selfWrites lets the Secret watches ignore the controller's own writes.
 	selfWrites *selfWrites
-	// sharedIndexes holds the shared collections whose index this process ensured.
+	// sharedIndexes holds the default site's shared collections whose index
+	// this process ensured.
 	sharedIndexes sync.Map
+	// sites are the deployments that hold tenants, the default one (r.Store,
+	// r.observed, r.budget) included; backends is where they come from.
+	sites    sites
+	backends *backend.Registry
+	// orgInformer feeds the sites' budgets.
+	orgInformer crcache.Informer
+	// siteChanged tells the observer that a site was added, replaced or removed.
+	siteChanged func(name string)
 	// metrics are the controller's Prometheus metrics.
 	metrics *metrics
 }
@@ -130,10 +141,16 @@ func (r *OrganizationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return r.finish(ctx, t, outcome{paused: true})
 	}
 	if settled(org) {
-		if !r.observed.ready() {
+		// The data's site and the default one (admin records) both.
+		data := r.siteOf(org).observed
+		if !data.ready() || !r.observed.ready() {
 			return ctrl.Result{RequeueAfter: firstObservationWait}, nil
 		}
-		if err := r.observed.storeUnavailable(); err != nil {
+		err := data.storeUnavailable()
+		if err == nil {
+			err = r.observed.storeUnavailable()
+		}
+		if err != nil {
 			return r.finish(ctx, t, outcome{err: classifyMongo(err)})
 		}
 	}
@@ -167,7 +184,7 @@ func (r *OrganizationReconciler) runLiveSteps(ctx context.Context, t *tenant) ou
 	if err := r.ensureFinalizer(ctx, t.org); err != nil {
 		return outcome{err: err}
 	}
-	steps := []func(context.Context, *tenant) error{r.reconcileCollection, r.reconcileAccessRoles, r.reconcileCredentials, r.reconcileAdmin}
+	steps := []func(context.Context, *tenant) error{r.reconcileBackend, r.reconcileCollection, r.reconcileAccessRoles, r.reconcileCredentials, r.reconcileAdmin}
 	for _, step := range steps {
 		if err := step(ctx, t); err != nil {
 			return outcome{err: err}

@@ -42,12 +42,13 @@ const (
 
 // claimLocation makes org the owner of l in the ledger (see above).
 func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
-	entry, err := r.ledgerEntry(ctx, l)
+	s := r.siteOf(org)
+	entry, err := s.ledgerEntry(ctx, l)
 	if err != nil {
 		return classifyMongo(err)
 	}
 	if entry == nil {
-		has, err := r.locationHasData(ctx, l)
+		has, err := s.locationHasData(ctx, l)
 		if err != nil {
 			return classifyMongo(err)
 		}
@@ -55,7 +56,7 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 			return r.claim(ctx, org, l, false)
 		}
 		// Data is there: the observation may predate its owner's entry.
-		if entry, err = r.Store.GetLedgerEntry(ctx, l); err != nil {
+		if entry, err = s.store.GetLedgerEntry(ctx, l); err != nil {
 			return classifyMongo(err)
 		}
 		if entry == nil {
@@ -110,7 +111,7 @@ func (r *OrganizationReconciler) claimUnowned(ctx context.Context, org *tenancyv
 // claim records org as the owner of l; a location claimed meanwhile is
 // looked at again (with its new entry) on the next attempt.
 func (r *OrganizationReconciler) claim(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location, adopting bool) error {
-	err := r.Store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, time.Now()))
+	err := r.siteOf(org).store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, time.Now()))
 	if errors.Is(err, mongostore.ErrLocationClaimed) {
 		return fmt.Errorf("%s was claimed meanwhile: %w", l, err)
 	}
@@ -123,7 +124,7 @@ func (r *OrganizationReconciler) claim(ctx context.Context, org *tenancyv1alpha1
 
 func (r *OrganizationReconciler) takeOver(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
 	entry *mongostore.LedgerEntry, reason, note string) error {
-	err := r.Store.TransferLocation(ctx, l, entry.UID, r.ClusterID, org.Name, string(org.UID), time.Now())
+	err := r.siteOf(org).store.TransferLocation(ctx, l, entry.UID, r.ClusterID, org.Name, string(org.UID), time.Now())
 	if err != nil {
 		return classifyMongo(err)
 	}
@@ -139,11 +140,11 @@ func retainedSince(e *mongostore.LedgerEntry) string {
 }
 
 // ledgerEntry is the entry of l: from the observation when it knows, else read.
-func (r *OrganizationReconciler) ledgerEntry(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
-	if e, known := r.observed.ledgerEntry(l); known {
+func (s *site) ledgerEntry(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error) {
+	if e, known := s.observed.ledgerEntry(l); known {
 		return e, nil
 	}
-	return r.Store.GetLedgerEntry(ctx, l)
+	return s.store.GetLedgerEntry(ctx, l)
 }
 
 // locationHasData reports whether l holds any document. A dedicated
@@ -153,11 +154,11 @@ func (r *OrganizationReconciler) ledgerEntry(ctx context.Context, l mongostore.L
 // them, because a filtered count scans the whole shared collection on
 // FerretDB: documents an application wrote there for a tenant that has no
 // Organization, after the last observation, are not seen until the next one.
-func (r *OrganizationReconciler) locationHasData(ctx context.Context, l mongostore.Location) (bool, error) {
-	if n, known := r.observed.documents(l); known && l.Shared() {
+func (s *site) locationHasData(ctx context.Context, l mongostore.Location) (bool, error) {
+	if n, known := s.observed.documents(l); known && l.Shared() {
 		return n > 0, nil
 	}
-	n, err := r.Store.CountTenant(ctx, l)
+	n, err := s.store.CountTenant(ctx, l)
 	return n > 0, err
 }
 
@@ -165,7 +166,7 @@ func (r *OrganizationReconciler) locationHasData(ctx context.Context, l mongosto
 // cluster, or, for an organization placed before the ledger existed, there
 // is no entry and l is where its status says its documents are.
 func (r *OrganizationReconciler) owns(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) (bool, *mongostore.LedgerEntry, error) {
-	entry, err := r.Store.GetLedgerEntry(ctx, l)
+	entry, err := r.siteOf(org).store.GetLedgerEntry(ctx, l)
 	if err != nil {
 		return false, nil, err
 	}

@@ -63,7 +63,7 @@ func (r *OrganizationReconciler) needsPlacement(org *tenancyv1alpha1.Organizatio
 	if org.Spec.Tenancy != tenancyv1alpha1.TenancyAuto || !exists || !current.Shared() {
 		return false
 	}
-	n, known := r.observed.documents(current)
+	n, known := r.siteOf(org).observed.documents(current)
 	return known && (n >= r.placement.threshold || r.placement.worthRecording(org.Status.Placement, n))
 }
 
@@ -76,7 +76,8 @@ func (r *OrganizationReconciler) needsPlacement(org *tenancyv1alpha1.Organizatio
 // the obstacle, a Warning event.
 func (r *OrganizationReconciler) placeAuto(ctx context.Context, t *tenant, current mongostore.Location, exists bool) mongostore.Location {
 	org := t.org
-	shared := mongostore.Location{Collection: r.SharedCollection, Organization: org.Name}
+	s := r.siteOf(org)
+	shared := mongostore.Location{Collection: s.shared, Organization: org.Name}
 	dedicated := mongostore.Location{Collection: tenancyv1alpha1.DedicatedCollection(org.Name)}
 	switch {
 	case !exists:
@@ -89,7 +90,7 @@ func (r *OrganizationReconciler) placeAuto(ctx context.Context, t *tenant, curre
 		}
 		return current
 	}
-	n, known := r.observed.documents(current)
+	n, known := s.observed.documents(current)
 	if !known {
 		return shared
 	}
@@ -110,7 +111,7 @@ func (r *OrganizationReconciler) placeAuto(ctx context.Context, t *tenant, curre
 	}
 	// Reserve the slot here, so the move's own budget check (startMigration)
 	// finds it held and cannot stall an Auto tenant.
-	if granted, _ := r.budget.reserve(org.Name); !granted {
+	if granted, _ := s.budget.reserve(org.Name); !granted {
 		reason := fmt.Sprintf("Qualifies for a dedicated collection (%d documents) but --max-dedicated-collections is full; stays shared", n)
 		if org.Status.Placement == nil || org.Status.Placement.Reason != reason {
 			r.event(org, corev1.EventTypeWarning, EventPromotionDeferred, actionUpdate, "%s", reason)
@@ -137,7 +138,7 @@ func (r *OrganizationReconciler) setPlacement(org *tenancyv1alpha1.Organization,
 	p.Tenancy, p.Reason = tenancy, reason
 	if documents != nil {
 		p.Documents = *documents
-		if taken, ok := r.observed.taken(); ok {
+		if taken, ok := r.siteOf(org).observed.taken(); ok {
 			at := metav1.NewTime(taken)
 			p.MeasuredAt = &at
 		}

@@ -54,7 +54,7 @@ func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &OrganizationReconciler{
+	r := &OrganizationReconciler{
 		metrics: m,
 		Client:  c, APIReader: c, SecretCache: c, Scheme: unitScheme,
 		Store:                &writeThrough{TenantStore: store, observed: observed, budget: budget},
@@ -68,6 +68,8 @@ func newUnitReconciler(t *testing.T, store *fakeStore, maxDedicated int, objs ..
 		observed:             observed,
 		selfWrites:           newSelfWrites(),
 	}
+	r.addDefaultSite()
+	return r
 }
 
 func unitOrg(name string, mutate ...func(*tenancyv1alpha1.Organization)) *tenancyv1alpha1.Organization {

@@ -99,13 +99,13 @@ func (r *OrganizationReconciler) reconcileRename(ctx context.Context, t *tenant)
 				return err
 			}
 			if owner != "" && src.Collection != "" {
-				if err := r.Store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
+				if err := r.siteOf(org).store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
 					return classifyMongo(err)
 				}
 			}
 			return r.rehomeAdmin(ctx, t)
 		}
-		method, err := r.renameMethod(ctx, src, target)
+		method, err := r.renameMethod(ctx, r.siteOf(org), src, target)
 		if err != nil {
 			return err
 		}
@@ -161,16 +161,22 @@ func (r *OrganizationReconciler) renameSource(ctx context.Context, org *tenancyv
 		if err := r.checkSoleClaim(ctx, org, prev.UID); err != nil {
 			return src, "", false, err
 		}
+		if from, to := prev.BackendOf(), org.BackendOf(); from != "" && to != "" && from != to {
+			return src, "", false, stalled(tenancyv1alpha1.ReasonBackendMoveUnsupported,
+				"organization %s lives on backend %s and this one on %s: a rename that also changes the backend is not supported yet; "+
+					"name the same backend (or none) in spec.backend", old, from, to)
+		}
 		return r.liveRenameSource(ctx, prev)
 	}
 	if err := r.checkSoleClaim(ctx, org, ""); err != nil {
 		return src, "", false, err
 	}
 	adopt := org.Annotations[tenancyv1alpha1.AnnotationAdoptData]
+	site := r.siteOf(org)
 	candidates := []mongostore.Location{{Collection: tenancyv1alpha1.DedicatedCollection(old)},
-		{Collection: r.SharedCollection, Organization: old}}
+		{Collection: site.shared, Organization: old}}
 	for _, l := range candidates {
-		entry, err := r.Store.GetLedgerEntry(ctx, l)
+		entry, err := site.store.GetLedgerEntry(ctx, l)
 		switch {
 		case err != nil:
 			return l, "", false, classifyMongo(err)
@@ -189,7 +195,7 @@ func (r *OrganizationReconciler) renameSource(ctx context.Context, org *tenancyv
 			return l, entry.UID, true, nil
 		}
 	}
-	return r.unownedRenameSource(ctx, old, candidates, adopt)
+	return r.unownedRenameSource(ctx, site, old, candidates, adopt)
 }
 
 // liveRenameSource is the data of prev, the existing Organization a rename
@@ -205,8 +211,9 @@ func (r *OrganizationReconciler) liveRenameSource(ctx context.Context, prev *ten
 	if !placed {
 		return l, string(prev.UID), false, nil
 	}
-	n, cerr := r.Store.CountTenant(ctx, l)
-	exists, eerr := r.Store.CollectionExists(ctx, l.Collection)
+	site := r.siteOf(prev)
+	n, cerr := site.store.CountTenant(ctx, l)
+	exists, eerr := site.store.CollectionExists(ctx, l.Collection)
 	if cerr != nil || eerr != nil {
 		return l, "", false, classifyMongo(firstErr(cerr, eerr))
 	}
@@ -216,18 +223,18 @@ func (r *OrganizationReconciler) liveRenameSource(ctx context.Context, prev *ten
 // unownedRenameSource looks for data no ledger entry claims at the places
 // of old, an organization that is gone: none is fine (nothing to move);
 // some is taken only with the annotation adopt-data=unowned.
-func (r *OrganizationReconciler) unownedRenameSource(ctx context.Context, old string, candidates []mongostore.Location, adopt string) (
+func (r *OrganizationReconciler) unownedRenameSource(ctx context.Context, site *site, old string, candidates []mongostore.Location, adopt string) (
 	mongostore.Location, string, bool, error) {
 	dedicated, shared := candidates[0], candidates[1]
 	l, found := dedicated, false
-	exists, err := r.Store.CollectionExists(ctx, dedicated.Collection)
+	exists, err := site.store.CollectionExists(ctx, dedicated.Collection)
 	if err != nil {
 		return l, "", false, classifyMongo(err)
 	}
 	if exists {
 		found = true
 	} else {
-		n, err := r.Store.CountTenant(ctx, shared)
+		n, err := site.store.CountTenant(ctx, shared)
 		if err != nil {
 			return shared, "", false, classifyMongo(err)
 		}
@@ -245,8 +252,8 @@ func (r *OrganizationReconciler) unownedRenameSource(ctx context.Context, old st
 // renameMethod picks RenameCollection for dedicated to dedicated (one
 // database, target absent), Relabel within the shared collection, and Copy
 // otherwise; a target that already holds documents stalls the rename.
-func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target mongostore.Location) (tenancyv1alpha1.MigrationMethod, error) {
-	n, err := r.Store.CountTenant(ctx, target)
+func (r *OrganizationReconciler) renameMethod(ctx context.Context, site *site, src, target mongostore.Location) (tenancyv1alpha1.MigrationMethod, error) {
+	n, err := site.store.CountTenant(ctx, target)
 	if err != nil {
 		return "", classifyMongo(err)
 	}
@@ -254,7 +261,7 @@ func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target m
 		return "", stalled(tenancyv1alpha1.ReasonRenameTargetTaken,
 			"%s already holds %d documents; the rename would mix them with the renamed data (no data was touched)", target, n)
 	}
-	exists, err := r.Store.CollectionExists(ctx, target.Collection)
+	exists, err := site.store.CollectionExists(ctx, target.Collection)
 	if err != nil {
 		return "", classifyMongo(err)
 	}
@@ -268,7 +275,8 @@ func (r *OrganizationReconciler) renameMethod(ctx context.Context, src, target m
 }
 
 // rehomeAdmin moves the old organization's admin record to this one (same
-// password; credentialsVersion increased so old tokens end).
+// password; credentialsVersion increased so old tokens end). Admin records
+// live on the default site, wherever the data is.
 func (r *OrganizationReconciler) rehomeAdmin(ctx context.Context, t *tenant) error {
 	moved, err := r.Store.RehomeAdmin(ctx, t.org.Spec.RenamedFrom, t.org.Name)
 	t.rehomed = t.rehomed || moved

@@ -17,10 +17,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/access"
+	"github.com/org-operator/org-operator/internal/backend"
 	"github.com/org-operator/org-operator/internal/password"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -63,6 +65,10 @@ type Config struct {
 	// keeps each organization's roles where its documents are (read-only
 	// while they move) and drops them with it.
 	Access *access.Server
+	// Backends, when set, holds the MongoBackends' deployments: each becomes
+	// a site with its own observer loop and budget. Store is the default
+	// site (tenancyv1alpha1.DefaultBackend) either way.
+	Backends *backend.Registry
 }
 
 // CacheOptions caches the Secrets of the credentials namespace (and, from
@@ -132,7 +138,12 @@ func Add(ctx context.Context, mgr ctrl.Manager, cfg Config) error {
 		return fmt.Errorf("budget: %w", err)
 	}
 	events := make(chan event.GenericEvent, 1024)
-	if err := mgr.Add(&observer{r: r, period: cfg.ResyncPeriod, events: events}); err != nil {
+	obs := &observer{r: r, period: cfg.ResyncPeriod, events: events}
+	if err := mgr.Add(obs); err != nil {
+		return err
+	}
+	r.orgInformer, r.siteChanged = informer, obs.siteChanged
+	if err := r.followBackends(ctx, cfg.Backends); err != nil {
 		return err
 	}
 	return r.SetupWithManager(ctx, mgr, events, controller.Options{
@@ -155,7 +166,7 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 	}
 	observed := newObservation(2 * cfg.ResyncPeriod)
 	budget := newCollectionBudget(cfg.MaxDedicatedCollections)
-	return &OrganizationReconciler{
+	r := &OrganizationReconciler{
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
 		SecretCache:          mgr.GetCache(),
@@ -175,6 +186,41 @@ func newReconciler(mgr ctrl.Manager, cfg Config) *OrganizationReconciler {
 		observed:             observed,
 		selfWrites:           newSelfWrites(),
 	}
+	r.addDefaultSite()
+	return r
+}
+
+// addDefaultSite makes the manager's own deployment (Store) the site
+// tenancyv1alpha1.DefaultBackend.
+func (r *OrganizationReconciler) addDefaultSite() {
+	r.sites.m = map[string]*site{tenancyv1alpha1.DefaultBackend: {name: tenancyv1alpha1.DefaultBackend,
+		store: r.Store, observed: r.observed, budget: r.budget, shared: r.SharedCollection, sharedIndexes: &r.sharedIndexes}}
+}
+
+// followBackends makes a site of every deployment of the registry, now and
+// whenever it changes.
+func (r *OrganizationReconciler) followBackends(ctx context.Context, backends *backend.Registry) error {
+	if backends == nil {
+		return nil
+	}
+	r.backends = backends
+	log := logf.FromContext(ctx).WithName("backends")
+	backends.OnChange(func(name string) {
+		if name == tenancyv1alpha1.DefaultBackend {
+			return
+		}
+		if err := r.connectSite(name); err != nil {
+			log.Error(err, "following a MongoDB backend", "backend", name)
+		}
+	})
+	for _, name := range backends.Names() {
+		if name != tenancyv1alpha1.DefaultBackend {
+			if err := r.connectSite(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // lowPriority enqueues the observer's events below new and changed

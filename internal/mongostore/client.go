@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -144,4 +145,15 @@ func (s *Store) Ping(ctx context.Context) error {
 // callContext derives the per-call context: every call gets its own timeout.
 func (s *Store) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opts.OperationTimeout)
+}
+
+// ServerVersion is the version the deployment reports (buildInfo).
+func (s *Store) ServerVersion(ctx context.Context) (string, error) {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	var info struct {
+		Version string `bson:"version"`
+	}
+	err := s.client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
+	return info.Version, wrap("buildInfo", err)
 }

@@ -31,6 +31,7 @@ import (
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/access"
+	"github.com/org-operator/org-operator/internal/backend"
 	"github.com/org-operator/org-operator/internal/controller"
 	"github.com/org-operator/org-operator/internal/mongostore"
 	"github.com/org-operator/org-operator/internal/password"
@@ -145,7 +146,10 @@ type Operator struct {
 	Commands *mongostore.CommandCounter
 	// API is the REST API server; nil when disabled.
 	API *restapi.Server
-	log logr.Logger
+	// Backends holds the deployments that hold tenants: Store, as
+	// tenancyv1alpha1.DefaultBackend, and one per connected MongoBackend.
+	Backends *backend.Registry
+	log      logr.Logger
 }
 
 // New builds the manager, connects the store (without waiting for it),
@@ -220,8 +224,15 @@ func (op *Operator) register(o Options) error {
 	}
 	users := access.NewServer(accessStore, o.Access.Mode)
 	cc.Access = users
+	op.Backends = backend.NewRegistry(backend.Deployment{Name: tenancyv1alpha1.DefaultBackend, Store: op.Store,
+		SharedCollection: cc.SharedCollection, MaxDedicated: cc.MaxDedicatedCollections})
+	cc.Backends = op.Backends
 	if err := controller.Add(context.Background(), op.Manager, cc); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
+	}
+	if err := backend.Add(op.Manager, backend.Config{Registry: op.Backends, SecretsNamespace: cc.CredentialsNamespace,
+		Mongo: o.Mongo, ResyncPeriod: cc.ResyncPeriod}); err != nil {
+		return fmt.Errorf("set up MongoBackend controller: %w", err)
 	}
 	if err := op.addAccess(o, users); err != nil {
 		return fmt.Errorf("set up application access: %w", err)
@@ -267,6 +278,11 @@ func (op *Operator) Start(ctx context.Context) error {
 	err := op.Manager.Start(ctx)
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	for _, name := range op.Backends.Names() {
+		if d, ok := op.Backends.Get(name); ok && name != tenancyv1alpha1.DefaultBackend {
+			err = errors.Join(err, d.Store.Close(closeCtx))
+		}
+	}
 	return errors.Join(err, op.Store.Close(closeCtx))
 }
 

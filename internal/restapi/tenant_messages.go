@@ -16,6 +16,9 @@ import (
 // nothing about anyone else.
 
 // tenantMessages is the message shown for each reason.
+// platformSettingsIncomplete is a tenant's message for a MongoBackend's problem.
+const platformSettingsIncomplete = "The platform's database settings are incomplete; ask your platform team."
+
 var tenantMessages = map[string]string{
 	tenancyv1alpha1.ReasonSucceeded:   "The organization is ready.",
 	tenancyv1alpha1.ReasonProgressing: "The organization is being set up.",
@@ -51,8 +54,18 @@ var tenantMessages = map[string]string{
 	tenancyv1alpha1.ReasonAccessDisabled:            "Application access is turned off by the platform.",
 	tenancyv1alpha1.ReasonInvalidSecretTemplate:     "The access's Secret template is not valid; its owner must fix it.",
 	tenancyv1alpha1.ReasonSecretConflict:            "The access's Secret name is taken by another Secret; its owner must choose another.",
-	string(tenancyv1alpha1.MigrationCopying):        "The organization's documents are being copied to their new place.",
-	string(tenancyv1alpha1.MigrationSwitched):       "The organization's documents are in their new place; the old copy is being removed.",
+	tenancyv1alpha1.ReasonBackendNotFound:           "The database deployment the platform chose for this organization does not exist; ask your platform team.",
+	tenancyv1alpha1.ReasonBackendDeleting:           "The database deployment the platform chose for this organization is being retired; ask your platform team.",
+	tenancyv1alpha1.ReasonNoBackendMatches:          "The organization waits for a database deployment to be available; this finishes by itself.",
+	tenancyv1alpha1.ReasonBackendMoveUnsupported:    "Moving the organization to another database deployment is blocked; nothing was moved. Your platform team has been told.",
+	// The reasons of MongoBackends, never an organization's; a tenant is
+	// told nothing about the platform's deployments.
+	tenancyv1alpha1.ReasonSecretNotFound:      platformSettingsIncomplete,
+	tenancyv1alpha1.ReasonInvalidURI:          platformSettingsIncomplete,
+	tenancyv1alpha1.ReasonDefaultConflict:     platformSettingsIncomplete,
+	tenancyv1alpha1.ReasonTenantsRemain:       "The platform's database deployment is being retired; ask your platform team.",
+	string(tenancyv1alpha1.MigrationCopying):  "The organization's documents are being copied to their new place.",
+	string(tenancyv1alpha1.MigrationSwitched): "The organization's documents are in their new place; the old copy is being removed.",
 }
 
 // tenantMessage is the message a tenant sees for c: the one for its reason,
