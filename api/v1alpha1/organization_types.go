@@ -169,6 +169,10 @@ type DocumentLocation struct {
 	// collection: {"organization": <this value>}.
 	// +optional
 	Organization string `json:"organization,omitempty"`
+	// backend is the deployment the collection is on, set on both ends of
+	// a move between backends (empty: the organization's status.backend).
+	// +optional
+	Backend string `json:"backend,omitempty"`
 }
 
 // MigrationPhase is the step a document move is at.

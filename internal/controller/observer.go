@@ -140,7 +140,7 @@ func (o *observer) pass(ctx context.Context, s *site) time.Duration {
 	s.budget.setRetained(obs, o.r.ClusterID)
 	o.r.report(s, obs, nil)
 	if primary {
-		o.recordLegacyOwners(ctx)
+		o.recordLegacyOwners(ctx, obs.Taken)
 		if err := o.r.Access.Refresh(ctx); err != nil {
 			log.Error(err, "reading the application-access roles")
 		}
@@ -201,8 +201,10 @@ func (o *observer) enqueue(ctx context.Context, match func(*tenancyv1alpha1.Orga
 // organization whose location has none: organizations placed before the
 // ledger existed (an upgrade). It writes only what is missing, so it costs
 // nothing once every organization has its entry; an entry of another owner
-// is left as it is.
-func (o *observer) recordLegacyOwners(ctx context.Context) {
+// is left as it is. An organization that became Ready after the
+// observation was taken is left to the next pass: its claim may be missing
+// from this one.
+func (o *observer) recordLegacyOwners(ctx context.Context, taken time.Time) {
 	var list tenancyv1alpha1.OrganizationList
 	if err := o.r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return
@@ -210,7 +212,7 @@ func (o *observer) recordLegacyOwners(ctx context.Context) {
 	for i := range list.Items {
 		org := &list.Items[i]
 		l, placed := currentLocation(org)
-		if !placed || !settled(org) || org.BackendOf() != tenancyv1alpha1.DefaultBackend {
+		if !placed || !settled(org) || org.BackendOf() != tenancyv1alpha1.DefaultBackend || readySince(org, taken) {
 			continue
 		}
 		if entry, known := o.r.observed.ledgerEntry(l); !known || entry != nil {
@@ -253,8 +255,7 @@ func waitingForMongo(org *tenancyv1alpha1.Organization) bool {
 // started is left to the next one (what it wrote may be missing from this
 // one). It reads the observation through its lock: reconciles amend it meanwhile.
 func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alpha1.Organization, taken time.Time) bool {
-	ready := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
-	if ready != nil && !ready.LastTransitionTime.Time.Before(taken.Truncate(time.Second).Add(-time.Second)) {
+	if readySince(org, taken) {
 		return false
 	}
 	if exists, _ := r.siteOf(org).observed.collection(org.Status.Collection); !exists {
@@ -266,4 +267,12 @@ func (r *OrganizationReconciler) drifted(ctx context.Context, org *tenancyv1alph
 		return true
 	}
 	return r.verifiedFingerprint(org, m, key) == ""
+}
+
+// readySince reports whether org became Ready after (about) taken: what
+// it wrote may be missing from an observation taken then. Condition times
+// have a resolution of one second.
+func readySince(org *tenancyv1alpha1.Organization, taken time.Time) bool {
+	ready := meta.FindStatusCondition(org.Status.Conditions, tenancyv1alpha1.ConditionReady)
+	return ready != nil && !ready.LastTransitionTime.Time.Before(taken.Truncate(time.Second).Add(-time.Second))
 }

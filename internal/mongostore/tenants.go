@@ -113,14 +113,33 @@ func (s *Store) RemoveTenant(ctx context.Context, l Location) (int64, error) {
 	}
 	return res.DeletedCount, nil
 }
-
-// CopyTenant copies every tenant document from src to dst, batch documents
+// CopyTenant copies the tenant's documents from src to dst, batch documents
 // at a time, keeping each _id. It is idempotent: a document already in dst
 // (same _id, same tenant) is left as it is, so an interrupted copy is simply
 // run again. Documents copied into a shared collection get TenantField set;
 // documents copied into a dedicated one lose it. afterBatch, when set, is
 // called after every batch with the number of documents read so far.
 func (s *Store) CopyTenant(ctx context.Context, src, dst Location, batch int, afterBatch func(read int64) error) error {
+	var read int64
+	return s.ScanTenant(ctx, src, dst, batch, func(docs []any) error {
+		if err := s.insertTenantDocs(ctx, dst, docs); err != nil {
+			return err
+		}
+		read += int64(len(docs))
+		if afterBatch != nil {
+			return afterBatch(read)
+		}
+		return nil
+	})
+}
+
+// ScanTenant reads the tenant's documents at src in _id order (one cursor,
+// so documents of every _id type come), batch at a time, and calls each
+// with every batch, the documents already tagged for dst (TenantField set
+// for a shared dst, removed for a dedicated one): the reading half of a
+// copy to another deployment (InsertTenantDocuments on its store). An
+// error of each ends the scan with it.
+func (s *Store) ScanTenant(ctx context.Context, src, dst Location, batch int, each func(docs []any) error) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*s.opts.OperationTimeout)
 	defer cancel()
 	cur, err := s.db.Collection(src.Collection).Find(cctx, src.filter(),
@@ -129,21 +148,14 @@ func (s *Store) CopyTenant(ctx context.Context, src, dst Location, batch int, af
 		return wrap("read "+src.String(), err)
 	}
 	defer func() { _ = cur.Close(cctx) }() // fully read or failed: nothing left to report
-	var read int64
 	docs := make([]any, 0, batch)
 	flush := func() error {
 		if len(docs) == 0 {
 			return nil
 		}
-		if err := s.insertTenantDocs(ctx, dst, docs); err != nil {
-			return err
-		}
-		read += int64(len(docs))
-		docs = docs[:0]
-		if afterBatch != nil {
-			return afterBatch(read)
-		}
-		return nil
+		err := each(docs)
+		docs = make([]any, 0, batch)
+		return err
 	}
 	for cur.Next(cctx) {
 		var doc bson.D
@@ -161,6 +173,13 @@ func (s *Store) CopyTenant(ctx context.Context, src, dst Location, batch int, af
 		return wrap("read "+src.String(), err)
 	}
 	return flush()
+}
+
+// InsertTenantDocuments inserts documents of a ScanTenant batch at dst,
+// idempotently: a document already there (same _id, same tenant) is left
+// as it is; one of another tenant in a shared collection is a conflict.
+func (s *Store) InsertTenantDocuments(ctx context.Context, dst Location, docs []any) error {
+	return s.insertTenantDocs(ctx, dst, docs)
 }
 
 // retag sets or removes TenantField for the destination.
