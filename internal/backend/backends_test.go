@@ -5,6 +5,7 @@ package backend_test
 import (
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -143,18 +144,81 @@ var _ = Describe("2. Placement on a backend", func() {
 		Expect(getOrgBackend(before)).To(Equal(tenancyv1alpha1.DefaultBackend), "changing the default moved a tenant")
 	})
 
-	It("stalls a change of spec.backend (moves between backends are not supported yet) and moves nothing", func() {
+	It("stalls a move of a tenant with application access, and moves nothing", func() {
 		name := uniqueName("stays")
-		createOrg(newOrg(name, "pg", tenancyv1alpha1.TenancyDedicated))
+		org := newOrg(name, "pg", tenancyv1alpha1.TenancyDedicated)
+		createOrg(org)
 		waitReady(name)
-		org := &tenancyv1alpha1.Organization{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, org)).To(Succeed())
 		patch := client.MergeFrom(org.DeepCopy())
-		org.Spec.Backend = tenancyv1alpha1.DefaultBackend
+		org.Spec.Backend, org.Spec.Access = tenancyv1alpha1.DefaultBackend, &tenancyv1alpha1.AccessPolicy{Namespaces: []string{"shop"}}
 		Expect(k8s.Patch(ctx, org, patch)).To(Succeed())
 		waitOrgCondition(name, tenancyv1alpha1.ConditionStalled, metav1.ConditionTrue, tenancyv1alpha1.ReasonBackendMoveUnsupported)
 		Expect(collectionOn(onPG, "org_"+name)).To(BeTrue())
 		Expect(collectionOn(onDefault, "org_"+name)).To(BeFalse())
+	})
+})
+
+var _ = Describe("2b. Moves between backends", func() {
+	DescribeTable("move a tenant's 2,000 documents to the other deployment and back, each exactly once",
+		func(tenancy tenancyv1alpha1.Tenancy) {
+			name := uniqueName("mover")
+			createOrg(newOrg(name, tenancyv1alpha1.DefaultBackend, tenancy))
+			org := waitReady(name)
+			coll, filter := locationOf(org)
+			Expect(testEnv.Seed.Documents(ctx, coll, name, tenantField(org), 2000)).To(Succeed())
+			want, err := onDefault.Documents(ctx, coll, filter)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(want).To(HaveLen(2000))
+
+			moveTo(name, "pg")
+			org = waitReady(name)
+			Expect(org.Status.Backend).To(Equal("pg"))
+			Expect(org.Status.Database).To(Equal(pgDatabase))
+			expectDocuments(onPG, coll, filter, want)
+			expectDocuments(onDefault, coll, filter, nil)
+			expectLedger(onPG, org, true)
+			expectLedger(onDefault, org, false)
+
+			moveTo(name, tenancyv1alpha1.DefaultBackend)
+			org = waitReady(name)
+			Expect(org.Status.Backend).To(Equal(tenancyv1alpha1.DefaultBackend))
+			expectDocuments(onDefault, coll, filter, want)
+			expectDocuments(onPG, coll, filter, nil)
+			expectLedger(onDefault, org, true)
+			expectLedger(onPG, org, false)
+		},
+		Entry("Dedicated", tenancyv1alpha1.TenancyDedicated),
+		Entry("Shared", tenancyv1alpha1.TenancyShared),
+	)
+
+	It("finishes a move whose target deployment is SIGKILLed mid-copy and restarted, each document exactly once", func() {
+		name := uniqueName("killed")
+		createOrg(newOrg(name, tenancyv1alpha1.DefaultBackend, tenancyv1alpha1.TenancyDedicated))
+		org := waitReady(name)
+		coll, filter := locationOf(org)
+		Expect(testEnv.Seed.Documents(ctx, coll, name, "", 2000)).To(Succeed())
+		want, err := onDefault.Documents(ctx, coll, filter)
+		Expect(err).NotTo(HaveOccurred())
+
+		moveTo(name, "pg")
+		Eventually(func() int64 {
+			o := &tenancyv1alpha1.Organization{}
+			Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, o)).To(Succeed())
+			if o.Status.Migration == nil {
+				return 0
+			}
+			return o.Status.Migration.Copied
+		}, timeout, 10*time.Millisecond).Should(BeNumerically(">", 0), "the copy did not start")
+		Expect(pgFerret.Kill(syscall.SIGKILL)).To(Succeed())
+		c := condition(name, tenancyv1alpha1.ConditionMigrating)
+		GinkgoWriter.Printf("target killed mid-copy: %s\n", c)
+		time.Sleep(2 * resyncPeriod)
+		Expect(pgFerret.Start()).To(Succeed())
+		org = waitReady(name)
+		Expect(org.Status.Backend).To(Equal("pg"))
+		expectDocuments(onPG, coll, filter, want)
+		expectDocuments(onDefault, coll, filter, nil)
 	})
 })
 

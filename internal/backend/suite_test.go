@@ -29,6 +29,7 @@ import (
 	"github.com/org-operator/org-operator/internal/restapi"
 	"github.com/org-operator/org-operator/internal/testsupport/check"
 	"github.com/org-operator/org-operator/internal/testsupport/testenv"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // The suite runs the operator against two MongoDB deployments: the
@@ -264,4 +265,75 @@ func collectionOn(m *check.Mongo, name string) bool {
 	ok, err := m.CollectionExists(ctx, name)
 	Expect(err).NotTo(HaveOccurred())
 	return ok
+}
+
+// moveTo sets spec.backend.
+func moveTo(name, backend string) {
+	GinkgoHelper()
+	org := &tenancyv1alpha1.Organization{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, org)).To(Succeed())
+	patch := client.MergeFrom(org.DeepCopy())
+	org.Spec.Backend = backend
+	Expect(k8s.Patch(ctx, org, patch)).To(Succeed())
+}
+
+// locationOf is the collection and query filter of an organization's documents.
+func locationOf(org *tenancyv1alpha1.Organization) (string, bson.D) {
+	if org.Status.DocumentFilter == "" {
+		return org.Status.Collection, bson.D{}
+	}
+	return org.Status.Collection, bson.D{{Key: "organization", Value: org.Name}}
+}
+
+// tenantField is the organization field seeded documents carry ("" for a
+// dedicated collection).
+func tenantField(org *tenancyv1alpha1.Organization) string {
+	if org.Status.DocumentFilter == "" {
+		return ""
+	}
+	return org.Name
+}
+
+// expectDocuments compares the tenant's documents on a deployment, read
+// independently, with want (nil: none).
+func expectDocuments(m *check.Mongo, coll string, filter bson.D, want []string) {
+	GinkgoHelper()
+	got, err := m.Documents(ctx, coll, filter)
+	Expect(err).NotTo(HaveOccurred())
+	if want == nil {
+		Expect(got).To(BeEmpty(), "documents left behind in %s", coll)
+		return
+	}
+	Expect(got).To(HaveLen(len(want)), "not every document exactly once in %s", coll)
+	Expect(got).To(Equal(want))
+}
+
+// expectLedger checks whether a deployment's ledger has the organization's entry.
+func expectLedger(m *check.Mongo, org *tenancyv1alpha1.Organization, present bool) {
+	GinkgoHelper()
+	key := org.Status.Collection
+	if org.Status.DocumentFilter != "" {
+		key = org.Status.Collection + "/" + org.Name
+	}
+	e, err := m.LedgerEntry(ctx, key)
+	Expect(err).NotTo(HaveOccurred())
+	if present {
+		Expect(e).NotTo(BeNil(), "no ledger entry %s", key)
+		Expect(e.UID).To(Equal(string(org.UID)))
+	} else {
+		Expect(e).To(BeNil(), "ledger entry %s left behind", key)
+	}
+}
+
+// condition is one condition of an organization, as text.
+func condition(name, typ string) string {
+	org := &tenancyv1alpha1.Organization{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: name}, org); err != nil {
+		return err.Error()
+	}
+	c := meta.FindStatusCondition(org.Status.Conditions, typ)
+	if c == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
 }

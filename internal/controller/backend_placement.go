@@ -24,17 +24,14 @@ import (
 // usable one with the most dedicated-collection headroom (recorded in
 // status at once: the choice depends on the moment); else the default
 // MongoBackend (ElectDefault), or the manager's own deployment. A placed
-// organization keeps its backend: a changed default moves nobody, and a
-// spec.backend that differs from it stalls (moves between backends are not
-// supported yet). Organizations placed before backends existed keep an
+// organization keeps its backend: a changed default moves nobody; a
+// spec.backend that differs from it moves the tenant (checkBackendMove). Organizations placed before backends existed keep an
 // empty status.backend (the default one; nothing is rewritten for them).
 func (r *OrganizationReconciler) reconcileBackend(ctx context.Context, t *tenant) error {
 	org := t.org
 	if org.Status.Backend != "" || org.Status.Collection != "" {
 		if current := org.BackendOf(); org.Spec.Backend != "" && org.Spec.Backend != current {
-			return stalled(tenancyv1alpha1.ReasonBackendMoveUnsupported,
-				"spec.backend is %s but the organization's data lives on backend %s: moving a tenant between backends is not supported yet; "+
-					"set spec.backend back to %s (nothing was moved)", org.Spec.Backend, current, current)
+			return r.checkBackendMove(ctx, org, current)
 		}
 		return nil
 	}
@@ -47,6 +44,32 @@ func (r *OrganizationReconciler) reconcileBackend(ctx context.Context, t *tenant
 		return r.persistStatus(ctx, t)
 	}
 	return nil
+}
+
+// checkBackendMove lets an organization move to the backend its spec now
+// names (reconcileCollection moves it) when that backend exists and the
+// move is one this version makes: application access (spec.access) and a
+// rename in the same step stall, with nothing moved.
+func (r *OrganizationReconciler) checkBackendMove(ctx context.Context, org *tenancyv1alpha1.Organization, current string) error {
+	if err := r.checkBackendExists(ctx, org.Spec.Backend); err != nil {
+		return err
+	}
+	if org.Spec.Access != nil && org.Status.Migration == nil {
+		return stalled(tenancyv1alpha1.ReasonBackendMoveUnsupported,
+			"spec.backend is %s but the organization's data lives on backend %s: an organization with application access "+
+				"(spec.access) cannot move between backends yet; set spec.backend back to %s (nothing was moved)",
+			org.Spec.Backend, current, current)
+	}
+	return nil
+}
+
+// destination is the site the spec wants the tenant's data on: the one
+// spec.backend names, else where it is.
+func (r *OrganizationReconciler) destination(org *tenancyv1alpha1.Organization) *site {
+	if b := org.Spec.Backend; b != "" {
+		return r.siteNamed(b)
+	}
+	return r.siteOf(org)
 }
 
 // chooseBackend returns the backend of a new organization; chosen is true

@@ -99,26 +99,26 @@ func TestBudget(t *testing.T) {
 	t.Run("a new dedicated organization beyond the budget stalls, a shared one gives its reservation back", func(t *testing.T) {
 		store, _ := newMemStore()
 		r := newUnitReconciler(t, store, 1)
-		if _, ok := asWaiting(r.checkBudget(unitOrg("early"), dedicated("early"))); !ok {
+		if _, ok := asWaiting(r.checkBudget(r.siteOf(unitOrg("x")), unitOrg("early"), dedicated("early"))); !ok {
 			t.Fatal("a budget that does not know the retained collections yet granted a slot")
 		}
 		// Found in CI: MongoDB down before the first observation was
 		// reported as Progressing, not as the outage it is.
 		r.observed.fail(fmt.Errorf("observe: %w", mongostore.ErrUnavailable))
-		if err := r.checkBudget(unitOrg("early"), dedicated("early")); reasonOf(err) != tenancyv1alpha1.ReasonMongoUnavailable {
+		if err := r.checkBudget(r.siteOf(unitOrg("x")), unitOrg("early"), dedicated("early")); reasonOf(err) != tenancyv1alpha1.ReasonMongoUnavailable {
 			t.Fatalf("before the first observation, with MongoDB down: %v; want MongoUnavailable", err)
 		}
 		r.budget.setRetained(&mongostore.Observation{}, unitCluster) // the first observation: nothing retained
 		r.budget.observe(holding("full"))
-		err := r.checkBudget(unitOrg("late"), dedicated("late"))
+		err := r.checkBudget(r.siteOf(unitOrg("x")), unitOrg("late"), dedicated("late"))
 		if reasonOf(err) != tenancyv1alpha1.ReasonCollectionBudgetExceeded {
 			t.Fatalf("err = %v; want CollectionBudgetExceeded", err)
 		}
 		r.budget.forget("full")
-		if err := r.checkBudget(unitOrg("late"), dedicated("late")); err != nil {
+		if err := r.checkBudget(r.siteOf(unitOrg("x")), unitOrg("late"), dedicated("late")); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.checkBudget(unitOrg("late"), sharedLoc("late")); err != nil || r.budget.used() != 0 {
+		if err := r.checkBudget(r.siteOf(unitOrg("x")), unitOrg("late"), sharedLoc("late")); err != nil || r.budget.used() != 0 {
 			t.Fatalf("err %v, used %d; want the reservation released", err, r.budget.used())
 		}
 	})

@@ -41,8 +41,10 @@ func currentLocation(org *tenancyv1alpha1.Organization) (mongostore.Location, bo
 	return l, true
 }
 
-func (r *OrganizationReconciler) setLocation(org *tenancyv1alpha1.Organization, l mongostore.Location) {
-	org.Status.Database, org.Status.Collection, org.Status.DocumentFilter = r.siteOf(org).store.Database(), l.Collection, documentFilter(l)
+// setLocation records in status that the tenant's documents are at l on s.
+func (r *OrganizationReconciler) setLocation(s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) {
+	org.Status.Backend = s.name
+	org.Status.Database, org.Status.Collection, org.Status.DocumentFilter = s.store.Database(), l.Collection, documentFilter(l)
 }
 
 // documentFilter is the query filter that scopes a location to its tenant.
@@ -56,7 +58,7 @@ func documentFilter(l mongostore.Location) string {
 
 // reconcileCollection puts the tenant's documents where the spec says: it
 // creates the location of a new organization (within the dedicated-collection
-// budget), moves the documents when spec.tenancy changed or a rename is
+// budget), moves the documents when spec.tenancy or spec.backend changed or a rename is
 // pending (finishing a move in flight first, then moving again if the spec
 // changed meanwhile), and recreates a dedicated collection dropped out of band. An
 // organization another one was renamed from is left alone: its data belongs
@@ -87,6 +89,12 @@ func (r *OrganizationReconciler) reconcileCollection(ctx context.Context, t *ten
 	if org.Spec.Tenancy == tenancyv1alpha1.TenancyAuto {
 		target = r.placeAuto(ctx, t, current, exists)
 	}
+	if dest := r.destination(org); exists && dest.name != r.siteOf(org).name {
+		if target.Shared() {
+			target.Collection = dest.shared
+		}
+		return r.startMove(ctx, t, current, siteLocation{site: dest, loc: target}, tenancyv1alpha1.MigrationCopy)
+	}
 	if exists && current != target {
 		return r.startMigration(ctx, t, current, target, tenancyv1alpha1.MigrationCopy)
 	}
@@ -104,19 +112,19 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 	exists, known := s.observed.collection(l.Collection)
 	inPlace := exists && (!l.Shared() || s.sharedIndexed(l.Collection))
 	if !isNew && inPlace {
-		r.setLocation(t.org, l)
+		r.setLocation(s, t.org, l)
 		return nil
 	}
 	if isNew {
-		if err := r.checkBudget(t.org, l); err != nil {
+		if err := r.checkBudget(s, t.org, l); err != nil {
 			return err
 		}
-		if err := r.claimLocation(ctx, t.org, l); err != nil {
+		if err := r.claimLocation(ctx, s, t.org, l); err != nil {
 			s.budget.release(t.org.Name)
 			return err
 		}
 		if inPlace && l.Shared() {
-			r.setLocation(t.org, l)
+			r.setLocation(s, t.org, l)
 			return nil
 		}
 	}
@@ -141,7 +149,7 @@ func (r *OrganizationReconciler) ensureLocation(ctx context.Context, t *tenant, 
 	if l.Shared() {
 		s.sharedIndexes.Store(l.Collection, true)
 	}
-	r.setLocation(t.org, l)
+	r.setLocation(s, t.org, l)
 	return nil
 }
 
@@ -157,8 +165,7 @@ func (s *site) sharedIndexed(collection string) bool {
 // --max-dedicated-collections, counted from the cluster (collectionBudget):
 // no MongoDB call. A shared location gives back a reservation the
 // organization no longer needs.
-func (r *OrganizationReconciler) checkBudget(org *tenancyv1alpha1.Organization, l mongostore.Location) error {
-	s := r.siteOf(org)
+func (r *OrganizationReconciler) checkBudget(s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
 	if l.Shared() {
 		s.budget.release(org.Name)
 		return nil

@@ -94,8 +94,9 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 	if removed {
 		r.event(org, corev1.EventTypeNormal, EventAdminRemoved, actionDelete, "Removed the admin account")
 	}
-	for _, l := range r.tenantLocations(org) {
-		owned, entry, err := r.owns(ctx, org, l)
+	for _, at := range r.tenantLocations(org) {
+		s, l := at.site, at.loc
+		owned, entry, err := r.owns(ctx, s, org, l)
 		switch {
 		case err != nil:
 			return err
@@ -104,15 +105,15 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 				"Left %s alone: the ownership ledger says cluster %s owns it", l, entry.Cluster)
 		case !owned:
 		case org.Spec.DeletionPolicy == tenancyv1alpha1.DeletionPolicyDelete:
-			if err := r.dropTenantData(ctx, org, l); err != nil {
+			if err := r.dropTenantData(ctx, s, org, l); err != nil {
 				return err
 			}
 		case org.SignedUp():
-			if err := r.retainUnlessEmpty(ctx, org, l, entry); err != nil {
+			if err := r.retainUnlessEmpty(ctx, s, org, l, entry); err != nil {
 				return err
 			}
 		default:
-			if err := r.retainTenantData(ctx, org, l, entry); err != nil {
+			if err := r.retainTenantData(ctx, s, org, l, entry); err != nil {
 				return err
 			}
 		}
@@ -121,20 +122,20 @@ func (r *OrganizationReconciler) deleteTenantData(ctx context.Context, org *tena
 }
 
 // dropTenantData drops the tenant's documents at l and forgets the location.
-func (r *OrganizationReconciler) dropTenantData(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
-	n, err := r.siteOf(org).store.RemoveTenant(ctx, l)
+func (r *OrganizationReconciler) dropTenantData(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
+	n, err := s.store.RemoveTenant(ctx, l)
 	if err != nil {
 		return err
 	}
 	switch {
 	case n < 0:
 		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-			"Dropped collection %s.%s (deletionPolicy Delete)", r.siteOf(org).store.Database(), l.Collection)
+			"Dropped collection %s.%s (deletionPolicy Delete)", s.store.Database(), l.Collection)
 	case n > 0:
 		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-			"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, r.siteOf(org).store.Database(), l.Collection)
+			"Deleted the tenant's %d documents from %s.%s (deletionPolicy Delete)", n, s.store.Database(), l.Collection)
 	}
-	return r.siteOf(org).store.ReleaseLocation(ctx, l, r.ClusterID)
+	return s.store.ReleaseLocation(ctx, l, r.ClusterID)
 }
 
 // retainUnlessEmpty retains a sign-up organization's data at l, unless
@@ -144,40 +145,40 @@ func (r *OrganizationReconciler) dropTenantData(ctx context.Context, org *tenanc
 // written at the very moment of the deletion, between the count and the
 // drop, would go with it; the organization's tokens end before the
 // deletion.)
-func (r *OrganizationReconciler) retainUnlessEmpty(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
+func (r *OrganizationReconciler) retainUnlessEmpty(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location,
 	entry *mongostore.LedgerEntry) error {
-	n, err := r.siteOf(org).store.CountTenant(ctx, l)
+	n, err := s.store.CountTenant(ctx, l)
 	if err != nil || n > 0 {
 		if err != nil {
 			return err
 		}
-		return r.retainTenantData(ctx, org, l, entry)
+		return r.retainTenantData(ctx, s, org, l, entry)
 	}
-	dropped, err := r.siteOf(org).store.RemoveTenant(ctx, l)
+	dropped, err := s.store.RemoveTenant(ctx, l)
 	if err != nil {
 		return err
 	}
 	if dropped < 0 {
 		r.event(org, corev1.EventTypeNormal, EventCollectionDropped, actionDelete,
-			"Dropped the empty collection %s.%s: an organization created by sign-up leaves nothing to retain", r.siteOf(org).store.Database(), l.Collection)
+			"Dropped the empty collection %s.%s: an organization created by sign-up leaves nothing to retain", s.store.Database(), l.Collection)
 	}
-	return r.siteOf(org).store.ReleaseLocation(ctx, l, r.ClusterID)
+	return s.store.ReleaseLocation(ctx, l, r.ClusterID)
 }
 
 // retainTenantData marks the tenant's entry at l retained; an organization
 // placed before the ledger gets a retained entry.
-func (r *OrganizationReconciler) retainTenantData(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
+func (r *OrganizationReconciler) retainTenantData(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location,
 	entry *mongostore.LedgerEntry) error {
 	now := time.Now()
 	if entry != nil {
 		if entry.State == mongostore.LedgerRetained {
 			return nil
 		}
-		return r.siteOf(org).store.RetainLocation(ctx, l, entry.UID, r.ClusterID, now)
+		return s.store.RetainLocation(ctx, l, entry.UID, r.ClusterID, now)
 	}
 	e := mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, now)
 	e.State, e.RetainedAt = mongostore.LedgerRetained, &now
-	err := r.siteOf(org).store.ClaimLocation(ctx, e)
+	err := s.store.ClaimLocation(ctx, e)
 	if errors.Is(err, mongostore.ErrLocationClaimed) {
 		return fmt.Errorf("the ownership ledger changed for %s; retried: %w", l, err)
 	}
@@ -188,35 +189,36 @@ func (r *OrganizationReconciler) retainTenantData(ctx context.Context, org *tena
 // current location, both ends of a move, and the spec's target; none for an
 // organization that names a backend that is not connected and was never
 // placed (placement comes before any write).
-func (r *OrganizationReconciler) tenantLocations(org *tenancyv1alpha1.Organization) []mongostore.Location {
+func (r *OrganizationReconciler) tenantLocations(org *tenancyv1alpha1.Organization) []siteLocation {
 	if org.Status.Backend == "" && org.Status.Collection == "" && org.Spec.Backend != "" {
 		if _, connected := r.sites.get(org.Spec.Backend); !connected {
 			return nil // never placed on a backend that is not there: nothing was written
 		}
 	}
-	var out []mongostore.Location
-	add := func(l mongostore.Location) {
+	var out []siteLocation
+	add := func(s *site, l mongostore.Location) {
 		for _, o := range out {
-			if o == l {
+			if o.loc == l && o.site.name == s.name {
 				return
 			}
 		}
-		out = append(out, l)
+		out = append(out, siteLocation{site: s, loc: l})
 	}
+	here := r.siteOf(org)
 	if l, ok := currentLocation(org); ok {
-		add(l)
+		add(here, l)
 	}
 	renaming := org.Spec.RenamedFrom != "" && org.Status.RenamedFrom == ""
 	if m := org.Status.Migration; m != nil {
 		if !renaming { // a rename's source is the old organization's data
-			add(fromDocLocation(m.Source))
+			add(r.siteAt(org, m.Source), fromDocLocation(m.Source))
 		}
-		add(fromDocLocation(m.Target))
+		add(r.siteAt(org, m.Target), fromDocLocation(m.Target))
 	}
 	if renaming && org.Status.Collection == "" {
 		return out // a rename that never started: the target holds nothing of ours
 	}
-	add(r.targetLocation(org))
+	add(here, r.targetLocation(org))
 	return out
 }
 

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -29,16 +30,20 @@ type fakeStore struct {
 	CreateLocationFn   func(ctx context.Context, l mongostore.Location) (bool, error)
 	CountTenantFn      func(ctx context.Context, l mongostore.Location) (int64, error)
 	CopyTenantFn       func(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(int64) error) error
-	RemoveTenantFn     func(ctx context.Context, l mongostore.Location) (int64, error)
-	RelabelTenantFn    func(ctx context.Context, src, dst mongostore.Location) (int64, error)
-	RenameCollectionFn func(ctx context.Context, from, to string) error
-	ObserveFn          func(ctx context.Context, shared string) (*mongostore.Observation, error)
-	RepairIndexesFn    func(ctx context.Context, obs *mongostore.Observation, shared string) ([]mongostore.Index, error)
-	GetLedgerEntryFn   func(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error)
-	ClaimLocationFn    func(ctx context.Context, e mongostore.LedgerEntry) error
-	TransferLocationFn func(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error
-	RetainLocationFn   func(ctx context.Context, l mongostore.Location, uid, cluster string, now time.Time) error
-	ReleaseLocationFn  func(ctx context.Context, l mongostore.Location, cluster string) error
+	// ScanTenantFn and InsertTenantDocumentsFn, when nil, fail: the unit
+	// tests run on one site.
+	ScanTenantFn            func(ctx context.Context, src, dst mongostore.Location, batch int, each func([]any) error) error
+	InsertTenantDocumentsFn func(ctx context.Context, dst mongostore.Location, docs []any) error
+	RemoveTenantFn          func(ctx context.Context, l mongostore.Location) (int64, error)
+	RelabelTenantFn         func(ctx context.Context, src, dst mongostore.Location) (int64, error)
+	RenameCollectionFn      func(ctx context.Context, from, to string) error
+	ObserveFn               func(ctx context.Context, shared string) (*mongostore.Observation, error)
+	RepairIndexesFn         func(ctx context.Context, obs *mongostore.Observation, shared string) ([]mongostore.Index, error)
+	GetLedgerEntryFn        func(ctx context.Context, l mongostore.Location) (*mongostore.LedgerEntry, error)
+	ClaimLocationFn         func(ctx context.Context, e mongostore.LedgerEntry) error
+	TransferLocationFn      func(ctx context.Context, l mongostore.Location, fromUID, cluster, name, uid string, now time.Time) error
+	RetainLocationFn        func(ctx context.Context, l mongostore.Location, uid, cluster string, now time.Time) error
+	ReleaseLocationFn       func(ctx context.Context, l mongostore.Location, cluster string) error
 }
 
 var _ TenantStore = (*fakeStore)(nil)
@@ -86,6 +91,21 @@ func (f *fakeStore) CountTenant(ctx context.Context, l mongostore.Location) (int
 func (f *fakeStore) CopyTenant(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(int64) error) error {
 	return f.CopyTenantFn(ctx, src, dst, batch, afterBatch)
 }
+func (f *fakeStore) ScanTenant(ctx context.Context, src, dst mongostore.Location, batch int, each func([]any) error) error {
+	if f.ScanTenantFn == nil {
+		return errNotFaked
+	}
+	return f.ScanTenantFn(ctx, src, dst, batch, each)
+}
+func (f *fakeStore) InsertTenantDocuments(ctx context.Context, dst mongostore.Location, docs []any) error {
+	if f.InsertTenantDocumentsFn == nil {
+		return errNotFaked
+	}
+	return f.InsertTenantDocumentsFn(ctx, dst, docs)
+}
+
+var errNotFaked = errors.New("not faked: the unit tests run on one site")
+
 func (f *fakeStore) RelabelTenant(ctx context.Context, src, dst mongostore.Location) (int64, error) {
 	return f.RelabelTenantFn(ctx, src, dst)
 }

@@ -26,43 +26,69 @@ func fromDocLocation(l tenancyv1alpha1.DocumentLocation) mongostore.Location {
 	return mongostore.Location{Collection: l.Collection, Organization: l.Organization}
 }
 
-// startMigration claims the target in the ownership ledger and records the
-// intent to move documents in status, before touching any data, so that a
-// crash at any later point resumes the move.
+// startMigration claims the target in the ownership ledger (of the
+// target's deployment) and records the intent to move documents in
+// status, before touching any data, so that a crash at any later point
+// resumes the move. from is on the organization's site; to on toSite (the
+// same one, or another backend: then both ends name their backend).
 func (r *OrganizationReconciler) startMigration(ctx context.Context, t *tenant, from, to mongostore.Location,
 	method tenancyv1alpha1.MigrationMethod) error {
-	if err := r.checkBudget(t.org, to); err != nil {
+	return r.startMove(ctx, t, from, siteLocation{site: r.siteOf(t.org), loc: to}, method)
+}
+
+func (r *OrganizationReconciler) startMove(ctx context.Context, t *tenant, from mongostore.Location, to siteLocation,
+	method tenancyv1alpha1.MigrationMethod) error {
+	here := r.siteOf(t.org)
+	if err := r.checkBudget(to.site, t.org, to.loc); err != nil {
 		return err
 	}
-	if err := r.claimLocation(ctx, t.org, to); err != nil {
-		r.siteOf(t.org).budget.release(t.org.Name)
+	if err := r.claimLocation(ctx, to.site, t.org, to.loc); err != nil {
+		to.site.budget.release(t.org.Name)
 		return err
 	}
 	now := metav1.Now()
+	src, dst := toDocLocation(from), toDocLocation(to.loc)
+	if to.site.name != here.name {
+		src.Backend, dst.Backend = here.name, to.site.name
+	}
 	t.org.Status.Migration = &tenancyv1alpha1.MigrationStatus{
-		Source: toDocLocation(from), Target: toDocLocation(to),
-		Phase: tenancyv1alpha1.MigrationCopying, Method: method, StartedAt: &now,
+		Source: src, Target: dst, Phase: tenancyv1alpha1.MigrationCopying, Method: method, StartedAt: &now,
 	}
 	if err := r.persistStatus(ctx, t); err != nil {
 		return err
 	}
-	r.event(t.org, corev1.EventTypeNormal, EventMigrationStarted, actionUpdate, "Moving documents from %s to %s", from, to)
+	r.event(t.org, corev1.EventTypeNormal, EventMigrationStarted, actionUpdate, "Moving documents from %s to %s",
+		describeEnd(src), describeEnd(dst))
 	return r.runMigration(ctx, t)
+}
+
+// describeEnd names one end of a move, with its backend when it has one.
+func describeEnd(l tenancyv1alpha1.DocumentLocation) string {
+	s := fromDocLocation(l).String()
+	if l.Backend != "" {
+		s += " on backend " + l.Backend
+	}
+	return s
 }
 
 // runMigration drives the move recorded in status.migration to its end:
 //
 //	Copying:  copy in batches (idempotent by _id; progress in status), verify
 //	          that source and target hold the same number of the tenant's
-//	          documents, then switch status.collection to the target;
+//	          documents, then switch status.collection (and, for a move
+//	          between backends, status.backend) to the target;
 //	Switched: remove the source (drop the dedicated collection, or delete the
-//	          tenant's documents from the shared one), then clear the move.
+//	          tenant's documents from the shared one), release its ledger
+//	          entry, then clear the move.
 //
 // Every step is safe to repeat, so an interruption anywhere resumes here
-// with every document present exactly once at the end.
+// with every document present exactly once at the end. A move between
+// backends reads the source through its deployment's client and writes the
+// target through the other's.
 func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) error {
 	m := t.org.Status.Migration
 	src, dst := fromDocLocation(m.Source), fromDocLocation(m.Target)
+	srcSite, dstSite := r.siteAt(t.org, m.Source), r.siteAt(t.org, m.Target)
 	// Applications lose their write actions before any document moves
 	// (and get them back, at the target, once the move is over).
 	if err := r.reconcileAccessRoles(ctx, t); err != nil {
@@ -76,12 +102,12 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 		case tenancyv1alpha1.MigrationRelabel:
 			err = r.relabel(ctx, t, src, dst)
 		default:
-			err = r.copyAndVerify(ctx, t, src, dst)
+			err = r.copyAndVerify(ctx, t, siteLocation{site: srcSite, loc: src}, siteLocation{site: dstSite, loc: dst})
 		}
 		if err != nil {
 			return err
 		}
-		r.setLocation(t.org, dst)
+		r.setLocation(dstSite, t.org, dst)
 		m.Phase = tenancyv1alpha1.MigrationSwitched
 		if err := r.persistStatus(ctx, t); err != nil {
 			return err
@@ -94,15 +120,18 @@ func (r *OrganizationReconciler) runMigration(ctx context.Context, t *tenant) er
 		return err
 	}
 	if m.Method == tenancyv1alpha1.MigrationCopy {
-		if _, err := r.siteOf(t.org).store.RemoveTenant(ctx, src); err != nil {
+		if _, err := srcSite.store.RemoveTenant(ctx, src); err != nil {
 			return classifyMongo(err)
 		}
 	}
-	if err := r.siteOf(t.org).store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
+	if err := srcSite.store.ReleaseLocation(ctx, src, r.ClusterID); err != nil {
 		return classifyMongo(err)
 	}
+	if srcSite.name != dstSite.name {
+		srcSite.budget.release(t.org.Name)
+	}
 	r.event(t.org, corev1.EventTypeNormal, EventMigrationCompleted, actionUpdate,
-		"Moved %d documents from %s to %s", m.Copied, src, dst)
+		"Moved %d documents from %s to %s", m.Copied, describeEnd(m.Source), describeEnd(m.Target))
 	t.org.Status.Migration = nil
 	return nil
 }
@@ -135,40 +164,57 @@ func sameSecond(a, b *metav1.Time) bool {
 	return a.Unix() == b.Unix()
 }
 
-func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, src, dst mongostore.Location) error {
+func (r *OrganizationReconciler) copyAndVerify(ctx context.Context, t *tenant, src, dst siteLocation) error {
 	m := t.org.Status.Migration
-	if _, err := r.siteOf(t.org).store.EnsureLocation(ctx, dst); err != nil {
+	if _, err := dst.site.store.EnsureLocation(ctx, dst.loc); err != nil {
 		return classifyMongo(err)
 	}
-	total, err := r.siteOf(t.org).store.CountTenant(ctx, src)
+	total, err := src.site.store.CountTenant(ctx, src.loc)
 	if err != nil {
 		return classifyMongo(err)
 	}
 	m.Total = total
-	err = r.siteOf(t.org).store.CopyTenant(ctx, src, dst, r.batchSize(), func(read int64) error {
+	err = r.copyTenant(ctx, src, dst, func(read int64) error {
 		m.Copied = read
 		return r.persistStatus(ctx, t)
 	})
 	if errors.Is(err, mongostore.ErrDocumentConflict) {
-		return stalled(tenancyv1alpha1.ReasonMigrationConflict, "cannot move documents to %s: %v; nothing was removed from %s", dst, err, src)
+		return stalled(tenancyv1alpha1.ReasonMigrationConflict, "cannot move documents to %s: %v; nothing was removed from %s", dst.loc, err, src.loc)
 	}
 	if err != nil {
 		return classifyMongo(err)
 	}
-	srcN, err := r.siteOf(t.org).store.CountTenant(ctx, src)
+	srcN, err := src.site.store.CountTenant(ctx, src.loc)
 	if err != nil {
 		return classifyMongo(err)
 	}
-	dstN, err := r.siteOf(t.org).store.CountTenant(ctx, dst)
+	dstN, err := dst.site.store.CountTenant(ctx, dst.loc)
 	if err != nil {
 		return classifyMongo(err)
 	}
 	if srcN != dstN {
 		return fmt.Errorf("verification failed: %s holds %d of the tenant's documents and %s holds %d; "+
-			"the move is retried (applications must not write the tenant's documents while Migrating is True)", src, srcN, dst, dstN)
+			"the move is retried (applications must not write the tenant's documents while Migrating is True)", src.loc, srcN, dst.loc, dstN)
 	}
 	m.Copied, m.Total = dstN, srcN
 	return nil
+}
+
+// copyTenant copies within one deployment (one command stream), or
+// between two: batches read from the source's client are inserted through
+// the target's.
+func (r *OrganizationReconciler) copyTenant(ctx context.Context, src, dst siteLocation, afterBatch func(read int64) error) error {
+	if src.site.name == dst.site.name {
+		return src.site.store.CopyTenant(ctx, src.loc, dst.loc, r.batchSize(), afterBatch)
+	}
+	var read int64
+	return src.site.store.ScanTenant(ctx, src.loc, dst.loc, r.batchSize(), func(docs []any) error {
+		if err := dst.site.store.InsertTenantDocuments(ctx, dst.loc, docs); err != nil {
+			return err
+		}
+		read += int64(len(docs))
+		return afterBatch(read)
+	})
 }
 
 // renameCollection moves a dedicated collection in place. After a crash the

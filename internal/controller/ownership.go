@@ -41,8 +41,7 @@ const (
 )
 
 // claimLocation makes org the owner of l in the ledger (see above).
-func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
-	s := r.siteOf(org)
+func (r *OrganizationReconciler) claimLocation(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
 	entry, err := s.ledgerEntry(ctx, l)
 	if err != nil {
 		return classifyMongo(err)
@@ -53,14 +52,14 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 			return classifyMongo(err)
 		}
 		if !has {
-			return r.claim(ctx, org, l, false)
+			return r.claim(ctx, s, org, l, false)
 		}
 		// Data is there: the observation may predate its owner's entry.
 		if entry, err = s.store.GetLedgerEntry(ctx, l); err != nil {
 			return classifyMongo(err)
 		}
 		if entry == nil {
-			return r.claimUnowned(ctx, org, l)
+			return r.claimUnowned(ctx, s, org, l)
 		}
 	}
 	adopt := org.Annotations[tenancyv1alpha1.AnnotationAdoptData]
@@ -72,10 +71,10 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 	case entry.UID == string(org.UID):
 		return nil
 	case entry.State == mongostore.LedgerActive && entry.Name == org.Name && !org.SignedUp():
-		return r.takeOver(ctx, org, l, entry, EventRestored,
+		return r.takeOver(ctx, s, org, l, entry, EventRestored,
 			"%s belonged to an earlier Organization %s (uid %s) whose deletion the operator never processed: taken over as a restore")
 	case entry.State == mongostore.LedgerActive && entry.Name == org.Name && adopt == entry.UID:
-		return r.takeOver(ctx, org, l, entry, EventAdopted,
+		return r.takeOver(ctx, s, org, l, entry, EventAdopted,
 			"Adopted %s of an earlier organization %s (uid %s), as the annotation "+tenancyv1alpha1.AnnotationAdoptData+" asks")
 	case entry.State == mongostore.LedgerActive && entry.Name == org.Name:
 		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
@@ -83,7 +82,7 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 				"sign-up is never its restore, so nothing was read, written or dropped. To give it to this organization, annotate it %s=%s",
 			l, entry.Name, entry.UID, tenancyv1alpha1.AnnotationAdoptData, entry.UID)
 	case entry.State == mongostore.LedgerRetained && adopt == entry.UID:
-		return r.takeOver(ctx, org, l, entry, EventAdopted,
+		return r.takeOver(ctx, s, org, l, entry, EventAdopted,
 			"Adopted %s, retained from organization %s (uid %s), as the annotation "+tenancyv1alpha1.AnnotationAdoptData+" asks")
 	case entry.State == mongostore.LedgerRetained:
 		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
@@ -98,20 +97,20 @@ func (r *OrganizationReconciler) claimLocation(ctx context.Context, org *tenancy
 
 // claimUnowned handles documents no ledger entry claims: they are given
 // only on the platform's explicit word (annotation adopt-data=unowned).
-func (r *OrganizationReconciler) claimUnowned(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
+func (r *OrganizationReconciler) claimUnowned(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) error {
 	if org.Annotations[tenancyv1alpha1.AnnotationAdoptData] != tenancyv1alpha1.AdoptUnowned {
 		return stalled(tenancyv1alpha1.ReasonRetainedDataExists,
 			"%s already holds documents that no organization owns (no ownership ledger entry); nothing was read, written or dropped. "+
 				"To give them to this organization, annotate it %s=%s (`manager audit` lists such data)",
 			l, tenancyv1alpha1.AnnotationAdoptData, tenancyv1alpha1.AdoptUnowned)
 	}
-	return r.claim(ctx, org, l, true)
+	return r.claim(ctx, s, org, l, true)
 }
 
 // claim records org as the owner of l; a location claimed meanwhile is
 // looked at again (with its new entry) on the next attempt.
-func (r *OrganizationReconciler) claim(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location, adopting bool) error {
-	err := r.siteOf(org).store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, time.Now()))
+func (r *OrganizationReconciler) claim(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location, adopting bool) error {
+	err := s.store.ClaimLocation(ctx, mongostore.NewLedgerEntry(l, org.Name, string(org.UID), r.ClusterID, time.Now()))
 	if errors.Is(err, mongostore.ErrLocationClaimed) {
 		return fmt.Errorf("%s was claimed meanwhile: %w", l, err)
 	}
@@ -122,9 +121,9 @@ func (r *OrganizationReconciler) claim(ctx context.Context, org *tenancyv1alpha1
 	return classifyMongo(err)
 }
 
-func (r *OrganizationReconciler) takeOver(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location,
+func (r *OrganizationReconciler) takeOver(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location,
 	entry *mongostore.LedgerEntry, reason, note string) error {
-	err := r.siteOf(org).store.TransferLocation(ctx, l, entry.UID, r.ClusterID, org.Name, string(org.UID), time.Now())
+	err := s.store.TransferLocation(ctx, l, entry.UID, r.ClusterID, org.Name, string(org.UID), time.Now())
 	if err != nil {
 		return classifyMongo(err)
 	}
@@ -165,14 +164,14 @@ func (s *site) locationHasData(ctx context.Context, l mongostore.Location) (bool
 // owns reports whether org owns l: its ledger entry names org's UID in this
 // cluster, or, for an organization placed before the ledger existed, there
 // is no entry and l is where its status says its documents are.
-func (r *OrganizationReconciler) owns(ctx context.Context, org *tenancyv1alpha1.Organization, l mongostore.Location) (bool, *mongostore.LedgerEntry, error) {
-	entry, err := r.siteOf(org).store.GetLedgerEntry(ctx, l)
+func (r *OrganizationReconciler) owns(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) (bool, *mongostore.LedgerEntry, error) {
+	entry, err := s.store.GetLedgerEntry(ctx, l)
 	if err != nil {
 		return false, nil, err
 	}
 	if entry == nil {
 		current, placed := currentLocation(org)
-		return placed && current == l, nil, nil
+		return placed && current == l && r.siteOf(org).name == s.name, nil, nil
 	}
 	return entry.Cluster == r.ClusterID && entry.UID == string(org.UID), entry, nil
 }

@@ -152,3 +152,26 @@ func ledgerCounts(obs *mongostore.Observation, cluster string) (dedicated, retai
 	}
 	return dedicated, retained
 }
+
+// siteLocation is a location on a site.
+type siteLocation struct {
+	site *site
+	loc  mongostore.Location
+}
+
+// siteNamed is the named site (a disconnected one when it is not known).
+func (r *OrganizationReconciler) siteNamed(name string) *site {
+	if s, ok := r.sites.get(name); ok {
+		return s
+	}
+	return disconnectedSite(name)
+}
+
+// siteAt is the site of one end of a move: the one it names, else the
+// organization's.
+func (r *OrganizationReconciler) siteAt(org *tenancyv1alpha1.Organization, l tenancyv1alpha1.DocumentLocation) *site {
+	if l.Backend != "" {
+		return r.siteNamed(l.Backend)
+	}
+	return r.siteOf(org)
+}

@@ -132,7 +132,7 @@ func migrationMessage(m *tenancyv1alpha1.MigrationStatus) string {
 	if m == nil {
 		return ""
 	}
-	src, dst := fromDocLocation(m.Source), fromDocLocation(m.Target)
+	src, dst := describeEnd(m.Source), describeEnd(m.Target)
 	if m.Phase == tenancyv1alpha1.MigrationSwitched {
 		return fmt.Sprintf("Documents moved to %s (%d); removing the copy at %s", dst, m.Copied, src)
 	}

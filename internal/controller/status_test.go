@@ -203,3 +203,25 @@ func TestApplyStatusKeepsTransitionTimeWhenUnchanged(t *testing.T) {
 		t.Fatal("a second identical reconcile changed the conditions")
 	}
 }
+
+func TestMigrationMessageNamesBackends(t *testing.T) {
+	tests := []struct {
+		name string
+		m    *tenancyv1alpha1.MigrationStatus
+		want string
+	}{
+		{"within one deployment", &tenancyv1alpha1.MigrationStatus{Phase: tenancyv1alpha1.MigrationCopying,
+			Source: tenancyv1alpha1.DocumentLocation{Collection: "shared_tenants", Organization: "a"},
+			Target: tenancyv1alpha1.DocumentLocation{Collection: "org_a"}, Copied: 1, Total: 2},
+			`Copying documents from shared_tenants{organization:"a"} to org_a: 1 of 2 copied`},
+		{"between backends", &tenancyv1alpha1.MigrationStatus{Phase: tenancyv1alpha1.MigrationSwitched,
+			Source: tenancyv1alpha1.DocumentLocation{Collection: "org_a", Backend: "default"},
+			Target: tenancyv1alpha1.DocumentLocation{Collection: "org_a", Backend: "eu"}, Copied: 2},
+			"Documents moved to org_a on backend eu (2); removing the copy at org_a on backend default"},
+	}
+	for _, tt := range tests {
+		if got := migrationMessage(tt.m); got != tt.want {
+			t.Errorf("%s: %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -49,6 +49,11 @@ type TenantStore interface {
 	CountTenant(ctx context.Context, l mongostore.Location) (int64, error)
 	// CopyTenant copies a tenant's documents idempotently, in batches.
 	CopyTenant(ctx context.Context, src, dst mongostore.Location, batch int, afterBatch func(read int64) error) error
+	// ScanTenant reads a tenant's documents in _id order, in batches
+	// tagged for dst (the reading half of a copy to another deployment).
+	ScanTenant(ctx context.Context, src, dst mongostore.Location, batch int, each func(docs []any) error) error
+	// InsertTenantDocuments inserts a ScanTenant batch at dst, idempotently.
+	InsertTenantDocuments(ctx context.Context, dst mongostore.Location, docs []any) error
 	// RelabelTenant gives a tenant's documents in a shared collection to
 	// another organization of the same collection, idempotently.
 	RelabelTenant(ctx context.Context, src, dst mongostore.Location) (int64, error)

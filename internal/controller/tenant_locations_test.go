@@ -43,7 +43,14 @@ func TestTenantLocations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store, _ := newMemStore()
 			r := newUnitReconciler(t, store, 0)
-			if got := r.tenantLocations(tt.org); !slices.Equal(got, tt.want) {
+			var got []mongostore.Location
+			for _, at := range r.tenantLocations(tt.org) {
+				if at.site.name != tenancyv1alpha1.DefaultBackend {
+					t.Fatalf("%s on site %s; want the default one", at.loc, at.site.name)
+				}
+				got = append(got, at.loc)
+			}
+			if !slices.Equal(got, tt.want) {
 				t.Fatalf("tenantLocations = %v; want %v", got, tt.want)
 			}
 		})

@@ -113,3 +113,11 @@ func (s unavailableStore) ReleaseLocation(ctx context.Context, l mongostore.Loca
 }
 
 var _ TenantStore = unavailableStore{}
+
+func (s unavailableStore) ScanTenant(context.Context, mongostore.Location, mongostore.Location, int, func([]any) error) error {
+	return s.err
+}
+
+func (s unavailableStore) InsertTenantDocuments(context.Context, mongostore.Location, []any) error {
+	return s.err
+}

@@ -106,6 +106,15 @@ func (s *Store) CopyTenant(ctx context.Context, src, dst mongostore.Location, ba
 	})
 }
 
+// InsertTenantDocuments inserts a batch of a copy between deployments as
+// the real store does and calls Fault after it.
+func (s *Store) InsertTenantDocuments(ctx context.Context, dst mongostore.Location, docs []any) error {
+	if err := s.TenantStore.InsertTenantDocuments(ctx, dst, docs); err != nil {
+		return err
+	}
+	return s.fault(ctx, AfterBatchCopied, dst, dst)
+}
+
 // RemoveTenant calls Fault before and after removing the location.
 func (s *Store) RemoveTenant(ctx context.Context, l mongostore.Location) (int64, error) {
 	if err := s.fault(ctx, BeforeRemoveTenant, l); err != nil {
