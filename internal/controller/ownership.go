@@ -162,9 +162,11 @@ func (s *site) locationHasData(ctx context.Context, l mongostore.Location) (bool
 }
 
 // owns reports whether org owns l: its ledger entry names org's UID in this
-// cluster, or, for an organization placed before the ledger existed, there
-// is no entry and l is where its status says its documents are.
-func (r *OrganizationReconciler) owns(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) (bool, *mongostore.LedgerEntry, error) {
+// cluster (of the deployment s), or, for an organization placed before the
+// ledger existed, there is no entry and l (on s) is where its status says
+// its documents are.
+func (r *OrganizationReconciler) owns(ctx context.Context, s *site, org *tenancyv1alpha1.Organization, l mongostore.Location) (
+	bool, *mongostore.LedgerEntry, error) {
 	entry, err := s.store.GetLedgerEntry(ctx, l)
 	if err != nil {
 		return false, nil, err

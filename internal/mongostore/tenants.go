@@ -113,6 +113,7 @@ func (s *Store) RemoveTenant(ctx context.Context, l Location) (int64, error) {
 	}
 	return res.DeletedCount, nil
 }
+
 // CopyTenant copies the tenant's documents from src to dst, batch documents
 // at a time, keeping each _id. It is idempotent: a document already in dst
 // (same _id, same tenant) is left as it is, so an interrupted copy is simply
