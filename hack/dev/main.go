@@ -97,6 +97,7 @@ org-operator is running (ready in %s).
   kubeconfig:  %s
   environment: source %s   (KUBECONFIG, MONGODB_URI, ORG_API_URL)
   MongoDB:     %s
+               %s (MongoBackend second: kubectl get mongobackends)
   REST API:    %s
   API docs:    %s/docs
   manager log: %s
@@ -109,8 +110,13 @@ Connect as acme's sample application, with its own MongoDB user (the
 connection Secret acme-shop/web; make dev installed mongosh in hack/clients):
 
 %s
+Move the sample organization globex to the second deployment (and back
+with "default"); kubectl get organization globex -w shows the move:
+
+  kubectl patch organization globex --type merge -p '{"spec":{"backend":"second"}}'
+
 Press Ctrl-C to stop.
-`, time.Since(start).Round(time.Second), indent(table), env.Kubeconfig, env.EnvFile, env.MongoURI,
+`, time.Since(start).Round(time.Second), indent(table), env.Kubeconfig, env.EnvFile, env.MongoURI, env.SecondMongoURI,
 		env.APIURL, env.APIURL, env.ManagerLog, login, connect)
 
 	<-ctx.Done()

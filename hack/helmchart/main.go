@@ -95,7 +95,7 @@ func run(chart string) error {
 
 // healthKinds have an Argo CD health check (config/argocd); the chart's
 // templates/argocd-health.yaml names the same.
-var healthKinds = []string{"Organization", "OrganizationAccess"}
+var healthKinds = []string{"Organization", "OrganizationAccess", "MongoBackend"}
 
 // serviceAccount is the manager's ServiceAccount in config/; the chart
 // names it serviceAccount.name when set (org-operator.serviceAccountName).

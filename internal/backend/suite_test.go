@@ -102,6 +102,7 @@ var _ = AfterSuite(func() {
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
+	expectAllBackendHealthStatesSeen()
 })
 
 func uniqueName(prefix string) string {
@@ -206,6 +207,7 @@ func waitBackendCondition(name string, status metav1.ConditionStatus, reason str
 		g.Expect(c.Status).To(Equal(status), "%s: %s", c.Reason, c.Message)
 		g.Expect(c.Reason).To(Equal(reason), c.Message)
 	}, timeout, interval).Should(Succeed())
+	expectToolsAgree(b)
 	return b
 }
 

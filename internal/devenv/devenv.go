@@ -23,8 +23,11 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -51,9 +54,11 @@ type Options struct {
 	// FerretDBBinary is the store to run (FerretDB's cmd/ferretdb, built by
 	// `make ferretdb`); default Root/bin/ferretdb.
 	FerretDBBinary string
-	// APIPort and MongoPort are fixed loopback ports (defaults 8082, 27018).
-	APIPort   int
-	MongoPort int
+	// APIPort and MongoPort are fixed loopback ports (defaults 8082, 27018);
+	// SecondMongoPort is the second deployment's (default 27019).
+	APIPort         int
+	MongoPort       int
+	SecondMongoPort int
 	// ManagerArgs are appended to the manager's command line.
 	ManagerArgs []string
 	// Log receives progress lines; default io.Discard.
@@ -66,6 +71,7 @@ type Env struct {
 	lock    *os.File
 	cp      *envtest.Environment
 	mongo   *ferretdb.Process
+	second  *ferretdb.Process
 	manager *proc.Process
 	// restarted holds control-plane processes started again by
 	// RestartControlPlane (envtest only knows the first ones).
@@ -76,6 +82,9 @@ type Env struct {
 	// MongoURI is the FerretDB connection string, with the operator's
 	// user and password (FerretDB runs with authentication).
 	MongoURI string
+	// SecondMongoURI is the second deployment's (FerretDB on SQLite, with
+	// authentication), which the sample MongoBackend SecondBackend names.
+	SecondMongoURI string
 	// APIURL is the base URL of the manager's REST API.
 	APIURL string
 	// EnvFile is the shell-sourceable file with KUBECONFIG, MONGODB_URI and ORG_API_URL.
@@ -112,6 +121,9 @@ func (o *Options) defaults() error {
 	if o.MongoPort == 0 {
 		o.MongoPort = 27018
 	}
+	if o.SecondMongoPort == 0 {
+		o.SecondMongoPort = 27019
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -135,7 +147,8 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if e.lock, err = acquireLock(filepath.Join(opts.StateDir, "lock")); err != nil {
 		return nil, err
 	}
-	if err := checkPorts(map[string]int{"REST API": opts.APIPort, "MongoDB (FerretDB)": opts.MongoPort}); err != nil {
+	if err := checkPorts(map[string]int{"REST API": opts.APIPort, "MongoDB (FerretDB)": opts.MongoPort,
+		"second MongoDB (FerretDB)": opts.SecondMongoPort}); err != nil {
 		return nil, err
 	}
 	for _, bin := range []string{opts.ManagerBinary, opts.FerretDBBinary} {
@@ -147,6 +160,9 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		return nil, err
 	}
 	if err := e.startMongo(); err != nil {
+		return nil, err
+	}
+	if err := e.startSecondMongo(ctx); err != nil {
 		return nil, err
 	}
 	e.APIURL = fmt.Sprintf("http://127.0.0.1:%d", opts.APIPort)
@@ -215,6 +231,42 @@ func (e *Env) startMongo() error {
 	}
 	e.mongo, e.MongoURI = p, p.URI()
 	return nil
+}
+
+// SecondBackend is the sample MongoBackend of the second deployment
+// (config/samples), and SecondBackendSecret its connection Secret, which
+// the environment writes (the URI holds a generated password).
+const (
+	SecondBackend       = "second"
+	SecondBackendSecret = "second-mongodb"
+)
+
+// startSecondMongo starts the second deployment and writes the connection
+// Secret of the sample MongoBackend that names it.
+func (e *Env) startSecondMongo(ctx context.Context) error {
+	dir := filepath.Join(e.opts.StateDir, "ferretdb-second")
+	e.logf("starting a second FerretDB on 127.0.0.1:%d (data in %s): MongoBackend %s", e.opts.SecondMongoPort, dir, SecondBackend)
+	pw, err := storePassword(filepath.Join(e.opts.StateDir, "ferretdb-second-password"))
+	if err != nil {
+		return err
+	}
+	p, err := ferretdb.StartProcess(ferretdb.ProcessOptions{Binary: e.opts.FerretDBBinary,
+		Addr: fmt.Sprintf("127.0.0.1:%d", e.opts.SecondMongoPort), Dir: dir, LogPath: filepath.Join(e.opts.StateDir, "ferretdb-second.log"),
+		Username: operatorUser, Password: pw})
+	if err != nil {
+		return err
+	}
+	e.second, e.SecondMongoURI = p, p.URI()
+	c, err := client.New(e.cp.Config, client.Options{})
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: CredentialsNamespace, Name: SecondBackendSecret}}
+	_, err = controllerutil.CreateOrUpdate(ctx, c, secret, func() error {
+		secret.StringData = map[string]string{"uri": p.URI()}
+		return nil
+	})
+	return err
 }
 
 // storePassword reads the operator user's password kept at path, or makes
@@ -303,6 +355,9 @@ func (e *Env) Stop() error {
 	}
 	if e.mongo != nil {
 		errs = append(errs, e.StopMongo())
+	}
+	if e.second != nil {
+		errs = append(errs, e.second.Stop())
 	}
 	// The apiserver before its storage: with only etcd restarted, envtest's
 	// apiserver goes first, or it would wait for a gone etcd while stopping.

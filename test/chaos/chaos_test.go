@@ -99,7 +99,7 @@ var _ = BeforeSuite(func() {
 	env, err = devenv.Start(ctx, devenv.Options{
 		Root: root, StateDir: stateDir,
 		ManagerBinary: filepath.Join(root, "bin", "manager"), FerretDBBinary: filepath.Join(root, "bin", "ferretdb"),
-		APIPort: apiPort, MongoPort: mongoPort, Log: GinkgoWriter,
+		APIPort: apiPort, MongoPort: mongoPort, SecondMongoPort: proc.MustFreePort(), Log: GinkgoWriter,
 		ManagerArgs: append(devenv.ManagerAPIArgs(apiPort),
 			"--api-login-rate=10000", "--api-login-burst=10000", "--api-write-rate=1000", "--api-write-burst=1000",
 			"--api-lockout-threshold=100000", "--api-lockout-global-threshold=0",

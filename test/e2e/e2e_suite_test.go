@@ -51,13 +51,14 @@ var _ = BeforeSuite(func() {
 	apiPort := proc.MustFreePort()
 	var err error
 	env, err = devenv.Start(ctx, devenv.Options{
-		Root:          controlplane.RepoRoot(),
-		StateDir:      GinkgoT().TempDir(),
-		ManagerBinary: managerBinary(),
-		APIPort:       apiPort,
-		MongoPort:     proc.MustFreePort(),
-		ManagerArgs:   append(devenv.ManagerAPIArgs(apiPort), "--api-login-rate=1000", "--api-login-burst=1000"),
-		Log:           GinkgoWriter,
+		Root:            controlplane.RepoRoot(),
+		StateDir:        GinkgoT().TempDir(),
+		ManagerBinary:   managerBinary(),
+		APIPort:         apiPort,
+		MongoPort:       proc.MustFreePort(),
+		SecondMongoPort: proc.MustFreePort(),
+		ManagerArgs:     append(devenv.ManagerAPIArgs(apiPort), "--api-login-rate=1000", "--api-login-burst=1000"),
+		Log:             GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(env.Config(), client.Options{Scheme: operator.Scheme})

@@ -504,13 +504,18 @@ func TestCRDsAreTemplates(t *testing.T) {
 		}
 		return crds, kept
 	}
-	if crds, kept := count(nil); crds != 2 || kept != 2 {
-		t.Errorf("default: %d CRDs, %d kept; want 2 and 2", crds, kept)
+	bases, err := filepath.Glob(filepath.Join(chartDir(), "..", "..", "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(bases) < 3 {
+		t.Fatalf("config/crd/bases: %d CRDs (%v)", len(bases), err)
+	}
+	want := len(bases) // every CRD of the operator, MongoBackend included
+	if crds, kept := count(nil); crds != want || kept != want {
+		t.Errorf("default: %d CRDs, %d kept; want %d and %d", crds, kept, want, want)
 	}
 	if crds, _ := count(map[string]any{"crds": map[string]any{"enabled": false}}); crds != 0 {
 		t.Errorf("crds.enabled=false renders %d CRDs", crds)
 	}
-	if crds, kept := count(map[string]any{"crds": map[string]any{"keep": false}}); crds != 2 || kept != 0 {
+	if crds, kept := count(map[string]any{"crds": map[string]any{"keep": false}}); crds != want || kept != 0 {
 		t.Errorf("crds.keep=false: %d CRDs, %d kept", crds, kept)
 	}
 }

@@ -68,7 +68,7 @@ func run(duration, sample time.Duration, population int, pace time.Duration, see
 	apiPort, mongoPort, metricsPort := proc.MustFreePort(), proc.MustFreePort(), proc.MustFreePort()
 	wd, _ := os.Getwd()
 	env, err := devenv.Start(ctx, devenv.Options{
-		Root: wd, StateDir: dir, APIPort: apiPort, MongoPort: mongoPort,
+		Root: wd, StateDir: dir, APIPort: apiPort, MongoPort: mongoPort, SecondMongoPort: proc.MustFreePort(),
 		ManagerArgs: append(devenv.ManagerAPIArgs(apiPort),
 			"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(metricsPort), "--metrics-secure=false",
 			"--api-login-rate=10000", "--api-login-burst=10000", "--api-write-rate=1000", "--api-write-burst=1000",

@@ -16,7 +16,7 @@ import (
 )
 
 // Kinds are the kinds with a health check.
-var Kinds = []string{"Organization", "OrganizationAccess"}
+var Kinds = []string{"Organization", "OrganizationAccess", "MongoBackend"}
 
 // Dir is kind's health check folder, in Argo CD's resource_customizations layout.
 func Dir(kind string) string {
