@@ -104,7 +104,8 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	// envtest installs the CRDs itself; the release must own them, as on a fresh cluster.
-	for _, name := range []string{"organizations.tenancy.org-operator.io", "organizationaccesses.tenancy.org-operator.io", "mongobackends.tenancy.org-operator.io"} {
+	for _, name := range []string{"organizations.tenancy.org-operator.io", "organizationaccesses.tenancy.org-operator.io",
+		"mongobackends.tenancy.org-operator.io"} {
 		crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if err := c.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
 			t.Fatal(err)
