@@ -73,6 +73,8 @@ var _ = Describe("2. Placement on a backend", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(entry).NotTo(BeNil(), "no ledger entry beside the data")
 		Eventually(func() int32 { return getBackend("pg").Status.Tenants }, timeout, interval).Should(BeNumerically(">=", 1))
+		Expect(commandsOn("pg")).To(BeNumerically(">", 0), "no command counted under backend=pg")
+		Expect(commandsOn(tenancyv1alpha1.DefaultBackend)).To(BeNumerically(">", 0))
 	})
 
 	It("puts a Shared tenant in the backend's shared collection", func() {

@@ -38,6 +38,9 @@ type Config struct {
 	// Mongo is the template of every connection: timeouts and pool sizes
 	// (URI and database come from the MongoBackend).
 	Mongo mongostore.Options
+	// Commands, when set, counts each backend's commands under its name
+	// (the metrics' backend label).
+	Commands *mongostore.CommandCounter
 	// ResyncPeriod is how often a MongoBackend is looked at without a change.
 	ResyncPeriod time.Duration
 	// CloseDelay is how long a replaced connection stays open for the
@@ -191,6 +194,9 @@ func (r *Reconciler) connect(ctx context.Context, b *tenancyv1alpha1.MongoBacken
 	}
 	opts := r.cfg.Mongo
 	opts.URI, opts.Database, opts.Monitor = uri, database, nil
+	if r.cfg.Commands != nil {
+		opts.Monitor = r.cfg.Commands.MonitorFor(b.Name)
+	}
 	store, err := mongostore.Connect(opts)
 	if err != nil {
 		return conditions.Stalled(tenancyv1alpha1.ReasonInvalidURI, "key %s of Secret %s/%s: %s",

@@ -339,3 +339,25 @@ func condition(name, typ string) string {
 	}
 	return fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
 }
+
+// commandsOn is the operator's org_operator_mongodb_commands_total summed
+// over the commands sent to backend.
+func commandsOn(backend string) float64 {
+	GinkgoHelper()
+	families, err := mgr.Metrics.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "org_operator_mongodb_commands_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "backend" && l.GetValue() == backend {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}

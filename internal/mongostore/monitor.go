@@ -9,8 +9,17 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 )
 
-// labelCommand is the metrics' label naming a MongoDB command.
-const labelCommand = "command"
+// labelCommand is the metrics' label naming a MongoDB command, and
+// labelBackend the one naming the deployment it went to (DefaultBackend:
+// the manager's --mongodb-uri; else a MongoBackend).
+const (
+	labelCommand = "command"
+	labelBackend = "backend"
+)
+
+// DefaultBackend is the backend label of the manager's own deployment
+// (tenancyv1alpha1.DefaultBackend; this package knows no Kubernetes type).
+const DefaultBackend = "default"
 
 // WriteCommands are the command names that change data or schema.
 var WriteCommands = []string{
@@ -18,9 +27,10 @@ var WriteCommands = []string{
 	"create", "drop", "createIndexes", "dropIndexes", "renameCollection", "dropDatabase",
 }
 
-// CommandCounter counts the commands a client sends, by command name. It
-// backs the org_operator_mongodb_commands_total metric and lets tests and
-// benchmarks count reads and writes exactly.
+// CommandCounter counts the commands clients send, by command name (and,
+// in the metrics, by backend: one Monitor per deployment). It backs the
+// org_operator_mongodb_commands_total metric and lets tests and benchmarks
+// count reads and writes exactly (Count and Snapshot add up every backend).
 type CommandCounter struct {
 	mu       sync.Mutex
 	counts   map[string]int64
@@ -35,32 +45,36 @@ func NewCommandCounter() *CommandCounter {
 		counts: map[string]int64{},
 		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "org_operator_mongodb_commands_total",
-			Help: "MongoDB commands sent by the operator, by command name.",
-		}, []string{labelCommand}),
+			Help: "MongoDB commands sent by the operator, by command name and backend (deployment).",
+		}, []string{labelCommand, labelBackend}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "org_operator_mongodb_command_duration_seconds",
-			Help:    "Time from sending a MongoDB command to its answer, by command name.",
+			Help:    "Time from sending a MongoDB command to its answer, by command name and backend.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{labelCommand}),
+		}, []string{labelCommand, labelBackend}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "org_operator_mongodb_command_errors_total",
-			Help: "MongoDB commands that failed (an error answer or no answer), by command name.",
-		}, []string{labelCommand}),
+			Help: "MongoDB commands that failed (an error answer or no answer), by command name and backend.",
+		}, []string{labelCommand, labelBackend}),
 	}
 }
 
-// Monitor is the driver hook to pass in Options.Monitor.
-func (c *CommandCounter) Monitor() *event.CommandMonitor {
+// Monitor is the driver hook to pass in Options.Monitor of the manager's
+// own deployment (backend DefaultBackend).
+func (c *CommandCounter) Monitor() *event.CommandMonitor { return c.MonitorFor(DefaultBackend) }
+
+// MonitorFor is the driver hook of a client of the named backend.
+func (c *CommandCounter) MonitorFor(backend string) *event.CommandMonitor {
 	return &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
 		c.mu.Lock()
 		c.counts[e.CommandName]++
 		c.mu.Unlock()
-		c.vec.WithLabelValues(e.CommandName).Inc()
+		c.vec.WithLabelValues(e.CommandName, backend).Inc()
 	}, Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
-		c.duration.WithLabelValues(e.CommandName).Observe(e.Duration.Seconds())
+		c.duration.WithLabelValues(e.CommandName, backend).Observe(e.Duration.Seconds())
 	}, Failed: func(_ context.Context, e *event.CommandFailedEvent) {
-		c.duration.WithLabelValues(e.CommandName).Observe(e.Duration.Seconds())
-		c.errors.WithLabelValues(e.CommandName).Inc()
+		c.duration.WithLabelValues(e.CommandName, backend).Observe(e.Duration.Seconds())
+		c.errors.WithLabelValues(e.CommandName, backend).Inc()
 	}}
 }
 

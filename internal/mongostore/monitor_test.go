@@ -11,9 +11,15 @@ import (
 	"github.com/org-operator/org-operator/internal/mongostore"
 )
 
-// sample is the value of the series name{command} (the sample count for a
-// histogram), 0 when absent.
+// sample is the value of the series name{command, backend="default"} (the
+// sample count for a histogram), 0 when absent.
 func sample(t *testing.T, reg *prometheus.Registry, name, command string) float64 {
+	t.Helper()
+	return sampleOn(t, reg, name, command, mongostore.DefaultBackend)
+}
+
+// sampleOn is the value of the series name{command, backend}.
+func sampleOn(t *testing.T, reg *prometheus.Registry, name, command, backend string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -24,7 +30,11 @@ func sample(t *testing.T, reg *prometheus.Registry, name, command string) float6
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != command {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if len(labels) != 2 || labels["command"] != command || labels["backend"] != backend {
 				continue
 			}
 			if h := m.GetHistogram(); h != nil {
@@ -61,5 +71,33 @@ func TestCommandMetrics(t *testing.T) {
 	}
 	if got := sample(t, reg, "org_operator_mongodb_command_errors_total", "ping"); got != 0 {
 		t.Errorf("command_errors_total{ping} = %v, want 0", got)
+	}
+}
+
+// Each deployment's client counts under its own backend label; Count adds
+// them up.
+func TestCommandMetricsPerBackend(t *testing.T) {
+	counter := mongostore.NewCommandCounter()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(counter.Collectors()...)
+	own := newStore(t, mongostore.Options{Monitor: counter.Monitor()})
+	other := newStore(t, mongostore.Options{Monitor: counter.MonitorFor("eu")})
+	ctx := context.Background()
+	if err := own.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := other.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sampleOn(t, reg, "org_operator_mongodb_commands_total", "ping", mongostore.DefaultBackend); got != 1 {
+		t.Errorf("commands_total{ping, backend=default} = %v, want 1", got)
+	}
+	if got := sampleOn(t, reg, "org_operator_mongodb_commands_total", "ping", "eu"); got != 2 {
+		t.Errorf("commands_total{ping, backend=eu} = %v, want 2", got)
+	}
+	if got := counter.Count("ping"); got != 3 {
+		t.Errorf("Count(ping) = %d, want 3", got)
 	}
 }

@@ -231,7 +231,7 @@ func (op *Operator) register(o Options) error {
 		return fmt.Errorf("set up controller: %w", err)
 	}
 	if err := backend.Add(op.Manager, backend.Config{Registry: op.Backends, SecretsNamespace: cc.CredentialsNamespace,
-		Mongo: o.Mongo, ResyncPeriod: cc.ResyncPeriod}); err != nil {
+		Mongo: o.Mongo, Commands: op.Commands, ResyncPeriod: cc.ResyncPeriod}); err != nil {
 		return fmt.Errorf("set up MongoBackend controller: %w", err)
 	}
 	if err := op.addAccess(o, users); err != nil {
