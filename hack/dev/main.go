@@ -36,20 +36,22 @@ import (
 func main() {
 	apiPort := flag.Int("api-port", envInt("DEV_API_PORT", 8082), "REST API port on 127.0.0.1 (env DEV_API_PORT)")
 	mongoPort := flag.Int("mongo-port", envInt("DEV_MONGO_PORT", 27018), "FerretDB port on 127.0.0.1 (env DEV_MONGO_PORT)")
+	secondPort := flag.Int("second-mongo-port", envInt("DEV_SECOND_MONGO_PORT", 27019),
+		"the second FerretDB's port on 127.0.0.1, MongoBackend second (env DEV_SECOND_MONGO_PORT)")
 	stateDir := flag.String("state-dir", os.Getenv("DEV_STATE_DIR"), "Where data, logs and the env file live (env DEV_STATE_DIR; default .dev)")
 	flag.Parse()
-	if err := run(*apiPort, *mongoPort, *stateDir); err != nil {
+	if err := run(*apiPort, *mongoPort, *secondPort, *stateDir); err != nil {
 		fmt.Fprintf(os.Stderr, "make dev: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(apiPort, mongoPort int, stateDir string) error {
+func run(apiPort, mongoPort, secondPort int, stateDir string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
 	env, err := devenv.Start(ctx, devenv.Options{
-		APIPort: apiPort, MongoPort: mongoPort, StateDir: stateDir, Log: os.Stdout,
+		APIPort: apiPort, MongoPort: mongoPort, SecondMongoPort: secondPort, StateDir: stateDir, Log: os.Stdout,
 		ManagerArgs: devenv.ManagerAPIArgs(apiPort),
 	})
 	if err != nil {

@@ -37,7 +37,8 @@ var _ = Describe("The make dev tool", Ordered, func() {
 	})
 
 	startDev := func(stateDir string) (*exec.Cmd, *bufio.Reader) {
-		cmd := exec.Command(devBin, "--api-port", strconv.Itoa(proc.MustFreePort()), "--mongo-port", strconv.Itoa(proc.MustFreePort()))
+		cmd := exec.Command(devBin, "--api-port", strconv.Itoa(proc.MustFreePort()), "--mongo-port", strconv.Itoa(proc.MustFreePort()),
+			"--second-mongo-port", strconv.Itoa(proc.MustFreePort()))
 		cmd.Dir = controlplane.RepoRoot()
 		cmd.Env = append(os.Environ(), "DEV_STATE_DIR="+stateDir)
 		stdout, err := cmd.StdoutPipe()
@@ -115,6 +116,28 @@ var _ = Describe("The make dev tool", Ordered, func() {
 			`db.org_acme.insertOne({_id: "from-make-dev"}); print("n=" + db.org_acme.countDocuments({_id: "from-make-dev"}))`)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(shell).To(ContainSubstring("n=1"))
+		// The second deployment: the sample organization on it, and the
+		// move the output suggests, checked on that deployment directly.
+		Expect(printed).To(MatchRegexp(`initech\s+True\s+Shared\s+shared_tenants`))
+		secondURI := regexp.MustCompile(`\n\s+(mongodb://\S+) \(MongoBackend second`).FindStringSubmatch(printed)
+		Expect(secondURI).To(HaveLen(2), printed)
+		move := regexp.MustCompile(`kubectl patch organization globex --type merge -p '(\{.*\})'`).FindStringSubmatch(printed)
+		Expect(move).To(HaveLen(2), printed)
+		kubectl := func(args ...string) string {
+			GinkgoHelper()
+			c := exec.Command("kubectl", append([]string{"--kubeconfig", filepath.Join(stateDir, "kubeconfig")}, args...)...)
+			out, err := c.CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), string(out))
+			return string(out)
+		}
+		kubectl("patch", "organization", "globex", "--type", "merge", "-p", move[1])
+		Eventually(func() string {
+			return kubectl("get", "organization", "globex", "-o", "jsonpath={.status.backend}/{.status.conditions[?(@.type==\"Ready\")].status}/{.status.observedGeneration}")
+		}, "60s", "500ms").Should(Equal("second/True/2"))
+		moved, err := clients.Mongosh(context.Background(), secondURI[1],
+			`print("n=" + db.getSiblingDB("tenants").getCollectionNames().filter(c => c == "org_globex").length)`)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(moved).To(ContainSubstring("n=1"), "org_globex is not on the second deployment")
 		envFile, err := os.ReadFile(filepath.Join(stateDir, "env"))
 		Expect(err).NotTo(HaveOccurred())
 		for _, v := range []string{"KUBECONFIG=", "MONGODB_URI=", "ORG_API_URL="} {
