@@ -132,7 +132,8 @@ var _ = Describe("The make dev tool", Ordered, func() {
 		}
 		kubectl("patch", "organization", "globex", "--type", "merge", "-p", move[1])
 		Eventually(func() string {
-			return kubectl("get", "organization", "globex", "-o", "jsonpath={.status.backend}/{.status.conditions[?(@.type==\"Ready\")].status}/{.status.observedGeneration}")
+			return kubectl("get", "organization", "globex", "-o",
+				"jsonpath={.status.backend}/{.status.conditions[?(@.type==\"Ready\")].status}/{.status.observedGeneration}")
 		}, "60s", "500ms").Should(Equal("second/True/2"))
 		moved, err := clients.Mongosh(context.Background(), secondURI[1],
 			`print("n=" + db.getSiblingDB("tenants").getCollectionNames().filter(c => c == "org_globex").length)`)
