@@ -331,10 +331,13 @@ bench-controller: envtest-assets ## Create N Organizations against envtest + Fer
 BACKEND ?= sqlite
 # DEDICATED: how many of the N are Dedicated (the rest alternately Shared and Auto); -1: all.
 DEDICATED ?= -1
+# BACKENDS=2 spreads the organizations over two deployments (a MongoBackend on a second FerretDB).
+BACKENDS ?= 1
 .PHONY: bench-scale
-bench-scale: envtest-assets ferretdb ## Scale benchmark against the real manager process: make bench-scale N=2000 BACKEND=sqlite|postgresql [DEDICATED=5000].
+bench-scale: envtest-assets ferretdb ## Scale benchmark against the real manager process: make bench-scale N=2000 BACKEND=sqlite|postgresql [DEDICATED=5000] [BACKENDS=2].
 	go build -o bin/manager ./cmd
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/scale -n $(N) -dedicated $(DEDICATED) -backend $(BACKEND) -manager-args "$(MANAGER_ARGS)"
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench/scale -n $(N) -dedicated $(DEDICATED) -backend $(BACKEND) -backends $(BACKENDS) \
+		-manager-args "$(MANAGER_ARGS)"
 
 DURATION ?= 30m
 .PHONY: bench-soak

@@ -32,6 +32,8 @@ type benchEnv struct {
 	postgres    *proc.Process
 	store       *ferretdb.Process
 	storeURI    string
+	// second is the second deployment's store (-backends 2), else nil.
+	second *ferretdb.Process
 	manager     *proc.Process
 	metricsURL  string
 	probeURL    string
@@ -136,6 +138,9 @@ func (e *benchEnv) stop() error {
 	errs := []error{e.stopManager()}
 	if e.store != nil {
 		errs = append(errs, e.store.Stop())
+	}
+	if e.second != nil {
+		errs = append(errs, e.second.Stop())
 	}
 	if e.postgres != nil {
 		errs = append(errs, e.postgres.Stop(syscall.SIGTERM, 30*time.Second))

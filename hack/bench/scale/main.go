@@ -54,17 +54,26 @@ func main() {
 	resync := flag.Duration("resync", time.Minute, "the manager's --resync-period")
 	probes := flag.Int("probes", 20, "single new organizations timed at N, per scenario")
 	dedicated := flag.Int("dedicated", -1, "how many of the N organizations are Dedicated, the rest alternately Shared and Auto (-1: all)")
+	backends := flag.Int("backends", 1, "deployments to spread the organizations over: 1, or 2 (every other one on MongoBackend second, a FerretDB on SQLite)")
 	managerArgs := flag.String("manager-args", "", "extra manager flags, space-separated (default: the manager's defaults)")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard()) // the benchmark prints its own report
 	if *dedicated < 0 || *dedicated > *n {
 		*dedicated = *n
 	}
+	if *backends != 1 && *backends != 2 {
+		fmt.Fprintln(os.Stderr, "scale-bench: -backends must be 1 or 2")
+		os.Exit(2)
+	}
+	spread = *backends == 2
 	if err := run(*n, *dedicated, *backend, *writers, *resync, *probes, strings.Fields(*managerArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "scale-bench:", err)
 		os.Exit(1)
 	}
 }
+
+// spread puts every other organization on the second deployment (-backends 2).
+var spread bool
 
 func run(n, dedicated int, backend string, writers int, resync time.Duration, probes int, managerArgs []string) (err error) {
 	ctx := context.Background()
@@ -122,6 +131,12 @@ func run(n, dedicated int, backend string, writers int, resync time.Duration, pr
 
 	if err := e.startManager(); err != nil {
 		return err
+	}
+	if spread {
+		if err := e.startSecondBackend(ctx); err != nil {
+			return err
+		}
+		fmt.Printf("spreading the organizations over two deployments: every other one on MongoBackend %s (FerretDB on SQLite)\n", secondBackend)
 	}
 	base, _, err := proc.RSS(e.manager.Pid()) // no tenant yet
 	if err != nil {
@@ -277,6 +292,11 @@ func idlePhase(e *benchEnv, n int) error {
 	fmt.Printf("  per resync period: %.1f MongoDB commands (%.0f writes), %.0f Kubernetes API writes, %.0f reconciles\n",
 		d.mongoCommands/periods, d.mongoWrites/periods, d.kubeWrites/periods, d.reconciles/periods)
 	fmt.Printf("  amortised per organization: %.5f MongoDB commands per period\n", d.mongoCommands/periods/float64(n))
+	if spread {
+		for _, b := range []string{mongostore.DefaultBackend, secondBackend} {
+			fmt.Printf("  backend %s: %.1f MongoDB commands per resync period\n", b, d.byBackend[b]/periods)
+		}
+	}
 	fmt.Printf("  CPU: manager %.2f%% of a core, store %.2f%% of a core\n",
 		100*(mcpu1-mcpu0).Seconds()/window.Seconds(), 100*(scpu1-scpu0).Seconds()/window.Seconds())
 	return nil

@@ -40,11 +40,17 @@ type counters struct {
 	reconcileSeconds float64
 	queueSeconds     float64
 	queued           float64
+	// byBackend counts MongoDB commands by deployment (the backend label).
+	byBackend map[string]float64
 }
 
 func (c counters) minus(o counters) counters {
+	by := map[string]float64{}
+	for b, v := range c.byBackend {
+		by[b] = v - o.byBackend[b]
+	}
 	return counters{c.kubeWrites - o.kubeWrites, c.mongoCommands - o.mongoCommands, c.mongoWrites - o.mongoWrites, c.reconciles - o.reconciles,
-		c.reconcileSeconds - o.reconcileSeconds, c.queueSeconds - o.queueSeconds, c.queued - o.queued}
+		c.reconcileSeconds - o.reconcileSeconds, c.queueSeconds - o.queueSeconds, c.queued - o.queued, by}
 }
 
 // heap is the manager's Go heap as its metrics report it: live objects
@@ -70,7 +76,7 @@ func (e *benchEnv) scrape() (counters, error) {
 	if err != nil {
 		return counters{}, err
 	}
-	var c counters
+	c := counters{byBackend: map[string]float64{}}
 	writes := map[string]bool{http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true, http.MethodDelete: true}
 	for _, m := range families["rest_client_requests_total"].GetMetric() {
 		if writes[label(m.GetLabel(), "method")] {
@@ -80,6 +86,7 @@ func (e *benchEnv) scrape() (counters, error) {
 	for _, m := range families["org_operator_mongodb_commands_total"].GetMetric() {
 		v := m.GetCounter().GetValue()
 		c.mongoCommands += v
+		c.byBackend[label(m.GetLabel(), "backend")] += v
 		if slices.Contains(mongostore.WriteCommands, label(m.GetLabel(), "command")) {
 			c.mongoWrites += v
 		}
@@ -182,9 +189,13 @@ func newOrg(name string) *tenancyv1alpha1.Organization {
 }
 
 // mixedOrg is the i-th organization of the creation phase: Dedicated for
-// the first dedicated ones, then alternately Shared and Auto.
+// the first dedicated ones, then alternately Shared and Auto; with
+// -backends 2 every other pair names the second deployment.
 func mixedOrg(name string, i, dedicated int) *tenancyv1alpha1.Organization {
 	org := newOrg(name)
+	if spread && (i/2)%2 == 1 { // pairs alternate, so each deployment gets Shared and Auto ones
+		org.Spec.Backend = secondBackend
+	}
 	switch {
 	case i < dedicated:
 		org.Spec.Tenancy = tenancyv1alpha1.TenancyDedicated
