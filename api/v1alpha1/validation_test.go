@@ -68,7 +68,7 @@ var _ = Describe("Organization CRD", func() {
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "org-operator-credentials"}})).To(Succeed())
 		files, err := filepath.Glob(filepath.Join(controlplane.RepoRoot(), "config", "samples", "tenancy_*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(3))
+		Expect(files).To(HaveLen(4))
 		created := map[string]int{}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
@@ -79,7 +79,7 @@ var _ = Describe("Organization CRD", func() {
 				created[obj.GetKind()]++
 			}
 		}
-		Expect(created).To(Equal(map[string]int{"Organization": 2, "Secret": 1, "OrganizationAccess": 1, "Namespace": 1}))
+		Expect(created).To(Equal(map[string]int{"Organization": 3, "Secret": 1, "OrganizationAccess": 1, "Namespace": 1, "MongoBackend": 1}))
 	})
 
 	It("accepts a 63-character name", func() {

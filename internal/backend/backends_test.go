@@ -242,6 +242,9 @@ var _ = Describe("3. Failure isolation", Ordered, func() {
 		GinkgoWriter.Printf("tenant and MongoBackend on the stopped deployment not Ready %s after the stop\n", time.Since(stopped))
 		Expect(time.Since(stopped)).To(BeNumerically("<", resyncPeriod+observerRetryBound), "not noticed within one resync period")
 
+		Eventually(func() []float64 { return []float64{backendReady("pg"), backendReady(tenancyv1alpha1.DefaultBackend)} },
+			timeout, interval).Should(Equal([]float64{0, 1}), "org_operator_mongobackend_ready")
+
 		fresh := uniqueName("iso-new")
 		created := time.Now()
 		createOrg(newOrg(fresh, "", tenancyv1alpha1.TenancyDedicated))

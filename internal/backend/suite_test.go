@@ -361,3 +361,23 @@ func commandsOn(backend string) float64 {
 	}
 	return n
 }
+
+// backendReady is the operator's org_operator_mongobackend_ready of backend (-1: absent).
+func backendReady(backend string) float64 {
+	GinkgoHelper()
+	families, err := mgr.Metrics.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != "org_operator_mongobackend_ready" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "backend" && l.GetValue() == backend {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
+}

@@ -227,6 +227,9 @@ func (op *Operator) register(o Options) error {
 	op.Backends = backend.NewRegistry(backend.Deployment{Name: tenancyv1alpha1.DefaultBackend, Store: op.Store,
 		SharedCollection: cc.SharedCollection, MaxDedicated: cc.MaxDedicatedCollections})
 	cc.Backends = op.Backends
+	if err := o.Registry.Register(op.Backends.Collector()); err != nil {
+		return fmt.Errorf("backend metrics: %w", err)
+	}
 	if err := controller.Add(context.Background(), op.Manager, cc); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
 	}

@@ -235,7 +235,7 @@ func load(families []*dto.MetricFamily) string {
 func TestAlertRules(t *testing.T) {
 	p := parser.NewParser(parser.Options{})
 	alerts := shippedAlerts(t)
-	want := []string{"DedicatedCollectionBudgetNearlyUsed", "LoginLockoutSpike", "OrgOperatorDown", "OrgOperatorNoLeader",
+	want := []string{"DedicatedCollectionBudgetNearlyUsed", "LoginLockoutSpike", "MongoBackendUnreachable", "OrgOperatorDown", "OrgOperatorNoLeader",
 		"OrgOperatorWorkqueueBacklog", "OrganizationAccessStalled", "OrganizationMongoDBCommandErrors",
 		"OrganizationReconcileErrors", "OrganizationStalled", "OrganizationStoreUnavailable"}
 	names := make([]string, 0, len(alerts))

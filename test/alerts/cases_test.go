@@ -74,6 +74,10 @@ leader_election_master_status{name="org-operator.tenancy.org-operator.io"} 1x30`
 		{"not Ready for another reason",
 			`org_operator_organization_condition{organization="acme",type="Ready",status="False",reason="Migrating"} 1x30`, false},
 	},
+	"MongoBackendUnreachable": {
+		{"one backend unreachable", "org_operator_mongobackend_ready{backend=\"eu\"} 0x30\norg_operator_mongobackend_ready{backend=\"default\"} 1x30", true},
+		{"every backend reachable", "org_operator_mongobackend_ready{backend=\"eu\"} 1x30\norg_operator_mongobackend_ready{backend=\"default\"} 1x30", false},
+	},
 	"OrganizationReconcileErrors": {
 		{"0.2 errors per second", `controller_runtime_reconcile_errors_total{controller="organization"} 0+12x30`, true},
 		{"0.05 errors per second", `controller_runtime_reconcile_errors_total{controller="organization"} 0+3x30`, false},
