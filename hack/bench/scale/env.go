@@ -25,15 +25,15 @@ import (
 // process (over SQLite or a throwaway PostgreSQL), and the real manager
 // binary as its own process, each measurable through /proc.
 type benchEnv struct {
-	dir         string
-	cp          *envtest.Environment
-	k8s         client.Client
-	kubeconfig  string
-	postgres    *proc.Process
-	store       *ferretdb.Process
-	storeURI    string
+	dir        string
+	cp         *envtest.Environment
+	k8s        client.Client
+	kubeconfig string
+	postgres   *proc.Process
+	store      *ferretdb.Process
+	storeURI   string
 	// second is the second deployment's store (-backends 2), else nil.
-	second *ferretdb.Process
+	second      *ferretdb.Process
 	manager     *proc.Process
 	metricsURL  string
 	probeURL    string
