@@ -3,8 +3,6 @@
 package access_test
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -14,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
@@ -80,22 +77,9 @@ func expectToolsAgree(a *tenancyv1alpha1.OrganizationAccess) {
 	u := &unstructured.Unstructured{Object: content}
 	u.SetGroupVersionKind(tenancyv1alpha1.GroupVersion.WithKind("OrganizationAccess"))
 	state := accessHealthState(a)
-	k, err := status.Compute(u)
+	v, err := argocdhealth.Judge("OrganizationAccess", u)
 	Expect(err).NotTo(HaveOccurred())
-	argo, err := argocdhealth.Evaluate("OrganizationAccess", u.Object)
-	Expect(err).NotTo(HaveOccurred(), "health.lua failed on %s", a.Name)
-	Expect(argo.Message).NotTo(BeEmpty())
-	describe := fmt.Sprintf("%s/%s in state %s: kstatus %s (%s), Argo CD %s (%s)", a.Namespace, a.Name, state, k.Status, k.Message, argo.Status, argo.Message)
-	switch {
-	case strings.HasPrefix(state, "stalled-"):
-		Expect(k.Status).To(Equal(status.FailedStatus), describe)
-	case strings.HasPrefix(state, "waiting-"):
-		Expect(argo.Status).To(Equal("Progressing"), "a self-healing state must never be Degraded: "+describe)
-		Expect(k.Status).To(Equal(status.InProgressStatus), describe)
-	}
-	want := map[status.Status]string{status.CurrentStatus: "Healthy", status.InProgressStatus: "Progressing",
-		status.TerminatingStatus: "Progressing", status.FailedStatus: "Degraded"}
-	Expect(want).To(HaveKeyWithValue(k.Status, argo.Status), describe)
+	Expect(v.Disagreement(a.Name, state)).To(Succeed())
 	Expect(reachedStates.Record(state, u)).To(Succeed())
 }
 

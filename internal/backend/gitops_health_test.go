@@ -3,16 +3,12 @@
 package backend_test
 
 import (
-	"fmt"
-	"strings"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/testsupport/argocdhealth"
@@ -72,22 +68,9 @@ func expectToolsAgree(b *tenancyv1alpha1.MongoBackend) {
 	u := &unstructured.Unstructured{Object: content}
 	u.SetGroupVersionKind(tenancyv1alpha1.GroupVersion.WithKind("MongoBackend"))
 	state := backendHealthState(b)
-	k, err := status.Compute(u)
+	v, err := argocdhealth.Judge("MongoBackend", u)
 	Expect(err).NotTo(HaveOccurred())
-	argo, err := argocdhealth.Evaluate("MongoBackend", u.Object)
-	Expect(err).NotTo(HaveOccurred(), "health.lua failed on %s", b.Name)
-	Expect(argo.Message).NotTo(BeEmpty())
-	describe := fmt.Sprintf("%s in state %s: kstatus %s (%s), Argo CD %s (%s)", b.Name, state, k.Status, k.Message, argo.Status, argo.Message)
-	switch {
-	case strings.HasPrefix(state, "stalled-"):
-		Expect(k.Status).To(Equal(status.FailedStatus), describe)
-	case strings.HasPrefix(state, "waiting-"):
-		Expect(argo.Status).To(Equal("Progressing"), "a self-healing state must never be Degraded: "+describe)
-		Expect(k.Status).To(Equal(status.InProgressStatus), describe)
-	}
-	want := map[status.Status]string{status.CurrentStatus: "Healthy", status.InProgressStatus: "Progressing",
-		status.TerminatingStatus: "Progressing", status.FailedStatus: "Degraded"}
-	Expect(want).To(HaveKeyWithValue(k.Status, argo.Status), describe)
+	Expect(v.Disagreement(b.Name, state)).To(Succeed())
 	Expect(reachedStates.Record(state, u)).To(Succeed())
 }
 

@@ -6,11 +6,15 @@
 package argocdhealth
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
 )
@@ -86,4 +90,53 @@ func toLua(l *lua.LState, v any) lua.LValue {
 	default:
 		return lua.LString(fmt.Sprint(v))
 	}
+}
+
+// Verdicts are what kstatus (Flux, kubectl wait) and Argo CD's health
+// check say of one object.
+type Verdicts struct {
+	KStatus  kstatus.Status
+	KMessage string
+	Argo     Status
+}
+
+// Judge computes both verdicts on u, an object of kind as served.
+func Judge(kind string, u *unstructured.Unstructured) (Verdicts, error) {
+	k, err := kstatus.Compute(u)
+	if err != nil {
+		return Verdicts{}, err
+	}
+	argo, err := Evaluate(kind, u.Object)
+	if err != nil {
+		return Verdicts{}, fmt.Errorf("health.lua failed on %s: %w", u.GetName(), err)
+	}
+	if argo.Message == "" {
+		return Verdicts{}, fmt.Errorf("health.lua gave %s no message", u.GetName())
+	}
+	return Verdicts{KStatus: k.Status, KMessage: k.Message, Argo: argo}, nil
+}
+
+// progressing is Argo CD's health of an object still on its way.
+const progressing = "Progressing"
+
+// agreeing maps each kstatus status to the Argo CD health it must match.
+var agreeing = map[kstatus.Status]string{kstatus.CurrentStatus: "Healthy", kstatus.InProgressStatus: progressing,
+	kstatus.TerminatingStatus: progressing, kstatus.FailedStatus: "Degraded"}
+
+// Disagreement says how the verdicts on an object in state (a suite's
+// name for it: "stalled-<reason>" needs a human, "waiting-<reason>" heals
+// by itself) break the contract, nil when they keep it: a stall is Failed
+// for kstatus (Flux fails fast), a wait is InProgress and never Degraded
+// (Argo CD would fail the sync), and the two always map onto each other.
+func (v Verdicts) Disagreement(name, state string) error {
+	describe := fmt.Sprintf("%s in state %s: kstatus %s (%s), Argo CD %s (%s)", name, state, v.KStatus, v.KMessage, v.Argo.Status, v.Argo.Message)
+	switch {
+	case strings.HasPrefix(state, "stalled-") && v.KStatus != kstatus.FailedStatus:
+		return errors.New("a stall must be Failed for kstatus: " + describe)
+	case strings.HasPrefix(state, "waiting-") && (v.Argo.Status != progressing || v.KStatus != kstatus.InProgressStatus):
+		return errors.New("a self-healing state must be Progressing / InProgress, never Degraded: " + describe)
+	case agreeing[v.KStatus] != v.Argo.Status:
+		return errors.New("kstatus and Argo CD disagree: " + describe)
+	}
+	return nil
 }
