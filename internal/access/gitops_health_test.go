@@ -7,10 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
@@ -47,39 +44,16 @@ var reachedStates = &argocdhealth.States{Kind: "OrganizationAccess"}
 
 // accessHealthState names the state an access is in, from the object alone.
 func accessHealthState(a *tenancyv1alpha1.OrganizationAccess) string {
-	ready := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionReady)
-	stalled := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionStalled)
-	reconciling := meta.FindStatusCondition(a.Status.Conditions, tenancyv1alpha1.ConditionReconciling)
-	switch {
-	case a.DeletionTimestamp != nil:
-		return "deleting"
-	case a.Status.ObservedGeneration == 0 && len(a.Status.Conditions) == 0:
-		return "new"
-	case stalled != nil && stalled.Status == metav1.ConditionTrue && a.Status.ObservedGeneration == a.Generation:
-		return "stalled-" + stalled.Reason
-	case reconciling != nil && reconciling.Status == metav1.ConditionTrue && reconciling.ObservedGeneration == a.Generation:
-		// observedGeneration advances only on success (or a stall)
-		return "waiting-" + reconciling.Reason
-	case a.Status.ObservedGeneration < a.Generation:
-		return "changed"
-	case ready != nil && ready.Status == metav1.ConditionTrue:
-		return "ready"
-	}
-	return "reconciling"
+	return argocdhealth.StateOf(a, a.Status.ObservedGeneration, a.Status.Conditions)
 }
 
 // expectToolsAgree checks that kstatus and the Argo CD health check agree
 // on a as served, and records its state.
 func expectToolsAgree(a *tenancyv1alpha1.OrganizationAccess) {
 	GinkgoHelper()
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(a)
-	Expect(err).NotTo(HaveOccurred())
-	u := &unstructured.Unstructured{Object: content}
-	u.SetGroupVersionKind(tenancyv1alpha1.GroupVersion.WithKind("OrganizationAccess"))
 	state := accessHealthState(a)
-	v, err := argocdhealth.Judge("OrganizationAccess", u)
+	u, err := argocdhealth.Agree("OrganizationAccess", a, state)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(v.Disagreement(a.Name, state)).To(Succeed())
 	Expect(reachedStates.Record(state, u)).To(Succeed())
 }
 

@@ -5,10 +5,6 @@ package backend_test
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	tenancyv1alpha1 "github.com/org-operator/org-operator/api/v1alpha1"
 	"github.com/org-operator/org-operator/internal/testsupport/argocdhealth"
@@ -37,40 +33,13 @@ var backendHealthStates = []string{
 
 var reachedStates = &argocdhealth.States{Kind: "MongoBackend"}
 
-// backendHealthState names the state a MongoBackend is in, from the object alone.
-func backendHealthState(b *tenancyv1alpha1.MongoBackend) string {
-	ready := meta.FindStatusCondition(b.Status.Conditions, tenancyv1alpha1.ConditionReady)
-	stalled := meta.FindStatusCondition(b.Status.Conditions, tenancyv1alpha1.ConditionStalled)
-	reconciling := meta.FindStatusCondition(b.Status.Conditions, tenancyv1alpha1.ConditionReconciling)
-	switch {
-	case b.DeletionTimestamp != nil:
-		return "deleting"
-	case b.Status.ObservedGeneration == 0 && len(b.Status.Conditions) == 0:
-		return "new"
-	case stalled != nil && stalled.Status == metav1.ConditionTrue && b.Status.ObservedGeneration == b.Generation:
-		return "stalled-" + stalled.Reason
-	case reconciling != nil && reconciling.Status == metav1.ConditionTrue:
-		return "waiting-" + reconciling.Reason
-	case b.Status.ObservedGeneration < b.Generation:
-		return "changed"
-	case ready != nil && ready.Status == metav1.ConditionTrue:
-		return "ready"
-	}
-	return "reconciling"
-}
-
 // expectToolsAgree checks that kstatus and the Argo CD health check agree
 // on b as served, and records its state.
 func expectToolsAgree(b *tenancyv1alpha1.MongoBackend) {
 	GinkgoHelper()
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(b)
+	state := argocdhealth.StateOf(b, b.Status.ObservedGeneration, b.Status.Conditions)
+	u, err := argocdhealth.Agree("MongoBackend", b, state)
 	Expect(err).NotTo(HaveOccurred())
-	u := &unstructured.Unstructured{Object: content}
-	u.SetGroupVersionKind(tenancyv1alpha1.GroupVersion.WithKind("MongoBackend"))
-	state := backendHealthState(b)
-	v, err := argocdhealth.Judge("MongoBackend", u)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(v.Disagreement(b.Name, state)).To(Succeed())
 	Expect(reachedStates.Record(state, u)).To(Succeed())
 }
 

@@ -13,7 +13,10 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/org-operator/org-operator/internal/devenv/controlplane"
@@ -139,4 +142,48 @@ func (v Verdicts) Disagreement(name, state string) error {
 		return errors.New("kstatus and Argo CD disagree: " + describe)
 	}
 	return nil
+}
+
+// StateOf names the health state of an object from its own fields, as the
+// suites record them: deleting, new, stalled-<reason> (Stalled=True for the
+// current generation), waiting-<reason> (Reconciling=True for it:
+// observedGeneration advances only on success or a stall), changed (status
+// behind the spec), ready, reconciling.
+func StateOf(obj metav1.Object, observed int64, conds []metav1.Condition) string {
+	ready := meta.FindStatusCondition(conds, "Ready")
+	stalled := meta.FindStatusCondition(conds, "Stalled")
+	reconciling := meta.FindStatusCondition(conds, "Reconciling")
+	switch {
+	case obj.GetDeletionTimestamp() != nil:
+		return "deleting"
+	case observed == 0 && len(conds) == 0:
+		return "new"
+	case stalled != nil && stalled.Status == metav1.ConditionTrue && observed == obj.GetGeneration():
+		return "stalled-" + stalled.Reason
+	case reconciling != nil && reconciling.Status == metav1.ConditionTrue && reconciling.ObservedGeneration == obj.GetGeneration():
+		return "waiting-" + reconciling.Reason
+	case observed < obj.GetGeneration():
+		return "changed"
+	case ready != nil && ready.Status == metav1.ConditionTrue:
+		return "ready"
+	}
+	return "reconciling"
+}
+
+// Agree checks that kstatus and the Argo CD health check agree on obj, a
+// typed object of kind as served, in state (StateOf), and returns it as
+// the unstructured object the checks read (for States.Record).
+func Agree(kind string, obj runtime.Object, state string) (*unstructured.Unstructured, error) {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: content}
+	u.SetAPIVersion("tenancy.org-operator.io/v1alpha1")
+	u.SetKind(kind)
+	v, err := Judge(kind, u)
+	if err != nil {
+		return nil, err
+	}
+	return u, v.Disagreement(u.GetName(), state)
 }
